@@ -1,0 +1,33 @@
+// What the load generator sends: a raw image (decoded from a file, or a synthetic camera-like frame) or a
+// preprocessed tensor of the model's input shape. Made once, sent unchanged by every request.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor_spec.h"
+#include "core/wire.h"
+
+namespace edgeserve::bench {
+
+struct Input {
+  core::InputKind kind = core::InputKind::kRaw;
+  core::DType dtype = core::DType::kUInt8;
+  core::TensorShape shape;
+  std::vector<std::byte> bytes;
+  std::string description;  // "image photo.jpg 1280x720" / "synthetic 640x480 frame" / "float32 [1,3,224,224]"
+};
+
+// Decodes a JPEG/PNG/BMP/... file to RGB uint8 HWC (stb_image).
+core::Result<Input> load_image(const std::filesystem::path& path);
+
+// A deterministic camera-like RGB frame (smooth gradients plus texture), so JPEG-free runs still send
+// realistic bytes.
+Input synthetic_image(int width, int height);
+
+// A deterministic float32 tensor of `shape`, values roughly like normalized image data.
+Input preprocessed_tensor(const core::TensorShape& shape);
+
+}  // namespace edgeserve::bench

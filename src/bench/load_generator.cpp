@@ -1,0 +1,173 @@
+// Closed-loop clients, each on its own thread and connection.
+#include "bench/load_generator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "transport/client_connection.h"
+
+namespace edgeserve::bench {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
+  RequestRecord r;
+  const auto& t = reply.header.timings;
+  r.status = core::to_string(reply.header.status);
+  r.error = reply.header.error;
+  r.start_ns = send_ns;
+  r.total_ms = core::ns_to_ms(reply.recv_clock_ns - send_ns);
+  r.server_ms = core::ns_to_ms(t.server_ns);
+  r.copy_ms = core::ns_to_ms(t.copy_ns);
+  r.preprocess_ms = core::ns_to_ms(t.preprocess_ns);
+  r.inference_ms = core::ns_to_ms(t.inference_ns);
+  r.queue_ms = core::ns_to_ms(t.queue_ns);
+  r.handling_ms = core::ns_to_ms(t.handling_ns);
+  r.server_cpu_ms = core::ns_to_ms(t.server_cpu_ns);
+  r.server_rss_mb = static_cast<double>(t.server_rss_bytes) / (1 << 20);
+  r.gpu_mem_mb = static_cast<double>(t.gpu_mem_bytes) / (1 << 20);
+  r.same_clock = t.clock_domain == core::clock_domain() && t.recv_clock_ns >= send_ns &&
+                 reply.recv_clock_ns >= t.send_clock_ns;
+  if (r.same_clock) {
+    r.request_ms = core::ns_to_ms(t.recv_clock_ns - send_ns);
+    r.response_ms = core::ns_to_ms(reply.recv_clock_ns - t.send_clock_ns);
+  } else {
+    // Different hosts: clocks are not comparable; the paper's definition for TCP.
+    r.request_ms = r.total_ms - r.server_ms;
+    r.response_ms = kNaN;
+  }
+  return r;
+}
+
+RequestRecord record_failure(const core::Status& status, uint64_t send_ns) {
+  RequestRecord r;
+  r.status = core::to_string(status.code());
+  r.error = status.message();
+  r.start_ns = send_ns;
+  for (double* m : {&r.total_ms, &r.request_ms, &r.response_ms, &r.copy_ms, &r.preprocess_ms, &r.inference_ms,
+                    &r.queue_ms, &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb, &r.gpu_mem_mb})
+    *m = kNaN;
+  return r;
+}
+
+}  // namespace
+
+BenchResult run_bench(const BenchOptions& o, const Input& input, transport::RequestHandler* local_handler) {
+  auto log = core::logger("bench");
+  const int clients = std::max(1, o.clients);
+  std::vector<std::vector<RequestRecord>> per_client(static_cast<size_t>(clients));
+  std::vector<std::chrono::steady_clock::time_point> finished(static_cast<size_t>(clients));
+  std::atomic<uint64_t> done{0};
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false}, abort{false};
+  std::mutex error_mutex;
+  std::string setup_error;
+
+  auto client_main = [&](uint32_t client) {
+    auto fail_setup = [&](const std::string& why) {
+      std::lock_guard lock(error_mutex);
+      if (setup_error.empty()) setup_error = fmt::format("client {}: {}", client, why);
+      abort = true;
+      ready.fetch_add(1);
+    };
+    auto conn = transport::connect(o.target, local_handler);
+    if (!conn.ok()) return fail_setup(conn.status().to_string());
+    core::RequestHeader header;
+    header.client_id = client;
+    header.model = o.model;
+    header.input_kind = input.kind;
+    header.dtype = input.dtype;
+    header.shape = input.shape;
+    header.payload_bytes = input.bytes.size();
+    transport::Reply reply;
+    uint64_t next_id = static_cast<uint64_t>(client) << 32;
+    // Warm-up: connection set-up and first-touch costs stay out of the measurements. Also the place where
+    // a wrong model name or an unreachable server shows up, before any thread starts measuring.
+    for (int i = 0; i < o.warmup; ++i) {
+      header.request_id = ++next_id;
+      header.client_send_ns = core::now_ns();
+      const core::Status s = (*conn)->call(header, input.bytes, reply, o.timeout);
+      if (!s.ok()) return fail_setup("warm-up request failed: " + s.to_string());
+      if (reply.header.status != core::StatusCode::kOk)
+        return fail_setup(fmt::format("warm-up request refused by the server: {}: {}",
+                                      core::to_string(reply.header.status), reply.header.error));
+    }
+    ready.fetch_add(1);
+    while (!go.load()) {
+      if (abort.load()) return;
+      std::this_thread::yield();
+    }
+    auto& records = per_client[client];
+    records.reserve(static_cast<size_t>(o.requests));
+    for (int seq = 0; seq < o.requests && !abort.load(); ++seq) {
+      header.request_id = ++next_id;
+      const uint64_t send_ns = core::now_ns();
+      header.client_send_ns = send_ns;
+      const core::Status s = (*conn)->call(header, input.bytes, reply, o.timeout);
+      RequestRecord r = s.ok() ? record_reply(reply, send_ns) : record_failure(s, send_ns);
+      r.client = client;
+      r.seq = static_cast<uint32_t>(seq);
+      r.request_id = header.request_id;
+      records.push_back(std::move(r));
+      done.fetch_add(1, std::memory_order_relaxed);
+    }
+    finished[client] = std::chrono::steady_clock::now();
+  };
+
+  std::vector<std::jthread> threads;
+  for (int c = 0; c < clients; ++c) threads.emplace_back(client_main, static_cast<uint32_t>(c));
+  while (ready.load() < clients) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  BenchResult result;
+  if (abort.load()) {
+    threads.clear();
+    result.setup_error = setup_error;
+    return result;
+  }
+  const uint64_t total = static_cast<uint64_t>(clients) * static_cast<uint64_t>(o.requests);
+  const auto t0 = std::chrono::steady_clock::now();
+  go = true;
+  auto last_print = t0;
+  while (done.load() < total) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto now = std::chrono::steady_clock::now();
+    if (o.progress && now - last_print > std::chrono::seconds(3)) {
+      const double s = std::chrono::duration<double>(now - t0).count();
+      const uint64_t n = done.load();
+      log->info("{}/{} requests ({:.0f}%), {:.1f} req/s", n, total, 100.0 * static_cast<double>(n) / static_cast<double>(total),
+                static_cast<double>(n) / s);
+      last_print = now;
+    }
+  }
+  threads.clear();  // joins
+  result.wall_s = std::chrono::duration<double>(*std::max_element(finished.begin(), finished.end()) - t0).count();
+
+  for (auto& records : per_client)
+    for (auto& r : records) {
+      ++result.sent;
+      if (r.status == "ok") {
+        ++result.replied;
+        ++result.ok;
+      } else if (r.status == core::to_string(core::StatusCode::kTimeout)) {
+        ++result.timeouts;
+      } else if (r.status == core::to_string(core::StatusCode::kTransportError)) {
+        ++result.transport_errors;
+      } else {
+        ++result.replied;
+        ++result.server_errors;
+      }
+      result.records.push_back(std::move(r));
+    }
+  return result;
+}
+
+}  // namespace edgeserve::bench

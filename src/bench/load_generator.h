@@ -1,0 +1,52 @@
+// The closed-loop load generator: N client threads, each with its own connection, each sending M requests
+// one after another (after a few unrecorded warm-up requests), recording every stage of every request.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/input_source.h"
+#include "core/status.h"
+#include "transport/delivery.h"
+
+namespace edgeserve::bench {
+
+struct BenchOptions {
+  std::string target = "local";
+  std::string model = "tiny";
+  int clients = 1;
+  int requests = 1000;  // per client
+  int warmup = 10;      // per client, not recorded
+  std::chrono::milliseconds timeout{10000};
+  bool progress = true;  // a progress line on stderr every few seconds
+};
+
+// One request as the client saw it. Times in milliseconds; NaN where not measured.
+struct RequestRecord {
+  uint32_t client = 0;
+  uint32_t seq = 0;
+  uint64_t request_id = 0;
+  std::string status = "ok";  // a core::StatusCode name: the server's, or the client's (timeout, transport-error)
+  std::string error;
+  double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0,
+         queue_ms = 0, handling_ms = 0, server_ms = 0;
+  double server_cpu_ms = 0;  // server process CPU time so far (cumulative)
+  double server_rss_mb = 0;
+  double gpu_mem_mb = 0;
+  bool same_clock = false;  // request/response split from a shared monotonic clock (same host)
+  uint64_t start_ns = 0;    // client monotonic clock when sent
+};
+
+struct BenchResult {
+  std::vector<RequestRecord> records;  // client-major, in send order
+  double wall_s = 0;                   // first measured send → last measured reply
+  uint64_t sent = 0, replied = 0, ok = 0, server_errors = 0, timeouts = 0, transport_errors = 0;
+  std::string setup_error;  // set when clients could not even start (connection refused, warm-up failed)
+};
+
+// Runs the benchmark. `local_handler` serves target "local" in-process (may be null otherwise).
+BenchResult run_bench(const BenchOptions& options, const Input& input, transport::RequestHandler* local_handler);
+
+}  // namespace edgeserve::bench

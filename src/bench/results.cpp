@@ -1,0 +1,149 @@
+// requests.csv, summary.json and the terminal table.
+#include "bench/results.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "metrics/summary_stats.h"
+
+namespace edgeserve::bench {
+
+namespace {
+
+double metric_of(const RequestRecord& r, std::string_view name) {
+  if (name == "total-time") return r.total_ms;
+  if (name == "request-time") return r.request_ms;
+  if (name == "response-time") return r.response_ms;
+  if (name == "copy-time") return r.copy_ms;
+  if (name == "preprocessing-time") return r.preprocess_ms;
+  if (name == "inference-time") return r.inference_ms;
+  if (name == "queue-time") return r.queue_ms;
+  if (name == "handling-time") return r.handling_ms;
+  if (name == "server-time") return r.server_ms;
+  if (name == "transport-time") return r.total_ms - r.server_ms;
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const Input& input) {
+  nlohmann::json j;
+  j["config"] = {{"target", o.target},   {"model", o.model},     {"clients", o.clients},
+                 {"requests_per_client", o.requests}, {"warmup_per_client", o.warmup},
+                 {"input_kind", core::to_string(input.kind)}, {"input", input.description},
+                 {"input_bytes", input.bytes.size()}, {"timeout_ms", o.timeout.count()}, {"host", hostname()}};
+  const uint64_t unanswered = result.sent - result.replied;
+  j["requests"] = {{"sent", result.sent},         {"replied", result.replied},   {"ok", result.ok},
+                   {"server_errors", result.server_errors}, {"timeouts", result.timeouts},
+                   {"transport_errors", result.transport_errors}, {"unanswered", unanswered}};
+  j["wall_s"] = result.wall_s;
+  j["throughput_rps"] = result.wall_s > 0 ? static_cast<double>(result.ok) / result.wall_s : 0.0;
+
+  std::vector<const RequestRecord*> ok;
+  for (const auto& r : result.records)
+    if (r.status == "ok") ok.push_back(&r);
+  nlohmann::json metrics = nlohmann::json::object();
+  std::vector<double> samples;
+  for (const char* name : kTimeMetrics) {
+    samples.clear();
+    for (const auto* r : ok) samples.push_back(metric_of(*r, name));
+    const auto s = metrics::summarize(samples);
+    metrics[name] = {{"unit", "ms"}, {"count", s.count}, {"mean", s.mean}, {"std", s.std}, {"cov", s.cov},
+                     {"min", s.min}, {"p50", s.p50},     {"p90", s.p90},   {"p99", s.p99}, {"max", s.max}};
+  }
+  j["metrics"] = metrics;
+
+  // Server CPU per request: the growth of the server's cumulative CPU time over the measured replies.
+  double cpu_lo = std::numeric_limits<double>::infinity(), cpu_hi = -cpu_lo, rss_max = 0, gpu_max = 0;
+  bool same_clock = !ok.empty();
+  for (const auto* r : ok) {
+    cpu_lo = std::min(cpu_lo, r->server_cpu_ms);
+    cpu_hi = std::max(cpu_hi, r->server_cpu_ms);
+    rss_max = std::max(rss_max, r->server_rss_mb);
+    gpu_max = std::max(gpu_max, r->gpu_mem_mb);
+    same_clock = same_clock && r->same_clock;
+  }
+  const double cpu_per_request = ok.size() > 1 ? (cpu_hi - cpu_lo) / static_cast<double>(ok.size() - 1) : NAN;
+  j["cpu-usage"] = {{"unit", "ms CPU per request (server process, user+system)"},
+                    {"server_cpu_ms_per_request", number_or_null(cpu_per_request)},
+                    {"note", o.target == "local" ? "local: the server pipeline shares the process with the clients"
+                                                 : "server process only"}};
+  j["memory-usage"] = {{"server_rss_mb_max", rss_max}, {"gpu_mem_mb_max", gpu_max}};
+  j["timing_split"] = same_clock ? "same-clock: request/response-time from the shared monotonic clock of one host"
+                                 : "request-time = total-time - server-time; response-time not measured";
+  return j;
+}
+
+core::Status write_results(const std::filesystem::path& dir, const BenchResult& result, const nlohmann::json& summary) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return {core::StatusCode::kInternal, fmt::format("cannot create {}: {}", dir.string(), ec.message())};
+  {
+    std::ofstream csv(dir / "requests.csv");
+    if (!csv) return {core::StatusCode::kInternal, fmt::format("cannot write {}", (dir / "requests.csv").string())};
+    csv << "client,seq,request_id,status";
+    for (const char* name : kTimeMetrics) csv << ',' << name;
+    csv << ",server-cpu-ms,memory-usage-mb,gpu-memory-mb,same-clock,error\n";
+    auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : std::string(); };
+    for (const auto& r : result.records) {
+      csv << r.client << ',' << r.seq << ',' << r.request_id << ',' << r.status;
+      for (const char* name : kTimeMetrics) csv << ',' << num(metric_of(r, name));
+      csv << ',' << num(r.server_cpu_ms) << ',' << num(r.server_rss_mb) << ',' << num(r.gpu_mem_mb) << ','
+          << (r.same_clock ? 1 : 0) << ',' << csv_field(r.error) << '\n';
+    }
+  }
+  std::ofstream js(dir / "summary.json");
+  if (!js) return {core::StatusCode::kInternal, fmt::format("cannot write {}", (dir / "summary.json").string())};
+  js << summary.dump(2) << '\n';
+  return {};
+}
+
+std::string format_table(const nlohmann::json& s) {
+  const auto& c = s["config"];
+  const auto& rq = s["requests"];
+  std::string out = fmt::format("edgeserve bench: {} → {} | {} client(s) × {} requests | input {}\n",
+                                c["model"].get<std::string>(), c["target"].get<std::string>(), c["clients"].get<int>(),
+                                c["requests_per_client"].get<int>(), c["input"].get<std::string>());
+  out += fmt::format("{:<20}{:>10}{:>10}{:>10}{:>10}{:>10}{:>8}\n", "metric (ms)", "mean", "p50", "p90", "p99", "max", "CoV");
+  for (const char* name : kTimeMetrics) {
+    const auto& m = s["metrics"][name];
+    if (m["count"].get<size_t>() == 0) {
+      out += fmt::format("{:<20}{:>10}\n", name, "n/a");
+      continue;
+    }
+    out += fmt::format("{:<20}{:>10.3f}{:>10.3f}{:>10.3f}{:>10.3f}{:>10.3f}{:>8.3f}\n", name, m["mean"].get<double>(),
+                       m["p50"].get<double>(), m["p90"].get<double>(), m["p99"].get<double>(), m["max"].get<double>(),
+                       m["cov"].get<double>());
+  }
+  const auto& cpu = s["cpu-usage"]["server_cpu_ms_per_request"];
+  out += fmt::format("throughput {:.1f} req/s over {:.2f} s | server CPU {} ms/request | server RSS {:.0f} MB\n",
+                     s["throughput_rps"].get<double>(), s["wall_s"].get<double>(),
+                     cpu.is_null() ? std::string("n/a") : fmt::format("{:.3f}", cpu.get<double>()),
+                     s["memory-usage"]["server_rss_mb_max"].get<double>());
+  out += fmt::format("requests: {} sent, {} ok, {} server errors, {} timeouts, {} transport errors\n",
+                     rq["sent"].get<uint64_t>(), rq["ok"].get<uint64_t>(), rq["server_errors"].get<uint64_t>(),
+                     rq["timeouts"].get<uint64_t>(), rq["transport_errors"].get<uint64_t>());
+  out += fmt::format("timing split: {}\n", s["timing_split"].get<std::string>());
+  return out;
+}
+
+}  // namespace edgeserve::bench

@@ -1,0 +1,181 @@
+// `edgeserve bench`: the closed-loop load generator; writes requests.csv and summary.json and prints a table.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "bench/input_source.h"
+#include "bench/load_generator.h"
+#include "bench/results.h"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "engine/engine.h"
+#include "server/model_repository.h"
+#include "server/pipeline.h"
+
+namespace edgeserve::cli {
+
+namespace {
+
+struct BenchFlags {
+  bench::BenchOptions options;
+  std::string input = "raw";
+  std::string image;
+  std::string image_size = "640x480";
+  std::string input_shape;
+  std::string repo = kDefaultRepo;
+  std::string device = "cpu";
+  std::string out;
+  int timeout_ms = 10000;
+  int intra_op_threads = 0;
+  bool no_progress = false;
+};
+
+std::optional<core::TensorShape> parse_shape(const std::string& s) {
+  core::TensorShape shape;
+  for (const auto& d : split_list(s)) {
+    try {
+      if (!shape.push_back(std::stoll(d))) return std::nullopt;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  if (!shape.numel()) return std::nullopt;
+  return shape;
+}
+
+// The input tensor shape for --input preprocessed: --input-shape, else the model's entry in the repository.
+core::Result<core::TensorShape> preprocessed_shape(const BenchFlags& f) {
+  if (!f.input_shape.empty()) {
+    auto shape = parse_shape(f.input_shape);
+    if (!shape) return core::Status(core::StatusCode::kBadShape, "--input-shape must look like 1,3,224,224");
+    return *shape;
+  }
+  auto specs = engine::load_manifest(f.repo);
+  if (!specs.ok())
+    return core::Status(core::StatusCode::kUnknownModel,
+                        "--input preprocessed needs the model's input shape: pass --input-shape, or --repo with the "
+                        "model's manifest (" + specs.status().message() + ")");
+  for (const auto& s : *specs)
+    if (s.name == f.options.model) return s.input.shape;
+  return core::Status(core::StatusCode::kUnknownModel,
+                      fmt::format("model '{}' is not in {}/manifest.json; pass --input-shape", f.options.model, f.repo));
+}
+
+core::Result<bench::Input> make_input(const BenchFlags& f) {
+  if (f.input == "preprocessed") {
+    auto shape = preprocessed_shape(f);
+    if (!shape.ok()) return shape.status();
+    return bench::preprocessed_tensor(*shape);
+  }
+  if (!f.image.empty()) return bench::load_image(f.image);
+  int w = 0, h = 0;
+  if (std::sscanf(f.image_size.c_str(), "%dx%d", &w, &h) != 2 || w <= 0 || h <= 0 || w > engine::kMaxRawImageSide ||
+      h > engine::kMaxRawImageSide)
+    return core::Status(core::StatusCode::kBadShape,
+                        fmt::format("--image-size must be WIDTHxHEIGHT, each 1..{}", engine::kMaxRawImageSide));
+  return bench::synthetic_image(w, h);
+}
+
+int run_bench_command(BenchFlags& f) {
+  auto log = core::logger("bench");
+  if (f.options.target != "local" && !f.options.target.starts_with("tcp://")) {
+    log->error("--target '{}' is neither local nor tcp://HOST:PORT", f.options.target);
+    return kExitUsage;
+  }
+  f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
+  f.options.progress = !f.no_progress;
+  auto input = make_input(f);
+  if (!input.ok()) {
+    log->error("{}", input.status().to_string());
+    return kExitUsage;
+  }
+  // target local: the server's pipeline, in this process.
+  std::optional<server::ModelRepository> models;
+  std::unique_ptr<server::Pipeline> pipeline;
+  if (f.options.target == "local") {
+    engine::set_torch_threads(f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads(f.options.clients));
+    auto loaded = server::ModelRepository::load(f.repo, {f.options.model}, {f.device});
+    if (!loaded.ok()) {
+      log->error("{}", loaded.status().to_string());
+      return kExitUsage;
+    }
+    models.emplace(std::move(loaded.value()));
+    pipeline = std::make_unique<server::Pipeline>(*models, server::PipelineOptions{});
+  }
+  log->info("{} client(s) × {} requests (+{} warm-up each) of '{}' to {}, input {}", f.options.clients,
+            f.options.requests, f.options.warmup, f.options.model, f.options.target, input->description);
+  const auto result = bench::run_bench(f.options, *input, pipeline.get());
+  if (!result.setup_error.empty()) {
+    log->error("{}", result.setup_error);
+    return kExitFailed;
+  }
+  const auto summary = bench::summarize(result, f.options, *input);
+  if (!f.out.empty()) {
+    if (auto s = bench::write_results(f.out, result, summary); !s.ok()) {
+      log->error("{}", s.to_string());
+      return kExitFailed;
+    }
+  }
+  std::fputs(bench::format_table(summary).c_str(), stdout);
+  if (!f.out.empty()) std::printf("results: %s/requests.csv, %s/summary.json\n", f.out.c_str(), f.out.c_str());
+  if (result.ok != result.sent) {
+    for (const auto& r : result.records)
+      if (r.status != "ok") {
+        log->error("first failed request (client {}, seq {}): {}: {}", r.client, r.seq, r.status, r.error);
+        break;
+      }
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto f = std::make_shared<BenchFlags>();
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "Closed-loop load generator: N clients, each sending M requests one after another.\n"
+      "Writes OUT/requests.csv (one row per request, every stage) and OUT/summary.json (per metric: count,\n"
+      "mean, std, CoV, p50, p90, p99, max; throughput; errors; server CPU per request; server RSS).\n"
+      "Exits 1 if any request failed or went unanswered.\n"
+      "Examples:\n"
+      "  edgeserve bench --target local --model tiny --out results/local\n"
+      "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --requests 1000 "
+      "--input preprocessed --out results/tcp4");
+  cmd->add_option("--target", f->options.target, "tcp://HOST:PORT of a server, or local (in-process, from --repo)")
+      ->capture_default_str();
+  cmd->add_option("--model", f->options.model, "Model name, as in the server's repository")->capture_default_str();
+  cmd->add_option("--clients", f->options.clients, "Concurrent clients (one thread and connection each)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--requests", f->options.requests, "Measured requests per client")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  cmd->add_option("--warmup", f->options.warmup, "Unrecorded warm-up requests per client")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--input", f->input, "raw (uint8 image, preprocessed by the server) or preprocessed (model input tensor)")
+      ->check(CLI::IsMember({"raw", "preprocessed"}))
+      ->capture_default_str();
+  cmd->add_option("--image", f->image, "Image file (JPEG/PNG/BMP/...) to send as raw input")->check(CLI::ExistingFile);
+  cmd->add_option("--image-size", f->image_size, "Synthetic raw frame WIDTHxHEIGHT when no --image is given")
+      ->capture_default_str();
+  cmd->add_option("--input-shape", f->input_shape,
+                  "Tensor shape for --input preprocessed, e.g. 1,3,224,224 (default: from --repo's manifest)");
+  cmd->add_option("--repo", f->repo, "Model repository: loaded for --target local; read for input shapes")
+      ->capture_default_str();
+  cmd->add_option("--device", f->device, "Device for --target local: cpu or cuda:N")->capture_default_str();
+  cmd->add_option("--intra-op-threads", f->intra_op_threads, "For --target local: threads per libtorch operator (0 = cores / clients)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--timeout-ms", f->timeout_ms, "Per-request timeout; a request without a reply by then counts as failed")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--out", f->out, "Folder for requests.csv and summary.json (created if needed)");
+  cmd->add_flag("--no-progress", f->no_progress, "No progress lines on stderr");
+  return [f] { return run_bench_command(*f); };
+}
+
+}  // namespace edgeserve::cli

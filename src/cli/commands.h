@@ -1,0 +1,31 @@
+// The subcommands of the edgeserve binary. Each adds itself to the app and returns the exit code to use
+// when it was the one chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace edgeserve::cli {
+
+// Exit codes scripts can trust.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the run happened but something failed (errors, unanswered requests)
+inline constexpr int kExitUsage = 2;   // bad flags or a set-up error (no model repository, port in use)
+
+using Command = std::function<int()>;
+
+Command add_serve_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
+Command add_info_command(CLI::App& app);
+
+// Defaults shared by subcommands.
+inline const std::string kDefaultRepo = "models";
+// Threads each libtorch operator may use so that `parallel` concurrent callers fill but do not
+// oversubscribe the machine's cores.
+int default_intra_op_threads(int parallel);
+// "a,b" → {"a","b"}; empty → {}.
+std::vector<std::string> split_list(const std::string& s);
+
+}  // namespace edgeserve::cli

@@ -1,0 +1,60 @@
+// edgeserve: one binary, subcommands serve / bench / info.
+#include <thread>
+
+#include "cli/commands.h"
+#include "core/log.h"
+
+namespace edgeserve::cli {
+
+int default_intra_op_threads(int parallel) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, parallel));
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size() && !s.empty()) {
+    const size_t comma = s.find(',', start);
+    const std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace edgeserve::cli
+
+int main(int argc, char** argv) {
+  using namespace edgeserve::cli;
+  CLI::App app{
+      "edgeserve " EDGESERVE_VERSION
+      " — model serving for edge offloading, with every stage of every request timed.\n\n"
+      "  edgeserve serve --repo models --listen tcp://0.0.0.0:5555     serve the models of a repository\n"
+      "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --out results/run1\n"
+      "  edgeserve bench --target local --model tiny --out results/local   (in-process lower bound)\n"
+      "  edgeserve info                                                  versions, devices, models\n\n"
+      "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.",
+      "edgeserve"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("edgeserve ") + EDGESERVE_VERSION);
+
+  const Command serve = add_serve_command(app);
+  const Command bench = add_bench_command(app);
+  const Command info = add_info_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  edgeserve::core::set_log_level(log_level);
+  if (app.got_subcommand("serve")) return serve();
+  if (app.got_subcommand("bench")) return bench();
+  return info();
+}

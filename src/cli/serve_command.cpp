@@ -1,0 +1,100 @@
+// `edgeserve serve`: load the repository's models and serve them until SIGINT/SIGTERM.
+#include <csignal>
+#include <memory>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "engine/engine.h"
+#include "server/model_repository.h"
+#include "server/server.h"
+
+namespace edgeserve::cli {
+
+namespace {
+
+std::atomic<server::Server*> g_server{nullptr};
+
+extern "C" void on_stop_signal(int) {
+  if (auto* s = g_server.load()) s->stop();  // async-signal-safe by contract
+}
+
+struct ServeFlags {
+  std::string repo = kDefaultRepo;
+  std::string models;
+  std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
+  int workers = 4;
+  int intra_op_threads = 0;
+  std::string device = "cpu";
+  double max_payload_mb = 64;
+  size_t max_queue = 1024;
+  std::string ready_file;
+};
+
+int run_serve(const ServeFlags& f) {
+  auto log = core::logger("server");
+  const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads(f.workers);
+  engine::set_torch_threads(intra);
+  auto models = server::ModelRepository::load(f.repo, split_list(f.models), {f.device});
+  if (!models.ok()) {
+    log->error("{}", models.status().to_string());
+    return kExitUsage;
+  }
+  server::ServerOptions options;
+  options.listen = f.listen;
+  options.workers = f.workers;
+  options.max_queue = f.max_queue;
+  options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
+  options.ready_file = f.ready_file;
+  server::Server server(*models, options);
+  g_server = &server;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  log->info("{} intra-op thread(s) per operator; stop with Ctrl-C or SIGTERM", intra);
+  const core::Status s = server.run();
+  g_server = nullptr;
+  if (!s.ok()) {
+    log->error("{}", s.to_string());
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_serve_command(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve",
+                                 "Serve the models of a repository over TCP (ZeroMQ) until SIGINT/SIGTERM.\n"
+                                 "Example:\n  edgeserve serve --repo models --models resnet50,tiny "
+                                 "--listen tcp://0.0.0.0:5555 --workers 4");
+  cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
+      ->capture_default_str();
+  cmd->add_option("--models", flags->models, "Comma-separated model names to load (default: every model in the repository)");
+  cmd->add_option("--listen", flags->listen, "Address to listen on, repeatable; tcp://HOST:PORT (port 0 picks a free one)")
+      ->capture_default_str();
+  cmd->add_option("--workers", flags->workers,
+                  "Worker threads running requests; the paper uses one per client")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--intra-op-threads", flags->intra_op_threads,
+                  "Threads per libtorch operator (0 = cores / workers)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--device", flags->device, "cpu or cuda:N")->capture_default_str();
+  cmd->add_option("--max-payload-mb", flags->max_payload_mb,
+                  "Largest request payload accepted; larger requests get a payload-too-large error")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-queue", flags->max_queue,
+                  "Requests that may wait for a worker; beyond this, requests are answered 'overloaded'")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--ready-file", flags->ready_file,
+                  "Write the bound endpoints to this file once serving (for scripts waiting on the server)");
+  return [flags] { return run_serve(*flags); };
+}
+
+}  // namespace edgeserve::cli

@@ -1,0 +1,99 @@
+// The wire format: a versioned, fixed-size binary request header and response header; payloads travel
+// beside them as raw tensor bytes (no serialization).
+//
+// All integers are little-endian at fixed offsets (see wire.cpp). A header is always one frame/message of
+// exactly kRequestHeaderBytes / kResponseHeaderBytes; the payload is the next one.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/tensor_spec.h"
+
+namespace edgeserve::core {
+
+inline constexpr uint32_t kRequestMagic = 0x51525345;   // "ESRQ" in memory order
+inline constexpr uint32_t kResponseMagic = 0x53525345;  // "ESRS"
+inline constexpr uint16_t kWireVersion = 1;
+inline constexpr size_t kRequestHeaderBytes = 160;
+inline constexpr size_t kResponseHeaderBytes = 960;
+inline constexpr size_t kMaxModelNameBytes = 55;  // + NUL in a 56-byte field
+inline constexpr size_t kMaxOutputs = 8;
+inline constexpr size_t kMaxErrorBytes = 254;
+
+// Wire-visible values: never renumber.
+enum class InputKind : uint8_t {
+  kRaw = 1,           // uint8 HWC image of any size; the server preprocesses it
+  kPreprocessed = 2,  // the model's input tensor exactly
+};
+const char* to_string(InputKind kind);
+
+struct RequestHeader {
+  uint64_t request_id = 0;
+  uint32_t client_id = 0;
+  InputKind input_kind = InputKind::kPreprocessed;
+  DType dtype = DType::kFloat32;
+  uint8_t priority = 0;  // 0 = normal; higher = more urgent
+  TensorShape shape;
+  uint64_t payload_bytes = 0;
+  uint64_t client_send_ns = 0;  // client's monotonic clock at send (see clock.h: same-host split)
+  std::string model;
+};
+
+// Stage durations measured by the server, in nanoseconds, plus the clocks needed to split transport time.
+struct ServerTimings {
+  uint64_t handling_ns = 0;    // receipt → job queued (decode + validate)
+  uint64_t queue_ns = 0;       // queued → a worker/lane takes it
+  uint64_t copy_ns = 0;        // H2D + D2H (on CPU: output copy into the reply buffer)
+  uint64_t preprocess_ns = 0;  // raw → model input (0 for preprocessed input)
+  uint64_t inference_ns = 0;   // forward pass
+  uint64_t server_ns = 0;      // receipt → reply handed to the transport
+  uint64_t recv_clock_ns = 0;  // server monotonic clock at receipt
+  uint64_t send_clock_ns = 0;  // server monotonic clock at reply hand-off
+  uint64_t clock_domain = 0;   // identifies the monotonic clock (host boot); see clock.h
+  uint64_t server_cpu_ns = 0;  // server process CPU time so far (user + system)
+  uint64_t server_rss_bytes = 0;
+  uint64_t gpu_mem_bytes = 0;  // device memory in use by the server (0 on CPU)
+};
+
+struct OutputDesc {
+  DType dtype = DType::kFloat32;
+  TensorShape shape;
+};
+
+struct ResponseHeader {
+  uint64_t request_id = 0;
+  StatusCode status = StatusCode::kOk;
+  std::string error;  // human-readable, at most kMaxErrorBytes (longer text is cut)
+  ServerTimings timings;
+  uint8_t n_outputs = 0;
+  std::array<OutputDesc, kMaxOutputs> outputs{};
+  uint64_t payload_bytes = 0;  // sum of the outputs' bytes, concatenated in order
+};
+
+using RequestHeaderBytes = std::array<std::byte, kRequestHeaderBytes>;
+using ResponseHeaderBytes = std::array<std::byte, kResponseHeaderBytes>;
+
+void encode(const RequestHeader& header, RequestHeaderBytes& out);
+void encode(const ResponseHeader& header, ResponseHeaderBytes& out);
+
+// Strict: every field is checked (magic, version, size, enums, rank, dims, name, payload_bytes against the
+// shape and dtype). The error says what was expected and what arrived.
+Result<RequestHeader> decode_request_header(std::span<const std::byte> bytes);
+Result<ResponseHeader> decode_response_header(std::span<const std::byte> bytes);
+
+// The request id of a header that failed to decode, so the error reply can still be matched; 0 if unreadable.
+uint64_t peek_request_id(std::span<const std::byte> bytes);
+
+// Checks the payload that arrived against its header and the server's size limit.
+Status check_payload(const RequestHeader& header, size_t arrived_bytes, uint64_t max_payload_bytes);
+
+// A response that carries only an error.
+ResponseHeader error_response(uint64_t request_id, const Status& status);
+
+}  // namespace edgeserve::core

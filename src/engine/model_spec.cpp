@@ -1,0 +1,110 @@
+// Parsing a model repository's manifest.json into ModelSpecs.
+#include "engine/model_spec.h"
+
+#include "core/wire.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace edgeserve::engine {
+
+using core::Result;
+using core::Status;
+using core::StatusCode;
+using nlohmann::json;
+
+uint64_t ModelSpec::input_bytes() const { return core::tensor_bytes(input.shape, input.dtype).value_or(0); }
+
+uint64_t ModelSpec::output_bytes() const {
+  uint64_t total = 0;
+  for (const auto& o : outputs) total += core::tensor_bytes(o.shape, o.dtype).value_or(0);
+  return total;
+}
+
+namespace {
+
+core::TensorShape parse_shape(const json& j) {
+  core::TensorShape shape;
+  for (const auto& d : j) {
+    if (!shape.push_back(d.get<int64_t>())) throw std::runtime_error("shape has more than 8 dimensions");
+  }
+  if (!shape.numel()) throw std::runtime_error("shape " + shape.to_string() + " is not a valid tensor shape");
+  return shape;
+}
+
+core::DType parse_dtype_field(const json& j) {
+  const auto name = j.get<std::string>();
+  auto dtype = core::parse_dtype(name);
+  if (!dtype) throw std::runtime_error("unknown dtype '" + name + "' (expected uint8, float32 or float16)");
+  return *dtype;
+}
+
+ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
+  ModelSpec spec;
+  spec.name = m.at("name").get<std::string>();
+  if (spec.name.empty() || spec.name.size() > core::kMaxModelNameBytes)
+    throw std::runtime_error(fmt::format("model name must be 1..{} characters", core::kMaxModelNameBytes));
+  spec.file = repo_dir / m.at("file").get<std::string>();
+  spec.task = m.value("task", "unknown");
+  const auto& in = m.at("input");
+  spec.input.name = "input";
+  spec.input.shape = parse_shape(in.at("shape"));
+  spec.input.dtype = in.contains("dtype") ? parse_dtype_field(in.at("dtype")) : core::DType::kFloat32;
+  if (m.contains("preprocessing")) {
+    const auto& p = m.at("preprocessing");
+    const auto kind = p.value("kind", "imagenet");
+    if (kind != "none") {
+      if (kind != "imagenet") throw std::runtime_error("preprocessing kind '" + kind + "' is not 'imagenet' or 'none'");
+      if (spec.input.shape.rank() != 4 || spec.input.shape[0] != 1 || spec.input.shape[1] != 3)
+        throw std::runtime_error("imagenet preprocessing needs an input of shape [1,3,H,W], got " +
+                                 spec.input.shape.to_string());
+      spec.preprocess.enabled = true;
+      spec.preprocess.height = spec.input.shape[2];
+      spec.preprocess.width = spec.input.shape[3];
+      if (p.contains("mean")) spec.preprocess.mean = p.at("mean").get<std::array<float, 3>>();
+      if (p.contains("std")) spec.preprocess.std = p.at("std").get<std::array<float, 3>>();
+    }
+  }
+  if (m.contains("outputs")) {
+    for (const auto& o : m.at("outputs")) {
+      core::TensorSpec t;
+      t.name = o.value("name", "output" + std::to_string(spec.outputs.size()));
+      t.shape = parse_shape(o.at("shape"));
+      t.dtype = o.contains("dtype") ? parse_dtype_field(o.at("dtype")) : core::DType::kFloat32;
+      spec.outputs.push_back(t);
+    }
+    if (spec.outputs.size() > core::kMaxOutputs)
+      throw std::runtime_error(fmt::format("{} outputs, the wire carries at most {}", spec.outputs.size(), core::kMaxOutputs));
+  }
+  return spec;
+}
+
+}  // namespace
+
+Result<std::vector<ModelSpec>> load_manifest(const std::filesystem::path& repo_dir) {
+  const auto path = repo_dir / "manifest.json";
+  std::ifstream in(path);
+  if (!in)
+    return Status(StatusCode::kUnknownModel,
+                  fmt::format("no model repository at {} (missing manifest.json; create one with "
+                              "tools/export_models.py --out {})",
+                              path.string(), repo_dir.string()));
+  std::vector<ModelSpec> specs;
+  size_t index = 0;
+  try {
+    const json doc = json::parse(in);
+    if (doc.value("format", 0) != 1)
+      return Status(StatusCode::kInternal, fmt::format("{}: \"format\" must be 1", path.string()));
+    for (const auto& m : doc.at("models")) {
+      specs.push_back(parse_model(m, std::filesystem::absolute(repo_dir)));
+      ++index;
+    }
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, fmt::format("{}: model #{}: {}", path.string(), index, e.what()));
+  }
+  return specs;
+}
+
+}  // namespace edgeserve::engine

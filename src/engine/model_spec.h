@@ -1,0 +1,38 @@
+// What a model expects and returns, as read from a model repository's manifest.json.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor_spec.h"
+
+namespace edgeserve::engine {
+
+// Raw uint8 HWC image → bilinear resize to (height, width) → /255 → (x - mean) / std → CHW float.
+struct PreprocessSpec {
+  bool enabled = false;
+  int64_t height = 0, width = 0;
+  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};  // ImageNet
+  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+};
+
+struct ModelSpec {
+  std::string name;
+  std::filesystem::path file;  // absolute, resolved against the manifest's folder
+  std::string task;
+  core::TensorSpec input;
+  PreprocessSpec preprocess;
+  std::vector<core::TensorSpec> outputs;  // empty until known: the engine fills it from a warm-up pass
+
+  uint64_t input_bytes() const;
+  uint64_t output_bytes() const;  // all outputs, float32, concatenated
+};
+
+// Reads DIR/manifest.json (format 1, see tools/README.md). Errors name the file and the field.
+core::Result<std::vector<ModelSpec>> load_manifest(const std::filesystem::path& repo_dir);
+
+}  // namespace edgeserve::engine

@@ -1,0 +1,47 @@
+// Process CPU time and RSS from the kernel.
+#include "metrics/process_stats.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace edgeserve::metrics {
+
+uint64_t process_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t process_rss_bytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+RssSampler::RssSampler(std::chrono::milliseconds period) {
+  const uint64_t first = process_rss_bytes();
+  rss_ = first;
+  peak_ = first;
+  thread_ = std::jthread([this, period](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      const uint64_t now = process_rss_bytes();
+      rss_.store(now, std::memory_order_relaxed);
+      if (now > peak_.load(std::memory_order_relaxed)) peak_.store(now, std::memory_order_relaxed);
+      // Sleep in short slices so the destructor never waits a whole period.
+      for (auto slept = std::chrono::milliseconds(0); slept < period && !stop.stop_requested();
+           slept += std::chrono::milliseconds(5))
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+}
+
+RssSampler::~RssSampler() = default;  // jthread requests stop and joins
+
+}  // namespace edgeserve::metrics

@@ -1,0 +1,107 @@
+// The request pipeline: admission checks, stage execution and timing, replies.
+#include "server/pipeline.h"
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace edgeserve::server {
+
+using core::Status;
+using core::StatusCode;
+
+Pipeline::Pipeline(const ModelRepository& models, PipelineOptions options) : models_(models), options_(options) {}
+
+core::ServerTimings Pipeline::base_timings(const transport::Delivery& delivery) const {
+  core::ServerTimings t;
+  t.recv_clock_ns = delivery.recv_ns();
+  t.clock_domain = core::clock_domain();
+  t.server_cpu_ns = metrics::process_cpu_ns();
+  t.server_rss_bytes = rss_.rss_bytes();
+  return t;
+}
+
+void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, const Status& status) {
+  failed_.fetch_add(1, std::memory_order_relaxed);
+  core::logger("server")->warn("request {} from {}: {}", request_id, delivery.peer(), status.to_string());
+  auto header = core::error_response(request_id, status);
+  header.timings = base_timings(delivery);
+  const uint64_t now = core::now_ns();
+  header.timings.server_ns = now - delivery.recv_ns();
+  header.timings.send_clock_ns = now;
+  delivery.reply_payload(0);
+  core::ResponseHeaderBytes bytes;
+  core::encode(header, bytes);
+  delivery.send_reply(bytes);
+}
+
+bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
+  auto header = core::decode_request_header(delivery.header());
+  if (!header.ok()) {
+    reply_error(delivery, core::peek_request_id(delivery.header()), header.status());
+    return false;
+  }
+  const uint64_t id = header->request_id;
+  if (Status s = core::check_payload(*header, delivery.payload().size(), options_.max_payload_bytes); !s.ok()) {
+    reply_error(delivery, id, s);
+    return false;
+  }
+  engine::Engine* engine = models_.find(header->model);
+  if (!engine) {
+    reply_error(delivery, id, {StatusCode::kUnknownModel,
+                               fmt::format("no model '{}' here (serving: {})", header->model, models_.names_joined())});
+    return false;
+  }
+  const engine::InferenceInput input{header->input_kind, header->dtype, header->shape, delivery.payload()};
+  if (Status s = engine::check_input(engine->spec(), input); !s.ok()) {
+    reply_error(delivery, id, s);
+    return false;
+  }
+  job.delivery = &delivery;
+  job.header = std::move(header.value());
+  job.engine = engine;
+  job.admitted_ns = core::now_ns();
+  return true;
+}
+
+void Pipeline::reject(Job& job, const Status& status) { reply_error(*job.delivery, job.header.request_id, status); }
+
+void Pipeline::execute(Job& job) {
+  transport::Delivery& delivery = *job.delivery;
+  const uint64_t started = core::now_ns();
+  const engine::ModelSpec& spec = job.engine->spec();
+  const engine::InferenceInput input{job.header.input_kind, job.header.dtype, job.header.shape, delivery.payload()};
+
+  engine::StageDurations stages;
+  const Status s = job.engine->run(input, delivery.reply_payload(spec.output_bytes()), stages);
+  if (!s.ok()) {
+    reply_error(delivery, job.header.request_id, s);
+    return;
+  }
+  core::ResponseHeader header;
+  header.request_id = job.header.request_id;
+  header.n_outputs = static_cast<uint8_t>(spec.outputs.size());
+  for (size_t i = 0; i < spec.outputs.size(); ++i) header.outputs[i] = {spec.outputs[i].dtype, spec.outputs[i].shape};
+  header.payload_bytes = spec.output_bytes();
+  header.timings = base_timings(delivery);
+  header.timings.handling_ns = job.admitted_ns - delivery.recv_ns();
+  header.timings.queue_ns = started - job.admitted_ns;
+  header.timings.copy_ns = stages.copy_ns;
+  header.timings.preprocess_ns = stages.preprocess_ns;
+  header.timings.inference_ns = stages.inference_ns;
+  const uint64_t now = core::now_ns();
+  header.timings.server_ns = now - delivery.recv_ns();
+  header.timings.send_clock_ns = now;
+  core::ResponseHeaderBytes bytes;
+  core::encode(header, bytes);
+  delivery.send_reply(bytes);
+  served_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Pipeline::process(transport::Delivery& delivery) {
+  Job job;
+  if (admit(delivery, job)) execute(job);
+}
+
+}  // namespace edgeserve::server

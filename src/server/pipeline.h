@@ -1,0 +1,57 @@
+// The request pipeline every transport feeds: admit (decode + validate) → [queue] → preprocess →
+// inference → respond, with each stage timed into the reply's ServerTimings.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "core/wire.h"
+#include "engine/engine.h"
+#include "metrics/process_stats.h"
+#include "server/model_repository.h"
+#include "transport/delivery.h"
+
+namespace edgeserve::server {
+
+// A request that passed admission, waiting for (or holding) a worker.
+struct Job {
+  std::unique_ptr<transport::Delivery> owned;  // set when the job was queued; null when run inline
+  transport::Delivery* delivery = nullptr;
+  core::RequestHeader header;
+  engine::Engine* engine = nullptr;
+  uint64_t admitted_ns = 0;
+};
+
+struct PipelineOptions {
+  uint64_t max_payload_bytes = 64ull << 20;
+};
+
+class Pipeline final : public transport::RequestHandler {
+ public:
+  Pipeline(const ModelRepository& models, PipelineOptions options);
+
+  // Decodes and checks the request (header fields, payload size, model, input shape and dtype). On failure
+  // it replies with the error, logs it, and returns false.
+  bool admit(transport::Delivery& delivery, Job& job);
+  // Runs the stages and replies (a result or an error). Safe from several threads at once.
+  void execute(Job& job);
+  // Replies with `status` to a request that will not be executed (overload, shutdown).
+  void reject(Job& job, const core::Status& status);
+  // admit + execute on the calling thread: the `local` transport.
+  void process(transport::Delivery& delivery) override;
+
+  uint64_t served() const { return served_.load(); }
+  uint64_t failed() const { return failed_.load(); }
+
+ private:
+  core::ServerTimings base_timings(const transport::Delivery& delivery) const;
+  void reply_error(transport::Delivery& delivery, uint64_t request_id, const core::Status& status);
+
+  const ModelRepository& models_;
+  PipelineOptions options_;
+  metrics::RssSampler rss_;
+  std::atomic<uint64_t> served_{0}, failed_{0};
+};
+
+}  // namespace edgeserve::server

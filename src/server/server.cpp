@@ -1,0 +1,95 @@
+// A serving process: listeners, the job queue and the worker threads.
+#include "server/server.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <thread>
+
+#include "core/log.h"
+#include "server/job_queue.h"
+#include "server/pipeline.h"
+#include "transport/tcp/tcp_listener.h"
+
+namespace edgeserve::server {
+
+struct Server::State {
+  const ModelRepository& models;
+  ServerOptions options;
+  Pipeline pipeline;
+  JobQueue queue;
+  std::vector<std::unique_ptr<transport::tcp::TcpListener>> listeners;
+  std::atomic<bool> stop_requested{false};
+  std::atomic<int> listeners_bound{0};
+
+  State(const ModelRepository& m, ServerOptions o)
+      : models(m), options(std::move(o)), pipeline(m, {options.max_payload_bytes}), queue(options.max_queue) {}
+};
+
+Server::Server(const ModelRepository& models, ServerOptions options)
+    : state_(std::make_unique<State>(models, std::move(options))) {}
+
+Server::~Server() = default;
+
+void Server::stop() {
+  state_->stop_requested.store(true);
+  // Listeners are only added before the stop flag is read by run(), so this walk is safe.
+  const int bound = state_->listeners_bound.load();
+  for (int i = 0; i < bound; ++i) state_->listeners[static_cast<size_t>(i)]->stop();
+}
+
+core::Status Server::run() {
+  State& s = *state_;
+  auto log = core::logger("server");
+  transport::tcp::ListenerOptions listener_options;
+  listener_options.max_payload_bytes = s.options.max_payload_bytes;
+  s.listeners.reserve(s.options.listen.size());
+  for (const auto& address : s.options.listen) {
+    if (!address.starts_with("tcp://"))
+      return {core::StatusCode::kTransportError,
+              fmt::format("cannot listen on '{}': this build serves tcp://HOST:PORT", address)};
+    auto listener = transport::tcp::TcpListener::bind(address, listener_options);
+    if (!listener.ok()) return listener.status();
+    s.listeners.push_back(std::move(listener.value()));
+    s.listeners_bound.fetch_add(1);
+  }
+  if (s.stop_requested.load()) return {};
+
+  std::vector<std::jthread> workers;
+  for (int i = 0; i < std::max(1, s.options.workers); ++i)
+    workers.emplace_back([&s] {
+      while (auto job = s.queue.pop()) s.pipeline.execute(*job);
+    });
+
+  std::vector<std::string> endpoints;
+  for (const auto& l : s.listeners) endpoints.push_back(l->endpoint());
+  log->info("serving {} on {} with {} worker(s)", s.models.names_joined(), fmt::join(endpoints, ", "),
+            workers.size());
+  if (!s.options.ready_file.empty()) {
+    const auto tmp = s.options.ready_file.string() + ".tmp";
+    std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints, "\n"));
+    std::filesystem::rename(tmp, s.options.ready_file);
+  }
+
+  auto on_delivery = [&s](std::unique_ptr<transport::Delivery> delivery) {
+    Job job;
+    if (!s.pipeline.admit(*delivery, job)) return;
+    job.owned = std::move(delivery);
+    if (!s.queue.push(std::move(job)))
+      // push() leaves `job` intact on failure, so the delivery can still be answered.
+      s.pipeline.reject(job, {core::StatusCode::kOverloaded,
+                              fmt::format("server queue is full ({} waiting requests)", s.options.max_queue)});
+  };
+  {
+    std::vector<std::jthread> io;
+    for (size_t i = 1; i < s.listeners.size(); ++i)
+      io.emplace_back([&, i] { s.listeners[i]->run(on_delivery); });
+    s.listeners[0]->run(on_delivery);
+  }  // every listener has drained its replies
+  s.queue.close();
+  workers.clear();  // joins
+  log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());
+  return {};
+}
+
+}  // namespace edgeserve::server

@@ -1,0 +1,43 @@
+// A serving process: transport listeners feed admitted jobs into a queue that worker threads drain
+// through the pipeline. Stops gracefully: in-flight requests are answered before it returns.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "server/model_repository.h"
+
+namespace edgeserve::server {
+
+struct ServerOptions {
+  std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
+  int workers = 4;                  // the paper sizes this to the number of clients
+  size_t max_queue = 1024;          // admitted requests waiting for a worker; beyond: "overloaded" replies
+  uint64_t max_payload_bytes = 64ull << 20;
+  std::filesystem::path ready_file; // written with the bound endpoints once serving (for scripts and tests)
+};
+
+class Server {
+ public:
+  Server(const ModelRepository& models, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listen address, serves until stop(), then drains. Errors: a listen address that fails.
+  core::Status run();
+  // Async-signal-safe: may be called from a SIGINT/SIGTERM handler.
+  void stop();
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace edgeserve::server

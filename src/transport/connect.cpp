@@ -1,0 +1,20 @@
+// The one place where client transports are chosen by target URI.
+#include <fmt/format.h>
+
+#include "transport/client_connection.h"
+#include "transport/local/local_connection.h"
+#include "transport/tcp/tcp_connection.h"
+
+namespace edgeserve::transport {
+
+core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, RequestHandler* local_handler) {
+  if (target == "local") {
+    if (!local_handler) return core::Status(core::StatusCode::kInternal, "target 'local' needs an in-process pipeline");
+    return local::connect_local(*local_handler);
+  }
+  if (target.starts_with("tcp://")) return tcp::connect_tcp(target);
+  return core::Status(core::StatusCode::kTransportError,
+                      fmt::format("unknown target '{}': expected tcp://HOST:PORT or local", target));
+}
+
+}  // namespace edgeserve::transport

@@ -1,0 +1,45 @@
+// Server side of every transport: one request as it arrived (header and payload bytes, still in the
+// transport's own buffers) and the way back to its sender.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "core/wire.h"
+
+namespace edgeserve::transport {
+
+class Delivery {
+ public:
+  explicit Delivery(uint64_t recv_ns) : recv_ns_(recv_ns) {}
+  virtual ~Delivery() = default;
+  Delivery(const Delivery&) = delete;
+  Delivery& operator=(const Delivery&) = delete;
+
+  virtual std::span<const std::byte> header() const = 0;
+  virtual std::span<const std::byte> payload() const = 0;
+  // Memory for the reply payload, exactly `bytes` long, owned by the delivery until send_reply. The
+  // engine writes its outputs straight into it, so no further copy is needed to send them.
+  virtual std::span<std::byte> reply_payload(size_t bytes) = 0;
+  // Sends the header and the reply payload (empty unless reply_payload was called). Call once; thread-safe.
+  virtual void send_reply(const core::ResponseHeaderBytes& header) = 0;
+  // Short description of the sender for log lines ("tcp peer 0x0080001", "local").
+  virtual const char* peer() const = 0;
+
+  // The monotonic time the last byte of the request arrived (core::now_ns()).
+  uint64_t recv_ns() const { return recv_ns_; }
+
+ private:
+  uint64_t recv_ns_;
+};
+
+// What a transport hands a delivery to. process() runs the request to completion on the calling thread
+// and always calls send_reply exactly once.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual void process(Delivery& delivery) = 0;
+};
+
+}  // namespace edgeserve::transport

@@ -1,0 +1,76 @@
+// Local transport: requests go through the server's pipeline without leaving the process. The header is
+// still encoded and decoded, so `local` differs from the network transports only in moving bytes.
+#include "transport/local/local_connection.h"
+
+#include <vector>
+
+#include "core/clock.h"
+
+namespace edgeserve::transport::local {
+
+namespace {
+
+class LocalDelivery final : public Delivery {
+ public:
+  LocalDelivery(std::span<const std::byte> header, std::span<const std::byte> payload,
+                std::vector<std::byte>& reply_buffer, core::ResponseHeaderBytes& reply_header)
+      : Delivery(core::now_ns()), header_(header), payload_(payload), reply_buffer_(reply_buffer), reply_header_(reply_header) {}
+
+  std::span<const std::byte> header() const override { return header_; }
+  std::span<const std::byte> payload() const override { return payload_; }
+  std::span<std::byte> reply_payload(size_t bytes) override {
+    reply_buffer_.resize(bytes);  // keeps its capacity across requests: allocates only when outputs grow
+    reply_bytes_ = bytes;
+    return {reply_buffer_.data(), bytes};
+  }
+  void send_reply(const core::ResponseHeaderBytes& header) override {
+    reply_header_ = header;
+    replied_ = true;
+  }
+  const char* peer() const override { return "local client"; }
+
+  bool replied() const { return replied_; }
+  size_t reply_bytes() const { return reply_bytes_; }
+
+ private:
+  std::span<const std::byte> header_, payload_;
+  std::vector<std::byte>& reply_buffer_;
+  core::ResponseHeaderBytes& reply_header_;
+  size_t reply_bytes_ = 0;
+  bool replied_ = false;
+};
+
+class LocalConnection final : public ClientConnection {
+ public:
+  explicit LocalConnection(RequestHandler& handler) : handler_(handler) {}
+
+  core::Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
+                    std::chrono::milliseconds /*timeout: the call runs inline*/) override {
+    core::encode(header, request_header_);
+    LocalDelivery delivery(request_header_, payload, reply_buffer_, reply_header_);
+    handler_.process(delivery);
+    reply.recv_clock_ns = core::now_ns();
+    if (!delivery.replied()) return {core::StatusCode::kInternal, "local pipeline returned without a reply"};
+    auto decoded = core::decode_response_header(reply_header_);
+    if (!decoded.ok()) return {core::StatusCode::kInternal, "malformed reply: " + decoded.status().to_string()};
+    reply.header = std::move(decoded.value());
+    reply.payload = {reply_buffer_.data(), delivery.reply_bytes()};
+    return {};
+  }
+
+  std::string target() const override { return "local"; }
+
+ private:
+  RequestHandler& handler_;
+  core::RequestHeaderBytes request_header_{};
+  core::ResponseHeaderBytes reply_header_{};
+  std::vector<std::byte> reply_buffer_;
+};
+
+}  // namespace
+
+std::unique_ptr<ClientConnection> connect_local(RequestHandler& handler) {
+  return std::make_unique<LocalConnection>(handler);
+}
+
+}  // namespace edgeserve::transport::local

@@ -1,0 +1,104 @@
+// TCP transport, client side: DEALER socket, zero-copy payload send, reply matching by request id.
+#include "transport/tcp/tcp_connection.h"
+
+#include <fmt/format.h>
+
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace edgeserve::transport::tcp {
+
+namespace {
+
+using core::Status;
+using core::StatusCode;
+
+// One context for every client connection of the process: its I/O threads serve all sockets.
+zmq::context_t& client_context() {
+  static zmq::context_t context(static_cast<int>(std::clamp(std::thread::hardware_concurrency() / 4, 1u, 4u)));
+  return context;
+}
+
+class TcpConnection final : public ClientConnection {
+ public:
+  explicit TcpConnection(std::string endpoint)
+      : endpoint_(std::move(endpoint)), socket_(client_context(), zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint_);
+  }
+
+  Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
+              std::chrono::milliseconds timeout) override {
+    core::encode(header, header_bytes_);
+    try {
+      // The payload is handed to ZeroMQ without a copy (no free function: the caller owns the buffer).
+      zmq::message_t payload_msg(const_cast<std::byte*>(payload.data()), payload.size(), nullptr);
+      if (!socket_.send(zmq::buffer(header_bytes_), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+          !socket_.send(payload_msg, zmq::send_flags::dontwait))
+        return {StatusCode::kTransportError, fmt::format("cannot send to {}: send queue full", endpoint_)};
+    } catch (const zmq::error_t& e) {
+      return {StatusCode::kTransportError, fmt::format("send to {} failed: {}", endpoint_, e.what())};
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      int ready = 0;
+      try {
+        ready = left.count() > 0 ? zmq::poll(&item, 1, left) : 0;
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;  // a signal: wait again for what is left of the timeout
+        return {StatusCode::kTransportError, fmt::format("waiting for {} failed: {}", endpoint_, e.what())};
+      }
+      if (ready == 0)
+        return {StatusCode::kTimeout,
+                fmt::format("no reply to request {} from {} within {} ms", header.request_id, endpoint_, timeout.count())};
+      frames_.clear();
+      try {
+        if (!zmq::recv_multipart(socket_, std::back_inserter(frames_), zmq::recv_flags::dontwait)) continue;
+      } catch (const zmq::error_t& e) {
+        return {StatusCode::kTransportError, fmt::format("receive from {} failed: {}", endpoint_, e.what())};
+      }
+      reply.recv_clock_ns = core::now_ns();
+      if (frames_.size() != 2)
+        return {StatusCode::kTransportError, fmt::format("reply has {} frames, expected 2", frames_.size())};
+      auto decoded = core::decode_response_header({frames_[0].data<std::byte>(), frames_[0].size()});
+      if (!decoded.ok()) return {StatusCode::kTransportError, "malformed reply: " + decoded.status().to_string()};
+      if (decoded->request_id != header.request_id) {
+        core::logger("transport")->debug("skipping late reply to request {}", decoded->request_id);
+        continue;
+      }
+      if (frames_[1].size() != decoded->payload_bytes)
+        return {StatusCode::kTransportError, fmt::format("reply declares {} payload bytes, {} arrived",
+                                                         decoded->payload_bytes, frames_[1].size())};
+      reply.header = std::move(decoded.value());
+      reply.payload = {frames_[1].data<std::byte>(), frames_[1].size()};
+      return {};
+    }
+  }
+
+  std::string target() const override { return endpoint_; }
+
+ private:
+  std::string endpoint_;
+  zmq::socket_t socket_;
+  core::RequestHeaderBytes header_bytes_{};
+  std::vector<zmq::message_t> frames_;  // the last reply's frames: Reply::payload points into them
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<ClientConnection>> connect_tcp(const std::string& endpoint) {
+  try {
+    return std::unique_ptr<ClientConnection>(std::make_unique<TcpConnection>(endpoint));
+  } catch (const zmq::error_t& e) {
+    return Status(StatusCode::kTransportError, fmt::format("cannot connect to {}: {}", endpoint, e.what()));
+  }
+}
+
+}  // namespace edgeserve::transport::tcp

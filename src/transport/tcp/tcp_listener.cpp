@@ -1,0 +1,250 @@
+// TCP transport, server side: ROUTER socket, I/O loop, and the delivery type that replies through it.
+#include "transport/tcp/tcp_listener.h"
+
+#include <fmt/format.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace edgeserve::transport::tcp {
+
+namespace {
+
+// An eventfd, closed with its owner.
+class EventFd {
+ public:
+  EventFd() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (fd_ < 0) throw std::runtime_error("eventfd failed");
+  }
+  ~EventFd() { ::close(fd_); }
+  EventFd(const EventFd&) = delete;
+  EventFd& operator=(const EventFd&) = delete;
+  int fd() const { return fd_; }
+  void signal() const {  // async-signal-safe
+    const uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+  }
+  void drain() const {
+    uint64_t count;
+    [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
+  }
+
+ private:
+  int fd_;
+};
+
+// zmq::poll that treats a signal's interruption as "nothing ready": the caller re-checks its stop flag.
+int poll_once(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeout) {
+  try {
+    return zmq::poll(items, n, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return 0;
+    throw;
+  }
+}
+
+struct Outgoing {
+  zmq::message_t identity, header, payload;
+};
+
+// Replies waiting for the I/O thread, and the count of deliveries not yet answered.
+struct Outbox {
+  std::mutex mutex;
+  std::vector<Outgoing> queue;
+  EventFd wake;
+  std::atomic<int64_t> unanswered{0};
+
+  void push(Outgoing&& out) {
+    {
+      std::lock_guard lock(mutex);
+      queue.push_back(std::move(out));
+    }
+    wake.signal();
+  }
+};
+
+class TcpDelivery final : public Delivery {
+ public:
+  TcpDelivery(uint64_t recv_ns, zmq::message_t identity, zmq::message_t header, zmq::message_t payload,
+              std::shared_ptr<Outbox> outbox)
+      : Delivery(recv_ns),
+        identity_(std::move(identity)),
+        header_(std::move(header)),
+        payload_(std::move(payload)),
+        outbox_(std::move(outbox)) {
+    outbox_->unanswered.fetch_add(1);
+  }
+
+  // Guarantees every request exactly one reply, even if a bug drops a delivery unanswered.
+  ~TcpDelivery() override {
+    if (!replied_) {
+      core::logger("transport")->error("request from {} dropped without a reply; answering with an internal error", peer());
+      core::ResponseHeaderBytes bytes;
+      core::encode(core::error_response(core::peek_request_id(header()),
+                                        core::Status(core::StatusCode::kInternal, "request dropped by the server")),
+                   bytes);
+      send_reply(bytes);
+    }
+  }
+
+  std::span<const std::byte> header() const override { return {header_.data<std::byte>(), header_.size()}; }
+  std::span<const std::byte> payload() const override { return {payload_.data<std::byte>(), payload_.size()}; }
+
+  std::span<std::byte> reply_payload(size_t bytes) override {
+    reply_.rebuild(bytes);
+    return {reply_.data<std::byte>(), bytes};
+  }
+
+  void send_reply(const core::ResponseHeaderBytes& header) override {
+    if (replied_) return;
+    replied_ = true;
+    outbox_->push({std::move(identity_), zmq::message_t(header.data(), header.size()), std::move(reply_)});
+    outbox_->unanswered.fetch_sub(1);
+  }
+
+  const char* peer() const override { return "tcp client"; }
+
+ private:
+  zmq::message_t identity_, header_, payload_, reply_;
+  std::shared_ptr<Outbox> outbox_;
+  bool replied_ = false;
+};
+
+}  // namespace
+
+struct TcpListener::Impl {
+  zmq::context_t context;
+  zmq::socket_t router;
+  std::string endpoint;
+  ListenerOptions options;
+  std::shared_ptr<Outbox> outbox = std::make_shared<Outbox>();
+  std::atomic<bool> stopping{false};
+  std::vector<zmq::message_t> frames;  // reused across receives
+  std::shared_ptr<spdlog::logger> log = core::logger("transport");
+
+  explicit Impl(const ListenerOptions& o) : context(o.io_threads), router(context, zmq::socket_type::router), options(o) {}
+
+  void send_error(zmq::message_t identity, uint64_t request_id, const core::Status& status) {
+    core::ResponseHeaderBytes bytes;
+    core::encode(core::error_response(request_id, status), bytes);
+    send({std::move(identity), zmq::message_t(bytes.data(), bytes.size()), zmq::message_t()});
+  }
+
+  // Never blocks the loop: a client that has gone, or that stopped reading, loses its reply (logged).
+  void send(Outgoing&& out) {
+    try {
+      if (!router.send(out.identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+          !router.send(out.header, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+          !router.send(out.payload, zmq::send_flags::dontwait))
+        log->warn("reply dropped: client is not reading (send queue full)");
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EHOSTUNREACH)
+        log->warn("reply dropped: client disconnected before its reply was ready");
+      else
+        log->error("reply dropped: {}", e.what());
+    }
+  }
+
+  void flush_outbox() {
+    std::vector<Outgoing> batch;
+    {
+      std::lock_guard lock(outbox->mutex);
+      batch.swap(outbox->queue);
+    }
+    for (auto& out : batch) send(std::move(out));
+  }
+
+  void receive_all(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
+    while (true) {
+      frames.clear();
+      std::optional<size_t> n;
+      try {
+        n = zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t& e) {
+        log->error("receive failed: {}", e.what());
+        return;
+      }
+      if (!n) return;  // nothing more queued
+      const uint64_t recv_ns = core::now_ns();
+      if (frames.size() == 3) {
+        on_delivery(std::make_unique<TcpDelivery>(recv_ns, std::move(frames[0]), std::move(frames[1]),
+                                                  std::move(frames[2]), outbox));
+        continue;
+      }
+      // ROUTER prepends the identity: a well-formed request is [identity, header, payload].
+      const std::span<const std::byte> header =
+          frames.size() > 1 ? std::span<const std::byte>(frames[1].data<std::byte>(), frames[1].size())
+                            : std::span<const std::byte>();
+      const uint64_t id = core::peek_request_id(header);
+      const auto status =
+          frames.size() < 3
+              ? core::Status(core::StatusCode::kTruncatedMessage,
+                             fmt::format("request has {} frame(s), expected 2 (header, payload)", frames.size() - 1))
+              : core::Status(core::StatusCode::kMalformedHeader,
+                             fmt::format("request has {} frames, expected 2 (header, payload)", frames.size() - 1));
+      log->warn("rejected request {}: {}", id, status.to_string());
+      send_error(std::move(frames[0]), id, status);
+    }
+  }
+};
+
+core::Result<std::unique_ptr<TcpListener>> TcpListener::bind(const std::string& endpoint, const ListenerOptions& options) {
+  auto impl = std::make_unique<Impl>(options);
+  try {
+    impl->router.set(zmq::sockopt::router_mandatory, 1);
+    impl->router.set(zmq::sockopt::linger, 0);
+    // Over this size ZeroMQ drops the connection instead of buffering the message: this bounds memory per
+    // client. Below it, requests larger than max_payload_bytes still get a clear error reply.
+    impl->router.set(zmq::sockopt::maxmsgsize,
+                     static_cast<int64_t>(options.max_payload_bytes + (1u << 20)));
+    impl->router.bind(endpoint);
+    impl->endpoint = impl->router.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return core::Status(core::StatusCode::kTransportError, fmt::format("cannot listen on {}: {}", endpoint, e.what()));
+  }
+  return std::unique_ptr<TcpListener>(new TcpListener(std::move(impl)));
+}
+
+TcpListener::TcpListener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TcpListener::~TcpListener() = default;
+
+const std::string& TcpListener::endpoint() const { return impl_->endpoint; }
+
+void TcpListener::stop() {
+  impl_->stopping.store(true);
+  impl_->outbox->wake.signal();
+}
+
+void TcpListener::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
+  Impl& s = *impl_;
+  zmq::pollitem_t items[] = {{s.router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, s.outbox->wake.fd(), ZMQ_POLLIN, 0}};
+  while (!s.stopping.load()) {
+    if (poll_once(items, 2, std::chrono::milliseconds(-1)) == 0) continue;
+    if (items[1].revents & ZMQ_POLLIN) {
+      s.outbox->wake.drain();
+      s.flush_outbox();
+    }
+    if (items[0].revents & ZMQ_POLLIN) s.receive_all(on_delivery);
+  }
+  // Graceful stop: receive nothing new, but send the replies of requests already taken (bounded wait).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (s.outbox->unanswered.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    poll_once(&items[1], 1, std::chrono::milliseconds(100));
+    s.outbox->wake.drain();
+    s.flush_outbox();
+  }
+  s.flush_outbox();
+  if (const auto left = s.outbox->unanswered.load(); left > 0)
+    s.log->error("stopped with {} request(s) still unanswered after 30 s", left);
+}
+
+}  // namespace edgeserve::transport::tcp

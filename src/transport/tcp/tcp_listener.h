@@ -1,0 +1,46 @@
+// TCP transport, server side: a ZeroMQ ROUTER socket and the I/O loop that receives requests and sends
+// replies. Workers reply from any thread through a locked outbox and an eventfd that wakes the loop, so
+// the socket itself is only ever touched by the loop's thread (ZeroMQ sockets are not thread-safe).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "transport/delivery.h"
+
+namespace edgeserve::transport::tcp {
+
+struct ListenerOptions {
+  uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused (see tcp_listener.cpp)
+  int io_threads = 1;
+};
+
+class TcpListener {
+ public:
+  // Binds to `endpoint` ("tcp://0.0.0.0:5555"; port 0 or "*" picks a free port: see endpoint()).
+  static core::Result<std::unique_ptr<TcpListener>> bind(const std::string& endpoint, const ListenerOptions& options);
+  ~TcpListener();
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+
+  // The endpoint actually bound, e.g. "tcp://127.0.0.1:40123".
+  const std::string& endpoint() const;
+
+  // Runs the I/O loop on the calling thread until stop(): every well-framed request becomes a Delivery
+  // passed to `on_delivery` (which must not block for long); badly framed ones get an error reply here.
+  void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
+  // Ends run() after it has sent every reply queued so far. Thread-safe and async-signal-safe.
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit TcpListener(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgeserve::transport::tcp

@@ -1,0 +1,141 @@
+// `edgeserve bench` as a real process, against `local` and a real server: well-formed summary.json and
+// requests.csv, an image file decoded by the client, and an exit code scripts can trust.
+#include <gtest/gtest.h>
+#include <stb_image_write.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "../support/child_process.h"
+#include "../support/server_process.h"
+
+namespace edgeserve {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+using testing::TempDir;
+
+struct BenchRun {
+  int exit_code = -1;
+  std::string log;
+  nlohmann::json summary;
+  std::vector<std::string> csv_lines;
+};
+
+BenchRun run_bench(const TempDir& dir, std::vector<std::string> args) {
+  std::vector<std::string> argv{testing::edgeserve_binary(), "bench", "--repo", testing::test_models_dir().string(),
+                                "--out", (dir.path() / "out").string(), "--no-progress"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess p(argv, dir.path() / "bench.log");
+  BenchRun run;
+  auto code = p.wait(300s);
+  run.exit_code = code ? *code : -1;
+  run.log = p.log();
+  std::ifstream js(dir.path() / "out" / "summary.json");
+  if (js) run.summary = nlohmann::json::parse(js);
+  std::ifstream csv(dir.path() / "out" / "requests.csv");
+  for (std::string line; std::getline(csv, line);) run.csv_lines.push_back(line);
+  return run;
+}
+
+// The summary a user reads: every Table I metric with its statistics, consistent with the request count.
+void expect_well_formed(const BenchRun& run, uint64_t requests) {
+  ASSERT_FALSE(run.summary.is_null()) << run.log;
+  const auto& rq = run.summary["requests"];
+  EXPECT_EQ(rq["sent"].get<uint64_t>(), requests);
+  EXPECT_EQ(rq["ok"].get<uint64_t>(), requests);
+  EXPECT_EQ(rq["unanswered"].get<uint64_t>(), 0u);
+  EXPECT_GT(run.summary["throughput_rps"].get<double>(), 0);
+  for (const char* name : {"total-time", "request-time", "response-time", "copy-time", "preprocessing-time",
+                           "inference-time", "queue-time"}) {
+    const auto& m = run.summary["metrics"][name];
+    ASSERT_TRUE(m.is_object()) << name;
+    EXPECT_EQ(m["count"].get<uint64_t>(), requests) << name;
+    for (const char* stat : {"mean", "std", "cov", "p50", "p90", "p99", "max"}) EXPECT_TRUE(m.contains(stat)) << name << "." << stat;
+    EXPECT_LE(m["p50"].get<double>(), m["p99"].get<double>()) << name;
+    EXPECT_LE(m["p99"].get<double>(), m["max"].get<double>()) << name;
+  }
+  const auto& total = run.summary["metrics"]["total-time"];
+  const auto& inference = run.summary["metrics"]["inference-time"];
+  EXPECT_GT(inference["mean"].get<double>(), 0);
+  EXPECT_GE(total["mean"].get<double>(), inference["mean"].get<double>());
+  EXPECT_FALSE(run.summary["cpu-usage"]["server_cpu_ms_per_request"].is_null());
+  EXPECT_GT(run.summary["memory-usage"]["server_rss_mb_max"].get<double>(), 0);
+  ASSERT_EQ(run.csv_lines.size(), requests + 1) << "header + one row per request";
+  EXPECT_EQ(run.csv_lines[0].rfind("client,seq,request_id,status,total-time,request-time,response-time,copy-time,"
+                                   "preprocessing-time,inference-time,queue-time",
+                                   0),
+            0u)
+      << run.csv_lines[0];
+}
+
+TEST(BenchProcess, LocalTargetWritesWellFormedResults) {
+  TempDir dir;
+  auto run = run_bench(dir, {"--target", "local", "--model", "tiny", "--requests", "30"});
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  expect_well_formed(run, 30);
+  EXPECT_GT(run.summary["metrics"]["preprocessing-time"]["mean"].get<double>(), 0) << "raw input is the default";
+  EXPECT_EQ(run.summary["config"]["input"].get<std::string>(), "synthetic 640x480 frame");
+}
+
+TEST(BenchProcess, TcpTargetWithSeveralClientsAndPreprocessedInput) {
+  testing::ServerProcess server;
+  ASSERT_FALSE(server.endpoint().empty());
+  TempDir dir;
+  auto run = run_bench(dir, {"--target", server.endpoint(), "--model", "mobilenetv3", "--clients", "2", "--requests",
+                             "15", "--input", "preprocessed"});
+  ASSERT_EQ(run.exit_code, 0) << run.log << server.log();
+  expect_well_formed(run, 30);
+  EXPECT_EQ(run.summary["metrics"]["preprocessing-time"]["max"].get<double>(), 0);
+  EXPECT_EQ(run.summary["config"]["input_bytes"].get<uint64_t>(), 3u * 224 * 224 * 4);
+  EXPECT_NE(run.summary["timing_split"].get<std::string>().find("same-clock"), std::string::npos);
+  EXPECT_GT(run.summary["metrics"]["request-time"]["p50"].get<double>(), 0);
+  EXPECT_NE(run.log.find("total-time"), std::string::npos) << "prints the table";
+}
+
+TEST(BenchProcess, DecodesAnImageFileWithARealCodec) {
+  TempDir dir;
+  std::vector<uint8_t> pixels(90 * 120 * 3);
+  std::mt19937 rng(1);
+  for (auto& p : pixels) p = static_cast<uint8_t>(rng());
+  const auto png = (dir.path() / "frame.png").string();
+  ASSERT_NE(stbi_write_png(png.c_str(), 120, 90, 3, pixels.data(), 120 * 3), 0);
+  auto run = run_bench(dir, {"--target", "local", "--model", "tiny", "--requests", "5", "--image", png});
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  EXPECT_EQ(run.summary["config"]["input"].get<std::string>(), "image frame.png 120x90");
+  EXPECT_EQ(run.summary["config"]["input_bytes"].get<uint64_t>(), 120u * 90 * 3);
+}
+
+TEST(BenchProcess, ExitsNonZeroWhenRequestsGoUnanswered) {
+  TempDir dir;
+  // Nothing listens on port 9 of loopback: every request times out.
+  auto run = run_bench(dir, {"--target", "tcp://127.0.0.1:9", "--model", "tiny", "--requests", "3", "--warmup", "0",
+                             "--timeout-ms", "200"});
+  EXPECT_EQ(run.exit_code, 1) << run.log;
+  ASSERT_FALSE(run.summary.is_null()) << run.log;
+  EXPECT_EQ(run.summary["requests"]["timeouts"].get<uint64_t>(), 3u);
+  EXPECT_EQ(run.summary["requests"]["ok"].get<uint64_t>(), 0u);
+  EXPECT_EQ(run.summary["requests"]["unanswered"].get<uint64_t>(), 3u);
+}
+
+TEST(BenchProcess, UnknownModelFailsClearly) {
+  testing::ServerProcess server;
+  ASSERT_FALSE(server.endpoint().empty());
+  TempDir dir;
+  auto run = run_bench(dir, {"--target", server.endpoint(), "--model", "nope", "--requests", "3"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.log.find("unknown-model"), std::string::npos) << run.log;
+}
+
+TEST(BenchProcess, BadUsageExitsTwo) {
+  TempDir dir;
+  EXPECT_EQ(run_bench(dir, {"--clients", "0"}).exit_code, 2);
+  EXPECT_EQ(run_bench(dir, {"--target", "udp://x", "--model", "tiny", "--requests", "1"}).exit_code, 2);
+  EXPECT_EQ(run_bench(dir, {"--target", "local", "--repo", dir.path().string(), "--requests", "1"}).exit_code, 2)
+      << "no model repository there";
+}
+
+}  // namespace
+}  // namespace edgeserve

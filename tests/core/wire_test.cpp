@@ -1,0 +1,164 @@
+// Wire format: round trips, and every malformed field rejected with the right status.
+#include "core/wire.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace edgeserve::core {
+namespace {
+
+RequestHeader valid_request() {
+  RequestHeader h;
+  h.request_id = 0x1122334455667788ULL;
+  h.client_id = 7;
+  h.input_kind = InputKind::kPreprocessed;
+  h.dtype = DType::kFloat32;
+  h.priority = 3;
+  h.shape = TensorShape{1, 3, 224, 224};
+  h.payload_bytes = 1 * 3 * 224 * 224 * 4;
+  h.client_send_ns = 123456789;
+  h.model = "resnet50";
+  return h;
+}
+
+RequestHeaderBytes encoded(const RequestHeader& h) {
+  RequestHeaderBytes b;
+  encode(h, b);
+  return b;
+}
+
+template <class T>
+void poke(RequestHeaderBytes& b, size_t offset, T value) {
+  std::memcpy(b.data() + offset, &value, sizeof(T));
+}
+
+TEST(Wire, RequestRoundTrip) {
+  const auto h = valid_request();
+  const auto b = encoded(h);
+  auto d = decode_request_header(b);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->request_id, h.request_id);
+  EXPECT_EQ(d->client_id, 7u);
+  EXPECT_EQ(d->input_kind, InputKind::kPreprocessed);
+  EXPECT_EQ(d->dtype, DType::kFloat32);
+  EXPECT_EQ(d->priority, 3);
+  EXPECT_EQ(d->shape, h.shape);
+  EXPECT_EQ(d->payload_bytes, h.payload_bytes);
+  EXPECT_EQ(d->client_send_ns, 123456789u);
+  EXPECT_EQ(d->model, "resnet50");
+}
+
+TEST(Wire, RejectsBadMagicVersionAndSize) {
+  auto b = encoded(valid_request());
+  poke<uint32_t>(b, 0, 0xdeadbeef);
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadMagic);
+
+  b = encoded(valid_request());
+  poke<uint16_t>(b, 4, 99);
+  auto v = decode_request_header(b);
+  EXPECT_EQ(v.status().code(), StatusCode::kBadVersion);
+  EXPECT_NE(v.status().message().find("99"), std::string::npos) << "message names what arrived";
+
+  b = encoded(valid_request());
+  EXPECT_EQ(decode_request_header(std::span(b).first(100)).status().code(), StatusCode::kMalformedHeader);
+  EXPECT_EQ(decode_request_header(std::span(b).first(3)).status().code(), StatusCode::kMalformedHeader);
+  EXPECT_EQ(decode_request_header({}).status().code(), StatusCode::kMalformedHeader);
+  poke<uint16_t>(b, 6, 100);
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kMalformedHeader);
+}
+
+TEST(Wire, RejectsBadEnumsAndShapes) {
+  auto b = encoded(valid_request());
+  poke<uint8_t>(b, 20, 9);  // input kind
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadInputKind);
+  b = encoded(valid_request());
+  poke<uint8_t>(b, 21, 0);  // dtype
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadDtype);
+  b = encoded(valid_request());
+  poke<uint8_t>(b, 23, 0);  // rank
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadShape);
+  b = encoded(valid_request());
+  poke<uint8_t>(b, 23, 9);
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadShape);
+  b = encoded(valid_request());
+  poke<int64_t>(b, 24 + 8, -3);  // dims[1]
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadShape);
+  b = encoded(valid_request());
+  poke<int64_t>(b, 24, int64_t{1} << 40);  // overflowing element count
+  poke<int64_t>(b, 24 + 8, int64_t{1} << 40);
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadShape);
+}
+
+TEST(Wire, RejectsBadModelNames) {
+  auto h = valid_request();
+  h.model = "";
+  EXPECT_EQ(decode_request_header(encoded(h)).status().code(), StatusCode::kMalformedHeader);
+  auto b = encoded(valid_request());
+  std::memset(b.data() + 104, 'a', 56);  // no NUL terminator
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kMalformedHeader);
+  b = encoded(valid_request());
+  b[105] = std::byte{0x07};
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kMalformedHeader);
+}
+
+TEST(Wire, PayloadBytesMustMatchShapeAndArrivedSize) {
+  auto h = valid_request();
+  h.payload_bytes += 1;
+  EXPECT_EQ(decode_request_header(encoded(h)).status().code(), StatusCode::kPayloadSizeMismatch);
+
+  const auto ok = valid_request();
+  EXPECT_TRUE(check_payload(ok, ok.payload_bytes, 1 << 30).ok());
+  EXPECT_EQ(check_payload(ok, ok.payload_bytes - 1, 1 << 30).code(), StatusCode::kPayloadSizeMismatch);
+  EXPECT_EQ(check_payload(ok, ok.payload_bytes, 1000).code(), StatusCode::kPayloadTooLarge);
+}
+
+TEST(Wire, PeekRequestIdOfBrokenHeader) {
+  auto b = encoded(valid_request());
+  poke<uint32_t>(b, 0, 0);
+  EXPECT_EQ(peek_request_id(b), 0x1122334455667788ULL);
+  EXPECT_EQ(peek_request_id(std::span(b).first(10)), 0u);
+}
+
+TEST(Wire, ResponseRoundTripWithOutputsAndError) {
+  ResponseHeader h;
+  h.request_id = 42;
+  h.status = StatusCode::kOk;
+  h.n_outputs = 2;
+  h.outputs[0] = {DType::kFloat32, TensorShape{1, 1000}};
+  h.outputs[1] = {DType::kFloat32, TensorShape{1, 255, 13, 13}};
+  h.payload_bytes = 4000 + 255 * 13 * 13 * 4;
+  h.timings.inference_ns = 5;
+  h.timings.clock_domain = 77;
+  h.timings.server_rss_bytes = 1 << 30;
+  ResponseHeaderBytes b;
+  encode(h, b);
+  auto d = decode_response_header(b);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->request_id, 42u);
+  EXPECT_EQ(d->n_outputs, 2);
+  EXPECT_EQ(d->outputs[1].shape, (TensorShape{1, 255, 13, 13}));
+  EXPECT_EQ(d->timings.inference_ns, 5u);
+  EXPECT_EQ(d->timings.clock_domain, 77u);
+  EXPECT_EQ(d->payload_bytes, h.payload_bytes);
+
+  auto e = error_response(9, Status(StatusCode::kUnknownModel, std::string(1000, 'x')));
+  encode(e, b);
+  d = decode_response_header(b);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->status, StatusCode::kUnknownModel);
+  EXPECT_EQ(d->error.size(), kMaxErrorBytes) << "long error text is cut to the field";
+}
+
+TEST(Wire, ResponseRejectsInconsistentPayload) {
+  ResponseHeader h;
+  h.n_outputs = 1;
+  h.outputs[0] = {DType::kFloat32, TensorShape{1, 10}};
+  h.payload_bytes = 41;
+  ResponseHeaderBytes b;
+  encode(h, b);
+  EXPECT_EQ(decode_response_header(b).status().code(), StatusCode::kMalformedHeader);
+}
+
+}  // namespace
+}  // namespace edgeserve::core

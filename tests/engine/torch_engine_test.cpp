@@ -1,0 +1,160 @@
+// The libtorch engine against the same TorchScript files run directly through torch, with real models.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <fstream>
+#include <random>
+
+#include "../support/child_process.h"
+#include "../support/preprocess_reference.h"
+#include "engine/engine.h"
+
+namespace edgeserve::engine {
+namespace {
+
+using testing::TempDir;
+using testing::test_models_dir;
+
+ModelSpec spec_named(const std::string& name) {
+  auto specs = load_manifest(test_models_dir());
+  EXPECT_TRUE(specs.ok()) << specs.status().to_string();
+  for (auto& s : *specs)
+    if (s.name == name) return s;
+  ADD_FAILURE() << "no model " << name << " in " << test_models_dir();
+  return {};
+}
+
+void expect_close(const std::vector<float>& got, const at::Tensor& expected) {
+  auto e = expected.contiguous().to(at::kFloat);
+  ASSERT_EQ(got.size(), static_cast<size_t>(e.numel()));
+  const float scale = e.abs().max().item<float>();
+  const float* ep = e.data_ptr<float>();
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], ep[i], 1e-4f * scale + 1e-6f) << "element " << i << " (output scale " << scale << ")";
+}
+
+std::vector<float> run_engine(Engine& engine, const InferenceInput& input) {
+  std::vector<float> out(engine.spec().output_bytes() / sizeof(float));
+  StageDurations d;
+  const auto s = engine.run(input, std::as_writable_bytes(std::span(out)), d);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  EXPECT_GT(d.inference_ns, 0u);
+  return out;
+}
+
+class TorchEngineTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TorchEngineTest, PreprocessedInputGivesTheModelsOwnOutput) {
+  auto spec = spec_named(GetParam());
+  auto engine = load_torch_engine(spec, {});
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  const std::vector<int64_t> dims(spec.input.shape.begin(), spec.input.shape.end());
+  torch::manual_seed(1);
+  auto x = torch::randn(dims);
+  const InferenceInput input{core::InputKind::kPreprocessed, core::DType::kFloat32, spec.input.shape,
+                             {reinterpret_cast<const std::byte*>(x.data_ptr<float>()), static_cast<size_t>(x.nbytes())}};
+  const auto got = run_engine(**engine, input);
+
+  auto module = torch::jit::load(spec.file.string());
+  torch::NoGradGuard no_grad;
+  expect_close(got, module.forward({x}).toTensor());
+}
+
+TEST_P(TorchEngineTest, RawImageIsResizedAndNormalizedLikeTheReference) {
+  auto spec = spec_named(GetParam());
+  auto engine = load_torch_engine(spec, {});
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  std::mt19937 rng(3);
+  for (auto [h, w] : {std::pair{37, 53}, std::pair{480, 640}, std::pair{224, 224}}) {
+    std::vector<uint8_t> img(static_cast<size_t>(h) * w * 3);
+    for (auto& p : img) p = static_cast<uint8_t>(rng() & 0xff);
+    const InferenceInput input{core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{h, w, 3},
+                               std::as_bytes(std::span(img))};
+    ASSERT_TRUE(check_input((*engine)->spec(), input).ok());
+    const auto got = run_engine(**engine, input);
+
+    const auto& p = spec.preprocess;
+    auto ref = testing::reference_preprocess(img, h, w, static_cast<int>(p.height), static_cast<int>(p.width), p.mean, p.std);
+    auto x = torch::from_blob(ref.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
+    auto module = torch::jit::load(spec.file.string());
+    torch::NoGradGuard no_grad;
+    expect_close(got, module.forward({x}).toTensor());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(RealModels, TorchEngineTest, ::testing::Values("tiny", "mobilenetv3"));
+
+TEST(CheckInput, SaysWhatWasExpectedAndWhatArrived) {
+  auto spec = spec_named("tiny");
+  const std::vector<std::byte> bytes(64);
+  auto status = check_input(spec, {core::InputKind::kPreprocessed, core::DType::kFloat32, core::TensorShape{1, 3, 64, 64}, bytes});
+  EXPECT_EQ(status.code(), core::StatusCode::kBadShape);
+  EXPECT_NE(status.message().find("[1,3,32,32]"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("[1,3,64,64]"), std::string::npos) << status.message();
+  EXPECT_EQ(check_input(spec, {core::InputKind::kPreprocessed, core::DType::kUInt8, spec.input.shape, bytes}).code(),
+            core::StatusCode::kBadDtype);
+  EXPECT_EQ(check_input(spec, {core::InputKind::kRaw, core::DType::kFloat32, core::TensorShape{4, 4, 3}, bytes}).code(),
+            core::StatusCode::kBadDtype);
+  EXPECT_EQ(check_input(spec, {core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{4, 4, 4}, bytes}).code(),
+            core::StatusCode::kBadShape);
+  EXPECT_EQ(check_input(spec, {core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{9000, 4, 3}, bytes}).code(),
+            core::StatusCode::kBadShape);
+  spec.preprocess.enabled = false;
+  EXPECT_EQ(check_input(spec, {core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{4, 4, 3}, bytes}).code(),
+            core::StatusCode::kBadInputKind);
+}
+
+// A user's own TorchScript file: a manifest entry with only name, file and input works.
+TEST(Manifest, UserModelWithoutOutputsIsDiscoveredAndWrongOutputsAreCaught) {
+  TempDir dir;
+  const auto tiny = spec_named("tiny").file;
+  std::ofstream(dir.path() / "manifest.json") << R"({"format": 1, "models": [
+      {"name": "mine", "file": ")" << tiny.string() << R"(", "input": {"shape": [1,3,32,32]}},
+      {"name": "liar", "file": ")" << tiny.string() << R"(", "input": {"shape": [1,3,32,32]},
+       "outputs": [{"name": "x", "shape": [1,5]}]}]})";
+  auto specs = load_manifest(dir.path());
+  ASSERT_TRUE(specs.ok()) << specs.status().to_string();
+  ASSERT_EQ(specs->size(), 2u);
+  EXPECT_FALSE((*specs)[0].preprocess.enabled) << "no preprocessing block: raw input is refused";
+  auto mine = load_torch_engine((*specs)[0], {});
+  ASSERT_TRUE(mine.ok()) << mine.status().to_string();
+  ASSERT_EQ((*mine)->spec().outputs.size(), 1u);
+  EXPECT_EQ((*mine)->spec().outputs[0].shape, (core::TensorShape{1, 10}));
+  auto liar = load_torch_engine((*specs)[1], {});
+  ASSERT_FALSE(liar.ok());
+  EXPECT_NE(liar.status().message().find("[1,5]"), std::string::npos) << liar.status().message();
+}
+
+TEST(Manifest, ClearErrors) {
+  TempDir dir;
+  auto missing = load_manifest(dir.path());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("export_models.py"), std::string::npos) << missing.status().message();
+
+  std::ofstream(dir.path() / "manifest.json") << R"({"format": 1, "models": [
+      {"name": "a", "file": "a.pt", "input": {"shape": [1,3,8,8], "dtype": "int7"}}]})";
+  auto bad = load_manifest(dir.path());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("int7"), std::string::npos) << bad.status().message();
+
+  std::ofstream(dir.path() / "manifest.json") << R"({"format": 1, "models": [
+      {"name": "gone", "file": "gone.pt", "input": {"shape": [1,3,8,8]}}]})";
+  auto specs = load_manifest(dir.path());
+  ASSERT_TRUE(specs.ok());
+  auto engine = load_torch_engine((*specs)[0], {});
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().code(), core::StatusCode::kUnknownModel);
+  EXPECT_NE(engine.status().message().find("gone.pt"), std::string::npos);
+
+  std::ofstream(dir.path() / "junk.pt") << "not torchscript";
+  std::ofstream(dir.path() / "manifest.json") << R"({"format": 1, "models": [
+      {"name": "junk", "file": "junk.pt", "input": {"shape": [1,3,8,8]}}]})";
+  specs = load_manifest(dir.path());
+  ASSERT_TRUE(specs.ok());
+  engine = load_torch_engine((*specs)[0], {});
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("TorchScript"), std::string::npos) << engine.status().message();
+}
+
+}  // namespace
+}  // namespace edgeserve::engine

@@ -1,0 +1,50 @@
+// A real `edgeserve serve` process on a free loopback port, for integration tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "child_process.h"
+
+namespace edgeserve::testing {
+
+using namespace std::chrono_literals;
+
+constexpr double kMaxPayloadMb = 1.0;
+
+// Starts a server on a free loopback port and waits until it has loaded its models.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{edgeserve_binary(), "serve", "--repo", test_models_dir().string(),
+                                  "--models", "tiny,mobilenetv3", "--listen", "tcp://127.0.0.1:0",
+                                  "--ready-file", (dir_.path() / "ready").string(), "--workers", "2",
+                                  "--max-payload-mb", std::to_string(kMaxPayloadMb)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_.emplace(argv, dir_.path() / "server.log");
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (!std::filesystem::exists(dir_.path() / "ready")) {
+      if (process_->wait(0ms) || std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "server did not start:\n" << process_->log();
+        return;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    std::ifstream(dir_.path() / "ready") >> endpoint_;
+  }
+  const std::string& endpoint() const { return endpoint_; }
+  ChildProcess& process() { return *process_; }
+  std::string log() const { return process_->log(); }
+
+ private:
+  TempDir dir_;
+  std::optional<ChildProcess> process_;
+  std::string endpoint_;
+};
+
+}  // namespace edgeserve::testing
