@@ -42,7 +42,8 @@ Input synthetic_image(int width, int height) {
     for (int x = 0; x < width; ++x) {
       const double fx = static_cast<double>(x) / width, fy = static_cast<double>(y) / height;
       const double base[3] = {200 * fx + 30, 180 * fy + 40, 120 + 80 * std::sin(6.28 * (fx + fy))};
-      for (double b : base) in.bytes[i++] = static_cast<std::byte>(std::clamp(static_cast<int>(b) + noise(rng), 0, 255));
+      for (double b : base)
+        in.bytes[i++] = static_cast<std::byte>(std::clamp(static_cast<int>(b) + noise(rng), 0, 255));
     }
   in.description = fmt::format("synthetic {}x{} frame", width, height);
   return in;

@@ -36,8 +36,8 @@ RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   r.server_cpu_ms = core::ns_to_ms(t.server_cpu_ns);
   r.server_rss_mb = static_cast<double>(t.server_rss_bytes) / (1 << 20);
   r.gpu_mem_mb = static_cast<double>(t.gpu_mem_bytes) / (1 << 20);
-  r.same_clock = t.clock_domain == core::clock_domain() && t.recv_clock_ns >= send_ns &&
-                 reply.recv_clock_ns >= t.send_clock_ns;
+  r.same_clock =
+      t.clock_domain == core::clock_domain() && t.recv_clock_ns >= send_ns && reply.recv_clock_ns >= t.send_clock_ns;
   if (r.same_clock) {
     r.request_ms = core::ns_to_ms(t.recv_clock_ns - send_ns);
     r.response_ms = core::ns_to_ms(reply.recv_clock_ns - t.send_clock_ns);
@@ -143,8 +143,8 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     if (o.progress && now - last_print > std::chrono::seconds(3)) {
       const double s = std::chrono::duration<double>(now - t0).count();
       const uint64_t n = done.load();
-      log->info("{}/{} requests ({:.0f}%), {:.1f} req/s", n, total, 100.0 * static_cast<double>(n) / static_cast<double>(total),
-                static_cast<double>(n) / s);
+      log->info("{}/{} requests ({:.0f}%), {:.1f} req/s", n, total,
+                100.0 * static_cast<double>(n) / static_cast<double>(total), static_cast<double>(n) / s);
       last_print = now;
     }
   }

@@ -30,8 +30,8 @@ struct RequestRecord {
   uint64_t request_id = 0;
   std::string status = "ok";  // a core::StatusCode name: the server's, or the client's (timeout, transport-error)
   std::string error;
-  double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0,
-         queue_ms = 0, handling_ms = 0, server_ms = 0;
+  double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0, queue_ms = 0,
+         handling_ms = 0, server_ms = 0;
   double server_cpu_ms = 0;  // server process CPU time so far (cumulative)
   double server_rss_mb = 0;
   double gpu_mem_mb = 0;

@@ -47,14 +47,24 @@ std::string hostname() {
 
 nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const Input& input) {
   nlohmann::json j;
-  j["config"] = {{"target", o.target},   {"model", o.model},     {"clients", o.clients},
-                 {"requests_per_client", o.requests}, {"warmup_per_client", o.warmup},
-                 {"input_kind", core::to_string(input.kind)}, {"input", input.description},
-                 {"input_bytes", input.bytes.size()}, {"timeout_ms", o.timeout.count()}, {"host", hostname()}};
+  j["config"] = {{"target", o.target},
+                 {"model", o.model},
+                 {"clients", o.clients},
+                 {"requests_per_client", o.requests},
+                 {"warmup_per_client", o.warmup},
+                 {"input_kind", core::to_string(input.kind)},
+                 {"input", input.description},
+                 {"input_bytes", input.bytes.size()},
+                 {"timeout_ms", o.timeout.count()},
+                 {"host", hostname()}};
   const uint64_t unanswered = result.sent - result.replied;
-  j["requests"] = {{"sent", result.sent},         {"replied", result.replied},   {"ok", result.ok},
-                   {"server_errors", result.server_errors}, {"timeouts", result.timeouts},
-                   {"transport_errors", result.transport_errors}, {"unanswered", unanswered}};
+  j["requests"] = {{"sent", result.sent},
+                   {"replied", result.replied},
+                   {"ok", result.ok},
+                   {"server_errors", result.server_errors},
+                   {"timeouts", result.timeouts},
+                   {"transport_errors", result.transport_errors},
+                   {"unanswered", unanswered}};
   j["wall_s"] = result.wall_s;
   j["throughput_rps"] = result.wall_s > 0 ? static_cast<double>(result.ok) / result.wall_s : 0.0;
 
@@ -123,7 +133,8 @@ std::string format_table(const nlohmann::json& s) {
   std::string out = fmt::format("edgeserve bench: {} → {} | {} client(s) × {} requests | input {}\n",
                                 c["model"].get<std::string>(), c["target"].get<std::string>(), c["clients"].get<int>(),
                                 c["requests_per_client"].get<int>(), c["input"].get<std::string>());
-  out += fmt::format("{:<20}{:>10}{:>10}{:>10}{:>10}{:>10}{:>8}\n", "metric (ms)", "mean", "p50", "p90", "p99", "max", "CoV");
+  out += fmt::format("{:<20}{:>10}{:>10}{:>10}{:>10}{:>10}{:>8}\n", "metric (ms)", "mean", "p50", "p90", "p99", "max",
+                     "CoV");
   for (const char* name : kTimeMetrics) {
     const auto& m = s["metrics"][name];
     if (m["count"].get<size_t>() == 0) {

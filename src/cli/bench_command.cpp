@@ -56,11 +56,13 @@ core::Result<core::TensorShape> preprocessed_shape(const BenchFlags& f) {
   if (!specs.ok())
     return core::Status(core::StatusCode::kUnknownModel,
                         "--input preprocessed needs the model's input shape: pass --input-shape, or --repo with the "
-                        "model's manifest (" + specs.status().message() + ")");
+                        "model's manifest (" +
+                            specs.status().message() + ")");
   for (const auto& s : *specs)
     if (s.name == f.options.model) return s.input.shape;
-  return core::Status(core::StatusCode::kUnknownModel,
-                      fmt::format("model '{}' is not in {}/manifest.json; pass --input-shape", f.options.model, f.repo));
+  return core::Status(
+      core::StatusCode::kUnknownModel,
+      fmt::format("model '{}' is not in {}/manifest.json; pass --input-shape", f.options.model, f.repo));
 }
 
 core::Result<bench::Input> make_input(const BenchFlags& f) {
@@ -95,7 +97,7 @@ int run_bench_command(BenchFlags& f) {
   std::optional<server::ModelRepository> models;
   std::unique_ptr<server::Pipeline> pipeline;
   if (f.options.target == "local") {
-    engine::set_torch_threads(f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads(f.options.clients));
+    engine::set_torch_threads(f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads());
     auto loaded = server::ModelRepository::load(f.repo, {f.options.model}, {f.device});
     if (!loaded.ok()) {
       log->error("{}", loaded.status().to_string());
@@ -157,7 +159,8 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--warmup", f->options.warmup, "Unrecorded warm-up requests per client")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--input", f->input, "raw (uint8 image, preprocessed by the server) or preprocessed (model input tensor)")
+  cmd->add_option("--input", f->input,
+                  "raw (uint8 image, preprocessed by the server) or preprocessed (model input tensor)")
       ->check(CLI::IsMember({"raw", "preprocessed"}))
       ->capture_default_str();
   cmd->add_option("--image", f->image, "Image file (JPEG/PNG/BMP/...) to send as raw input")->check(CLI::ExistingFile);
@@ -168,9 +171,11 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--repo", f->repo, "Model repository: loaded for --target local; read for input shapes")
       ->capture_default_str();
   cmd->add_option("--device", f->device, "Device for --target local: cpu or cuda:N")->capture_default_str();
-  cmd->add_option("--intra-op-threads", f->intra_op_threads, "For --target local: threads per libtorch operator (0 = cores / clients)")
+  cmd->add_option("--intra-op-threads", f->intra_op_threads,
+                  "For --target local: threads per libtorch operator (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--timeout-ms", f->timeout_ms, "Per-request timeout; a request without a reply by then counts as failed")
+  cmd->add_option("--timeout-ms", f->timeout_ms,
+                  "Per-request timeout; a request without a reply by then counts as failed")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--out", f->out, "Folder for requests.csv and summary.json (created if needed)");

@@ -22,9 +22,11 @@ Command add_info_command(CLI::App& app);
 
 // Defaults shared by subcommands.
 inline const std::string kDefaultRepo = "models";
-// Threads each libtorch operator may use so that `parallel` concurrent callers fill but do not
-// oversubscribe the machine's cores.
-int default_intra_op_threads(int parallel);
+// Threads each libtorch operator may use, when not set: every core. Dividing the cores among concurrent
+// callers looks tidier but is slower: with one thread per operator, Debian's libtorch 1.13 takes a
+// convolution path 13x slower for ResNet50 (476 ms vs 37 ms on the 2-core dev machine), while 4 clients
+// sharing 2 cores at 2 threads each still got 98 ms p50 (experiments/cpu_baseline.sh).
+int default_intra_op_threads();
 // "a,b" → {"a","b"}; empty → {}.
 std::vector<std::string> split_list(const std::string& s);
 

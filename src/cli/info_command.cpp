@@ -39,7 +39,8 @@ int run_info(const std::string& repo) {
 
 Command add_info_command(CLI::App& app) {
   auto repo = std::make_shared<std::string>(kDefaultRepo);
-  auto* cmd = app.add_subcommand("info", "Versions, devices, and the models of a repository.\nExample:\n  edgeserve info --repo models");
+  auto* cmd = app.add_subcommand(
+      "info", "Versions, devices, and the models of a repository.\nExample:\n  edgeserve info --repo models");
   cmd->add_option("--repo", *repo, "Model repository folder")->capture_default_str();
   return [repo] { return run_info(*repo); };
 }

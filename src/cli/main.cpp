@@ -6,10 +6,7 @@
 
 namespace edgeserve::cli {
 
-int default_intra_op_threads(int parallel) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, parallel));
-}
+int default_intra_op_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -28,15 +25,14 @@ std::vector<std::string> split_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   using namespace edgeserve::cli;
-  CLI::App app{
-      "edgeserve " EDGESERVE_VERSION
-      " — model serving for edge offloading, with every stage of every request timed.\n\n"
-      "  edgeserve serve --repo models --listen tcp://0.0.0.0:5555     serve the models of a repository\n"
-      "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --out results/run1\n"
-      "  edgeserve bench --target local --model tiny --out results/local   (in-process lower bound)\n"
-      "  edgeserve info                                                  versions, devices, models\n\n"
-      "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.",
-      "edgeserve"};
+  CLI::App app{"edgeserve " EDGESERVE_VERSION
+               " — model serving for edge offloading, with every stage of every request timed.\n\n"
+               "  edgeserve serve --repo models --listen tcp://0.0.0.0:5555     serve the models of a repository\n"
+               "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --out results/run1\n"
+               "  edgeserve bench --target local --model tiny --out results/local   (in-process lower bound)\n"
+               "  edgeserve info                                                  versions, devices, models\n\n"
+               "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.",
+               "edgeserve"};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")

@@ -32,7 +32,7 @@ struct ServeFlags {
 
 int run_serve(const ServeFlags& f) {
   auto log = core::logger("server");
-  const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads(f.workers);
+  const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
   auto models = server::ModelRepository::load(f.repo, split_list(f.models), {f.device});
   if (!models.ok()) {
@@ -72,15 +72,16 @@ Command add_serve_command(CLI::App& app) {
                                  "--listen tcp://0.0.0.0:5555 --workers 4");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();
-  cmd->add_option("--models", flags->models, "Comma-separated model names to load (default: every model in the repository)");
-  cmd->add_option("--listen", flags->listen, "Address to listen on, repeatable; tcp://HOST:PORT (port 0 picks a free one)")
+  cmd->add_option("--models", flags->models,
+                  "Comma-separated model names to load (default: every model in the repository)");
+  cmd->add_option("--listen", flags->listen,
+                  "Address to listen on, repeatable; tcp://HOST:PORT (port 0 picks a free one)")
       ->capture_default_str();
-  cmd->add_option("--workers", flags->workers,
-                  "Worker threads running requests; the paper uses one per client")
+  cmd->add_option("--workers", flags->workers, "Worker threads running requests; the paper uses one per client")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   cmd->add_option("--intra-op-threads", flags->intra_op_threads,
-                  "Threads per libtorch operator (0 = cores / workers)")
+                  "Threads per libtorch operator (0 = all cores; see cli/commands.h for why not fewer)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--device", flags->device, "cpu or cuda:N")->capture_default_str();

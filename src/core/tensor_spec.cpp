@@ -7,18 +7,24 @@ namespace edgeserve::core {
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::kUInt8: return 1;
-    case DType::kFloat32: return 4;
-    case DType::kFloat16: return 2;
+    case DType::kUInt8:
+      return 1;
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat16:
+      return 2;
   }
   return 0;
 }
 
 const char* to_string(DType dtype) {
   switch (dtype) {
-    case DType::kUInt8: return "uint8";
-    case DType::kFloat32: return "float32";
-    case DType::kFloat16: return "float16";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat16:
+      return "float16";
   }
   return "unknown";
 }

@@ -1,10 +1,10 @@
 // Encoding and strict decoding of the request and response headers.
 #include "core/wire.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <fmt/format.h>
 
 namespace edgeserve::core {
 
@@ -14,16 +14,15 @@ static_assert(std::endian::native == std::endian::little,
 namespace {
 
 // Request header layout (offsets in bytes).
-constexpr size_t kReqMagic = 0, kReqVersion = 4, kReqHeaderBytes = 6, kReqId = 8, kReqClient = 16,
-                 kReqKind = 20, kReqDtype = 21, kReqPriority = 22, kReqRank = 23, kReqDims = 24,
-                 kReqPayload = 88, kReqSendNs = 96, kReqModel = 104;
+constexpr size_t kReqMagic = 0, kReqVersion = 4, kReqHeaderBytes = 6, kReqId = 8, kReqClient = 16, kReqKind = 20,
+                 kReqDtype = 21, kReqPriority = 22, kReqRank = 23, kReqDims = 24, kReqPayload = 88, kReqSendNs = 96,
+                 kReqModel = 104;
 static_assert(kReqModel + kMaxModelNameBytes + 1 == kRequestHeaderBytes);
 
 // Response header layout.
 constexpr size_t kRespMagic = 0, kRespVersion = 4, kRespHeaderBytes = 6, kRespId = 8, kRespStatus = 16,
-                 kRespNOutputs = 18, kRespTimings = 24, kRespPayload = 120, kRespOutputs = 128,
-                 kOutputDescBytes = 72, kRespErrorLen = kRespOutputs + kMaxOutputs * kOutputDescBytes,
-                 kRespError = kRespErrorLen + 2;
+                 kRespNOutputs = 18, kRespTimings = 24, kRespPayload = 120, kRespOutputs = 128, kOutputDescBytes = 72,
+                 kRespErrorLen = kRespOutputs + kMaxOutputs * kOutputDescBytes, kRespError = kRespErrorLen + 2;
 static_assert(kRespTimings + sizeof(ServerTimings) == kRespPayload);
 static_assert(kRespError + kMaxErrorBytes == kResponseHeaderBytes);
 
@@ -41,8 +40,7 @@ T get(const std::byte* base, size_t offset) {
 
 void put_shape(std::byte* base, size_t rank_offset, size_t dims_offset, const TensorShape& shape) {
   put<uint8_t>(base, rank_offset, static_cast<uint8_t>(shape.rank()));
-  for (size_t i = 0; i < kMaxRank; ++i)
-    put<int64_t>(base, dims_offset + 8 * i, i < shape.rank() ? shape[i] : 0);
+  for (size_t i = 0; i < kMaxRank; ++i) put<int64_t>(base, dims_offset + 8 * i, i < shape.rank() ? shape[i] : 0);
 }
 
 Result<TensorShape> get_shape(const std::byte* base, size_t rank_offset, size_t dims_offset) {
@@ -60,8 +58,7 @@ Result<TensorShape> get_shape(const std::byte* base, size_t rank_offset, size_t 
   return shape;
 }
 
-Status check_magic_version(std::span<const std::byte> bytes, uint32_t magic, size_t expected_bytes,
-                           const char* what) {
+Status check_magic_version(std::span<const std::byte> bytes, uint32_t magic, size_t expected_bytes, const char* what) {
   if (bytes.size() < 8)
     return {StatusCode::kMalformedHeader,
             fmt::format("{} header is {} bytes, expected {}", what, bytes.size(), expected_bytes)};
@@ -74,9 +71,8 @@ Status check_magic_version(std::span<const std::byte> bytes, uint32_t magic, siz
             fmt::format("{} wire version is {}, this build speaks {}", what, version, kWireVersion)};
   const auto declared = get<uint16_t>(bytes.data(), 6);
   if (declared != expected_bytes || bytes.size() != expected_bytes)
-    return {StatusCode::kMalformedHeader,
-            fmt::format("{} header is {} bytes (declares {}), expected {}", what, bytes.size(), declared,
-                        expected_bytes)};
+    return {StatusCode::kMalformedHeader, fmt::format("{} header is {} bytes (declares {}), expected {}", what,
+                                                      bytes.size(), declared, expected_bytes)};
   return {};
 }
 
@@ -84,8 +80,10 @@ Status check_magic_version(std::span<const std::byte> bytes, uint32_t magic, siz
 
 const char* to_string(InputKind kind) {
   switch (kind) {
-    case InputKind::kRaw: return "raw";
-    case InputKind::kPreprocessed: return "preprocessed";
+    case InputKind::kRaw:
+      return "raw";
+    case InputKind::kPreprocessed:
+      return "preprocessed";
   }
   return "unknown";
 }
@@ -115,7 +113,8 @@ Result<RequestHeader> decode_request_header(std::span<const std::byte> bytes) {
   h.client_id = get<uint32_t>(b, kReqClient);
   const auto kind = get<uint8_t>(b, kReqKind);
   if (kind != static_cast<uint8_t>(InputKind::kRaw) && kind != static_cast<uint8_t>(InputKind::kPreprocessed))
-    return Status(StatusCode::kBadInputKind, fmt::format("input kind {} is neither raw (1) nor preprocessed (2)", kind));
+    return Status(StatusCode::kBadInputKind,
+                  fmt::format("input kind {} is neither raw (1) nor preprocessed (2)", kind));
   h.input_kind = static_cast<InputKind>(kind);
   const auto dtype = get<uint8_t>(b, kReqDtype);
   if (!is_known_dtype(dtype)) return Status(StatusCode::kBadDtype, fmt::format("unknown dtype code {}", dtype));
@@ -131,7 +130,8 @@ Result<RequestHeader> decode_request_header(std::span<const std::byte> bytes) {
   const size_t len = strnlen(name, kMaxModelNameBytes + 1);
   if (len == 0) return Status(StatusCode::kMalformedHeader, "model name is empty");
   if (len > kMaxModelNameBytes)
-    return Status(StatusCode::kMalformedHeader, fmt::format("model name is not NUL-terminated within {} bytes", kMaxModelNameBytes));
+    return Status(StatusCode::kMalformedHeader,
+                  fmt::format("model name is not NUL-terminated within {} bytes", kMaxModelNameBytes));
   if (!std::all_of(name, name + len, [](char c) { return c > ' ' && c < 127; }))
     return Status(StatusCode::kMalformedHeader, "model name has non-printable characters");
   h.model.assign(name, len);
@@ -202,7 +202,8 @@ Result<ResponseHeader> decode_response_header(std::span<const std::byte> bytes) 
       return Status(StatusCode::kMalformedHeader, fmt::format("output {} has unknown dtype code {}", i, dtype));
     h.outputs[i].dtype = static_cast<DType>(dtype);
     auto shape = get_shape(b, at + 1, at + 8);
-    if (!shape.ok()) return Status(StatusCode::kMalformedHeader, "output " + std::to_string(i) + ": " + shape.status().message());
+    if (!shape.ok())
+      return Status(StatusCode::kMalformedHeader, "output " + std::to_string(i) + ": " + shape.status().message());
     h.outputs[i].shape = *shape;
     sum += *tensor_bytes(*shape, h.outputs[i].dtype);
   }

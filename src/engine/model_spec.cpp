@@ -76,7 +76,8 @@ ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
       spec.outputs.push_back(t);
     }
     if (spec.outputs.size() > core::kMaxOutputs)
-      throw std::runtime_error(fmt::format("{} outputs, the wire carries at most {}", spec.outputs.size(), core::kMaxOutputs));
+      throw std::runtime_error(
+          fmt::format("{} outputs, the wire carries at most {}", spec.outputs.size(), core::kMaxOutputs));
   }
   return spec;
 }

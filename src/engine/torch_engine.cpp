@@ -23,9 +23,12 @@ namespace {
 
 at::ScalarType to_scalar_type(core::DType dtype) {
   switch (dtype) {
-    case core::DType::kUInt8: return at::kByte;
-    case core::DType::kFloat32: return at::kFloat;
-    case core::DType::kFloat16: return at::kHalf;
+    case core::DType::kUInt8:
+      return at::kByte;
+    case core::DType::kFloat32:
+      return at::kFloat;
+    case core::DType::kFloat16:
+      return at::kHalf;
   }
   return at::kFloat;
 }
@@ -70,7 +73,8 @@ class TorchEngine final : public Engine {
     std::vector<at::Tensor> outs;
     try {
       c10::InferenceMode guard;
-      auto x = at::zeros(dims_of(spec_.input.shape), at::TensorOptions().dtype(to_scalar_type(spec_.input.dtype)).device(device_));
+      auto x = at::zeros(dims_of(spec_.input.shape),
+                         at::TensorOptions().dtype(to_scalar_type(spec_.input.dtype)).device(device_));
       auto result = output_tensors(module_.forward({x}));
       if (!result.ok()) return result.status();
       outs = std::move(result.value());
@@ -104,6 +108,10 @@ class TorchEngine final : public Engine {
   }
 
   Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d) override {
+    // OpenMP's thread count is per calling thread: without this, every worker/client thread would run
+    // operators on the default (all cores) and N threads would oversubscribe the machine N-fold.
+    static thread_local const bool threads_set = (at::init_num_threads(), true);
+    (void)threads_set;
     try {
       c10::InferenceMode guard;
       at::Tensor x;

@@ -17,8 +17,9 @@ core::Result<ModelRepository> ModelRepository::load(const std::filesystem::path&
     if (!known) {
       std::string have;
       for (const auto& s : *specs) have += (have.empty() ? "" : ", ") + s.name;
-      return core::Status(core::StatusCode::kUnknownModel,
-                          fmt::format("model '{}' is not in {}/manifest.json (it has: {})", name, repo_dir.string(), have));
+      return core::Status(
+          core::StatusCode::kUnknownModel,
+          fmt::format("model '{}' is not in {}/manifest.json (it has: {})", name, repo_dir.string(), have));
     }
   }
   ModelRepository repo;
@@ -30,7 +31,8 @@ core::Result<ModelRepository> ModelRepository::load(const std::filesystem::path&
     repo.engines_.emplace(name, std::move(engine.value()));
   }
   if (repo.engines_.empty())
-    return core::Status(core::StatusCode::kUnknownModel, fmt::format("{}/manifest.json lists no models", repo_dir.string()));
+    return core::Status(core::StatusCode::kUnknownModel,
+                        fmt::format("{}/manifest.json lists no models", repo_dir.string()));
   return repo;
 }
 

@@ -17,7 +17,8 @@ class ModelRepository {
  public:
   // Loads `names` from `repo_dir` (every model of the manifest when `names` is empty). An unknown name is
   // an error that lists the models the manifest has.
-  static core::Result<ModelRepository> load(const std::filesystem::path& repo_dir, const std::vector<std::string>& names,
+  static core::Result<ModelRepository> load(const std::filesystem::path& repo_dir,
+                                            const std::vector<std::string>& names,
                                             const engine::EngineOptions& options);
 
   engine::Engine* find(std::string_view name) const;

@@ -49,8 +49,9 @@ bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
   }
   engine::Engine* engine = models_.find(header->model);
   if (!engine) {
-    reply_error(delivery, id, {StatusCode::kUnknownModel,
-                               fmt::format("no model '{}' here (serving: {})", header->model, models_.names_joined())});
+    reply_error(delivery, id,
+                {StatusCode::kUnknownModel,
+                 fmt::format("no model '{}' here (serving: {})", header->model, models_.names_joined())});
     return false;
   }
   const engine::InferenceInput input{header->input_kind, header->dtype, header->shape, delivery.payload()};

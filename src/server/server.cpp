@@ -63,8 +63,7 @@ core::Status Server::run() {
 
   std::vector<std::string> endpoints;
   for (const auto& l : s.listeners) endpoints.push_back(l->endpoint());
-  log->info("serving {} on {} with {} worker(s)", s.models.names_joined(), fmt::join(endpoints, ", "),
-            workers.size());
+  log->info("serving {} on {} with {} worker(s)", s.models.names_joined(), fmt::join(endpoints, ", "), workers.size());
   if (!s.options.ready_file.empty()) {
     const auto tmp = s.options.ready_file.string() + ".tmp";
     std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints, "\n"));
@@ -82,8 +81,7 @@ core::Status Server::run() {
   };
   {
     std::vector<std::jthread> io;
-    for (size_t i = 1; i < s.listeners.size(); ++i)
-      io.emplace_back([&, i] { s.listeners[i]->run(on_delivery); });
+    for (size_t i = 1; i < s.listeners.size(); ++i) io.emplace_back([&, i] { s.listeners[i]->run(on_delivery); });
     s.listeners[0]->run(on_delivery);
   }  // every listener has drained its replies
   s.queue.close();

@@ -16,10 +16,10 @@ namespace edgeserve::server {
 
 struct ServerOptions {
   std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
-  int workers = 4;                  // the paper sizes this to the number of clients
-  size_t max_queue = 1024;          // admitted requests waiting for a worker; beyond: "overloaded" replies
+  int workers = 4;          // the paper sizes this to the number of clients
+  size_t max_queue = 1024;  // admitted requests waiting for a worker; beyond: "overloaded" replies
   uint64_t max_payload_bytes = 64ull << 20;
-  std::filesystem::path ready_file; // written with the bound endpoints once serving (for scripts and tests)
+  std::filesystem::path ready_file;  // written with the bound endpoints once serving (for scripts and tests)
 };
 
 class Server {

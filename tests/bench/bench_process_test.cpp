@@ -25,8 +25,9 @@ struct BenchRun {
 };
 
 BenchRun run_bench(const TempDir& dir, std::vector<std::string> args) {
-  std::vector<std::string> argv{testing::edgeserve_binary(), "bench", "--repo", testing::test_models_dir().string(),
-                                "--out", (dir.path() / "out").string(), "--no-progress"};
+  std::vector<std::string> argv{
+      testing::edgeserve_binary(),   "bench",        "--repo", testing::test_models_dir().string(), "--out",
+      (dir.path() / "out").string(), "--no-progress"};
   argv.insert(argv.end(), args.begin(), args.end());
   ChildProcess p(argv, dir.path() / "bench.log");
   BenchRun run;
@@ -53,7 +54,8 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
     const auto& m = run.summary["metrics"][name];
     ASSERT_TRUE(m.is_object()) << name;
     EXPECT_EQ(m["count"].get<uint64_t>(), requests) << name;
-    for (const char* stat : {"mean", "std", "cov", "p50", "p90", "p99", "max"}) EXPECT_TRUE(m.contains(stat)) << name << "." << stat;
+    for (const char* stat : {"mean", "std", "cov", "p50", "p90", "p99", "max"})
+      EXPECT_TRUE(m.contains(stat)) << name << "." << stat;
     EXPECT_LE(m["p50"].get<double>(), m["p99"].get<double>()) << name;
     EXPECT_LE(m["p99"].get<double>(), m["max"].get<double>()) << name;
   }

@@ -40,13 +40,15 @@ class PreprocessKernelTest : public ::testing::Test {
 TEST_F(PreprocessKernelTest, MatchesReferenceFp32AndFp16) {
   const Normalization norm{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
   std::mt19937 rng(11);
-  struct Case { int h, w, oh, ow; };
+  struct Case {
+    int h, w, oh, ow;
+  };
   for (const Case c : {Case{480, 640, 224, 224}, Case{37, 53, 224, 224}, Case{1080, 1920, 416, 416},
                        Case{224, 224, 224, 224}, Case{600, 800, 520, 520}, Case{1, 1, 32, 32}}) {
     std::vector<uint8_t> img(static_cast<size_t>(c.h) * c.w * 3);
     for (auto& p : img) p = static_cast<uint8_t>(rng());
-    const auto ref = testing::reference_preprocess(img, c.h, c.w, c.oh, c.ow, {0.485f, 0.456f, 0.406f},
-                                                   {0.229f, 0.224f, 0.225f});
+    const auto ref =
+        testing::reference_preprocess(img, c.h, c.w, c.oh, c.ow, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f});
     DeviceBuffer<uint8_t> src(img.size());
     DeviceBuffer<float> dst(ref.size());
     DeviceBuffer<__half> dst16(ref.size());

@@ -51,8 +51,11 @@ TEST_P(TorchEngineTest, PreprocessedInputGivesTheModelsOwnOutput) {
   const std::vector<int64_t> dims(spec.input.shape.begin(), spec.input.shape.end());
   torch::manual_seed(1);
   auto x = torch::randn(dims);
-  const InferenceInput input{core::InputKind::kPreprocessed, core::DType::kFloat32, spec.input.shape,
-                             {reinterpret_cast<const std::byte*>(x.data_ptr<float>()), static_cast<size_t>(x.nbytes())}};
+  const InferenceInput input{
+      core::InputKind::kPreprocessed,
+      core::DType::kFloat32,
+      spec.input.shape,
+      {reinterpret_cast<const std::byte*>(x.data_ptr<float>()), static_cast<size_t>(x.nbytes())}};
   const auto got = run_engine(**engine, input);
 
   auto module = torch::jit::load(spec.file.string());
@@ -74,7 +77,8 @@ TEST_P(TorchEngineTest, RawImageIsResizedAndNormalizedLikeTheReference) {
     const auto got = run_engine(**engine, input);
 
     const auto& p = spec.preprocess;
-    auto ref = testing::reference_preprocess(img, h, w, static_cast<int>(p.height), static_cast<int>(p.width), p.mean, p.std);
+    auto ref =
+        testing::reference_preprocess(img, h, w, static_cast<int>(p.height), static_cast<int>(p.width), p.mean, p.std);
     auto x = torch::from_blob(ref.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
     auto module = torch::jit::load(spec.file.string());
     torch::NoGradGuard no_grad;
@@ -87,7 +91,8 @@ INSTANTIATE_TEST_SUITE_P(RealModels, TorchEngineTest, ::testing::Values("tiny", 
 TEST(CheckInput, SaysWhatWasExpectedAndWhatArrived) {
   auto spec = spec_named("tiny");
   const std::vector<std::byte> bytes(64);
-  auto status = check_input(spec, {core::InputKind::kPreprocessed, core::DType::kFloat32, core::TensorShape{1, 3, 64, 64}, bytes});
+  auto status = check_input(
+      spec, {core::InputKind::kPreprocessed, core::DType::kFloat32, core::TensorShape{1, 3, 64, 64}, bytes});
   EXPECT_EQ(status.code(), core::StatusCode::kBadShape);
   EXPECT_NE(status.message().find("[1,3,32,32]"), std::string::npos) << status.message();
   EXPECT_NE(status.message().find("[1,3,64,64]"), std::string::npos) << status.message();
@@ -97,8 +102,9 @@ TEST(CheckInput, SaysWhatWasExpectedAndWhatArrived) {
             core::StatusCode::kBadDtype);
   EXPECT_EQ(check_input(spec, {core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{4, 4, 4}, bytes}).code(),
             core::StatusCode::kBadShape);
-  EXPECT_EQ(check_input(spec, {core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{9000, 4, 3}, bytes}).code(),
-            core::StatusCode::kBadShape);
+  EXPECT_EQ(
+      check_input(spec, {core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{9000, 4, 3}, bytes}).code(),
+      core::StatusCode::kBadShape);
   spec.preprocess.enabled = false;
   EXPECT_EQ(check_input(spec, {core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{4, 4, 3}, bytes}).code(),
             core::StatusCode::kBadInputKind);
@@ -109,8 +115,10 @@ TEST(Manifest, UserModelWithoutOutputsIsDiscoveredAndWrongOutputsAreCaught) {
   TempDir dir;
   const auto tiny = spec_named("tiny").file;
   std::ofstream(dir.path() / "manifest.json") << R"({"format": 1, "models": [
-      {"name": "mine", "file": ")" << tiny.string() << R"(", "input": {"shape": [1,3,32,32]}},
-      {"name": "liar", "file": ")" << tiny.string() << R"(", "input": {"shape": [1,3,32,32]},
+      {"name": "mine", "file": ")" << tiny.string()
+                                              << R"(", "input": {"shape": [1,3,32,32]}},
+      {"name": "liar", "file": ")" << tiny.string()
+                                              << R"(", "input": {"shape": [1,3,32,32]},
        "outputs": [{"name": "x", "shape": [1,5]}]}]})";
   auto specs = load_manifest(dir.path());
   ASSERT_TRUE(specs.ok()) << specs.status().to_string();

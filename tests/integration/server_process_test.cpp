@@ -36,9 +36,7 @@ class RawClient {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.connect(endpoint);
   }
-  void send(std::vector<zmq::message_t> frames) {
-    ASSERT_TRUE(zmq::send_multipart(socket_, frames).has_value());
-  }
+  void send(std::vector<zmq::message_t> frames) { ASSERT_TRUE(zmq::send_multipart(socket_, frames).has_value()); }
   void send(const core::RequestHeader& h, std::span<const std::byte> payload) {
     core::RequestHeaderBytes b;
     core::encode(h, b);

@@ -24,7 +24,8 @@ inline std::vector<float> reference_preprocess(const std::vector<uint8_t>& hwc, 
       const double lx = sx - x0;
       for (int c = 0; c < 3; ++c) {
         auto px = [&](int yy, int xx) { return static_cast<double>(hwc[(static_cast<size_t>(yy) * w + xx) * 3 + c]); };
-        const double v = (1 - ly) * ((1 - lx) * px(y0, x0) + lx * px(y0, x1)) + ly * ((1 - lx) * px(y1, x0) + lx * px(y1, x1));
+        const double v =
+            (1 - ly) * ((1 - lx) * px(y0, x0) + lx * px(y0, x1)) + ly * ((1 - lx) * px(y1, x0) + lx * px(y1, x1));
         out[(static_cast<size_t>(c) * oh + y) * ow + x] = static_cast<float>((v / 255.0 - mean[c]) / stdev[c]);
       }
     }

@@ -21,9 +21,12 @@ constexpr double kMaxPayloadMb = 1.0;
 class ServerProcess {
  public:
   explicit ServerProcess(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{edgeserve_binary(), "serve", "--repo", test_models_dir().string(),
-                                  "--models", "tiny,mobilenetv3", "--listen", "tcp://127.0.0.1:0",
-                                  "--ready-file", (dir_.path() / "ready").string(), "--workers", "2",
+    std::vector<std::string> argv{edgeserve_binary(), "serve",
+                                  "--repo",           test_models_dir().string(),
+                                  "--models",         "tiny,mobilenetv3",
+                                  "--listen",         "tcp://127.0.0.1:0",
+                                  "--ready-file",     (dir_.path() / "ready").string(),
+                                  "--workers",        "2",
                                   "--max-payload-mb", std::to_string(kMaxPayloadMb)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_.emplace(argv, dir_.path() / "server.log");

@@ -16,8 +16,8 @@ __device__ inline __half to_out(float v, __half*) { return __float2half_rn(v); }
 __device__ inline float source_coord(int dst, float scale) { return fmaxf((dst + 0.5f) * scale - 0.5f, 0.0f); }
 
 template <class Out>
-__global__ void preprocess_kernel(const uint8_t* __restrict__ src, int h, int w, Out* __restrict__ dst, int oh,
-                                  int ow, float scale_y, float scale_x, float3 mean, float3 inv_std) {
+__global__ void preprocess_kernel(const uint8_t* __restrict__ src, int h, int w, Out* __restrict__ dst, int oh, int ow,
+                                  float scale_y, float scale_x, float3 mean, float3 inv_std) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   if (x >= ow || y >= oh) return;

@@ -14,7 +14,11 @@ class LocalDelivery final : public Delivery {
  public:
   LocalDelivery(std::span<const std::byte> header, std::span<const std::byte> payload,
                 std::vector<std::byte>& reply_buffer, core::ResponseHeaderBytes& reply_header)
-      : Delivery(core::now_ns()), header_(header), payload_(payload), reply_buffer_(reply_buffer), reply_header_(reply_header) {}
+      : Delivery(core::now_ns()),
+        header_(header),
+        payload_(payload),
+        reply_buffer_(reply_buffer),
+        reply_header_(reply_header) {}
 
   std::span<const std::byte> header() const override { return header_; }
   std::span<const std::byte> payload() const override { return payload_; }

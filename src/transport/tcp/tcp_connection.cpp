@@ -46,7 +46,8 @@ class TcpConnection final : public ClientConnection {
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
       int ready = 0;
       try {
@@ -56,8 +57,8 @@ class TcpConnection final : public ClientConnection {
         return {StatusCode::kTransportError, fmt::format("waiting for {} failed: {}", endpoint_, e.what())};
       }
       if (ready == 0)
-        return {StatusCode::kTimeout,
-                fmt::format("no reply to request {} from {} within {} ms", header.request_id, endpoint_, timeout.count())};
+        return {StatusCode::kTimeout, fmt::format("no reply to request {} from {} within {} ms", header.request_id,
+                                                  endpoint_, timeout.count())};
       frames_.clear();
       try {
         if (!zmq::recv_multipart(socket_, std::back_inserter(frames_), zmq::recv_flags::dontwait)) continue;
@@ -74,8 +75,8 @@ class TcpConnection final : public ClientConnection {
         continue;
       }
       if (frames_[1].size() != decoded->payload_bytes)
-        return {StatusCode::kTransportError, fmt::format("reply declares {} payload bytes, {} arrived",
-                                                         decoded->payload_bytes, frames_[1].size())};
+        return {StatusCode::kTransportError,
+                fmt::format("reply declares {} payload bytes, {} arrived", decoded->payload_bytes, frames_[1].size())};
       reply.header = std::move(decoded.value());
       reply.payload = {frames_[1].data<std::byte>(), frames_[1].size()};
       return {};

@@ -87,7 +87,8 @@ class TcpDelivery final : public Delivery {
   // Guarantees every request exactly one reply, even if a bug drops a delivery unanswered.
   ~TcpDelivery() override {
     if (!replied_) {
-      core::logger("transport")->error("request from {} dropped without a reply; answering with an internal error", peer());
+      core::logger("transport")
+          ->error("request from {} dropped without a reply; answering with an internal error", peer());
       core::ResponseHeaderBytes bytes;
       core::encode(core::error_response(core::peek_request_id(header()),
                                         core::Status(core::StatusCode::kInternal, "request dropped by the server")),
@@ -131,7 +132,8 @@ struct TcpListener::Impl {
   std::vector<zmq::message_t> frames;  // reused across receives
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
 
-  explicit Impl(const ListenerOptions& o) : context(o.io_threads), router(context, zmq::socket_type::router), options(o) {}
+  explicit Impl(const ListenerOptions& o)
+      : context(o.io_threads), router(context, zmq::socket_type::router), options(o) {}
 
   void send_error(zmq::message_t identity, uint64_t request_id, const core::Status& status) {
     core::ResponseHeaderBytes bytes;
@@ -197,15 +199,15 @@ struct TcpListener::Impl {
   }
 };
 
-core::Result<std::unique_ptr<TcpListener>> TcpListener::bind(const std::string& endpoint, const ListenerOptions& options) {
+core::Result<std::unique_ptr<TcpListener>> TcpListener::bind(const std::string& endpoint,
+                                                             const ListenerOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   try {
     impl->router.set(zmq::sockopt::router_mandatory, 1);
     impl->router.set(zmq::sockopt::linger, 0);
     // Over this size ZeroMQ drops the connection instead of buffering the message: this bounds memory per
     // client. Below it, requests larger than max_payload_bytes still get a clear error reply.
-    impl->router.set(zmq::sockopt::maxmsgsize,
-                     static_cast<int64_t>(options.max_payload_bytes + (1u << 20)));
+    impl->router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.max_payload_bytes + (1u << 20)));
     impl->router.bind(endpoint);
     impl->endpoint = impl->router.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {

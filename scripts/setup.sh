@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what edgeserve needs on Debian 12 (apt-get), then configures and builds the `cpu` preset.
+# Safe to run again: apt-get skips what is installed, the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev python3-torch python3-torchvision   # libtorch for the engine; torch/torchvision to export models
+  libzmq3-dev cppzmq-dev                           # tcp transport
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
+  libgtest-dev libgmock-dev clang-format
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "==> installing: ${missing[*]}"
+  sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+echo "==> configuring and building (preset cpu)"
+cmake --preset cpu >/dev/null
+cmake --build --preset cpu -j"$(nproc)"
+echo "==> built build/cpu/src/edgeserve"
