@@ -89,6 +89,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     header.dtype = input.dtype;
     header.shape = input.shape;
     header.payload_bytes = input.bytes.size();
+    header.priority = static_cast<int>(client) < o.priority_clients ? 1 : 0;
     transport::Reply reply;
     uint64_t next_id = static_cast<uint64_t>(client) << 32;
     // Warm-up: connection set-up and first-touch costs stay out of the measurements. Also the place where
@@ -117,6 +118,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       RequestRecord r = s.ok() ? record_reply(reply, send_ns) : record_failure(s, send_ns);
       r.client = client;
       r.seq = static_cast<uint32_t>(seq);
+      r.priority = header.priority;
       r.request_id = header.request_id;
       records.push_back(std::move(r));
       done.fetch_add(1, std::memory_order_relaxed);

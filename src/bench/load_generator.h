@@ -20,13 +20,15 @@ struct BenchOptions {
   int requests = 1000;  // per client
   int warmup = 10;      // per client, not recorded
   std::chrono::milliseconds timeout{10000};
-  bool progress = true;  // a progress line on stderr every few seconds
+  bool progress = true;      // a progress line on stderr every few seconds
+  int priority_clients = 0;  // clients 0..K-1 send priority 1
 };
 
 // One request as the client saw it. Times in milliseconds; NaN where not measured.
 struct RequestRecord {
   uint32_t client = 0;
   uint32_t seq = 0;
+  uint8_t priority = 0;
   uint64_t request_id = 0;
   std::string status = "ok";  // a core::StatusCode name: the server's, or the client's (timeout, transport-error)
   std::string error;

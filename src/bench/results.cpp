@@ -43,6 +43,22 @@ std::string hostname() {
   return buf;
 }
 
+nlohmann::json stats_json(const metrics::SummaryStats& s) {
+  return {{"unit", "ms"}, {"count", s.count}, {"mean", s.mean}, {"std", s.std}, {"cov", s.cov},
+          {"min", s.min}, {"p50", s.p50},     {"p90", s.p90},   {"p99", s.p99}, {"max", s.max}};
+}
+
+nlohmann::json metric_table(const std::vector<const RequestRecord*>& records) {
+  nlohmann::json table = nlohmann::json::object();
+  std::vector<double> samples;
+  for (const char* name : kTimeMetrics) {
+    samples.clear();
+    for (const auto* r : records) samples.push_back(metric_of(*r, name));
+    table[name] = stats_json(metrics::summarize(samples));
+  }
+  return table;
+}
+
 }  // namespace
 
 nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const Input& input) {
@@ -71,16 +87,18 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
   std::vector<const RequestRecord*> ok;
   for (const auto& r : result.records)
     if (r.status == "ok") ok.push_back(&r);
-  nlohmann::json metrics = nlohmann::json::object();
-  std::vector<double> samples;
-  for (const char* name : kTimeMetrics) {
-    samples.clear();
-    for (const auto* r : ok) samples.push_back(metric_of(*r, name));
-    const auto s = metrics::summarize(samples);
-    metrics[name] = {{"unit", "ms"}, {"count", s.count}, {"mean", s.mean}, {"std", s.std}, {"cov", s.cov},
-                     {"min", s.min}, {"p50", s.p50},     {"p90", s.p90},   {"p99", s.p99}, {"max", s.max}};
+  j["metrics"] = metric_table(ok);
+  // Processing time (preprocessing + inference): its CoV is the paper's predictability measure (Fig. 15c).
+  {
+    std::vector<double> processing;
+    for (const auto* r : ok) processing.push_back(r->preprocess_ms + r->inference_ms);
+    j["metrics"]["processing-time"] = stats_json(metrics::summarize(processing));
   }
-  j["metrics"] = metrics;
+  if (o.priority_clients > 0) {
+    std::vector<const RequestRecord*> urgent, normal;
+    for (const auto* r : ok) (r->priority > 0 ? urgent : normal).push_back(r);
+    j["by_priority"] = {{"priority", metric_table(urgent)}, {"normal", metric_table(normal)}};
+  }
 
   // Server CPU per request: the growth of the server's cumulative CPU time over the measured replies.
   double cpu_lo = std::numeric_limits<double>::infinity(), cpu_hi = -cpu_lo, rss_max = 0, gpu_max = 0;
@@ -112,13 +130,13 @@ core::Status write_results(const std::filesystem::path& dir, const BenchResult& 
     if (!csv) return {core::StatusCode::kInternal, fmt::format("cannot write {}", (dir / "requests.csv").string())};
     csv << "client,seq,request_id,status";
     for (const char* name : kTimeMetrics) csv << ',' << name;
-    csv << ",server-cpu-ms,memory-usage-mb,gpu-memory-mb,same-clock,error\n";
+    csv << ",server-cpu-ms,memory-usage-mb,gpu-memory-mb,same-clock,priority,error\n";
     auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : std::string(); };
     for (const auto& r : result.records) {
       csv << r.client << ',' << r.seq << ',' << r.request_id << ',' << r.status;
       for (const char* name : kTimeMetrics) csv << ',' << num(metric_of(r, name));
       csv << ',' << num(r.server_cpu_ms) << ',' << num(r.server_rss_mb) << ',' << num(r.gpu_mem_mb) << ','
-          << (r.same_clock ? 1 : 0) << ',' << csv_field(r.error) << '\n';
+          << (r.same_clock ? 1 : 0) << ',' << static_cast<int>(r.priority) << ',' << csv_field(r.error) << '\n';
     }
   }
   std::ofstream js(dir / "summary.json");
@@ -146,10 +164,20 @@ std::string format_table(const nlohmann::json& s) {
                        m["cov"].get<double>());
   }
   const auto& cpu = s["cpu-usage"]["server_cpu_ms_per_request"];
-  out += fmt::format("throughput {:.1f} req/s over {:.2f} s | server CPU {} ms/request | server RSS {:.0f} MB\n",
+  out += fmt::format("throughput {:.1f} req/s over {:.2f} s | server CPU {} ms/request | server RSS {:.0f} MB",
                      s["throughput_rps"].get<double>(), s["wall_s"].get<double>(),
                      cpu.is_null() ? std::string("n/a") : fmt::format("{:.3f}", cpu.get<double>()),
                      s["memory-usage"]["server_rss_mb_max"].get<double>());
+  if (const double gpu = s["memory-usage"]["gpu_mem_mb_max"].get<double>(); gpu > 0)
+    out += fmt::format(" | GPU memory {:.0f} MB", gpu);
+  out += fmt::format(" | processing-time CoV {:.3f}\n", s["metrics"]["processing-time"]["cov"].get<double>());
+  if (s.contains("by_priority"))
+    for (const char* group : {"priority", "normal"}) {
+      const auto& t = s["by_priority"][group]["total-time"];
+      if (t["count"].get<size_t>() > 0)
+        out += fmt::format("{:<8} clients: total-time p50 {:.3f} ms, p99 {:.3f} ms ({} requests)\n", group,
+                           t["p50"].get<double>(), t["p99"].get<double>(), t["count"].get<size_t>());
+    }
   out += fmt::format("requests: {} sent, {} ok, {} server errors, {} timeouts, {} transport errors\n",
                      rq["sent"].get<uint64_t>(), rq["ok"].get<uint64_t>(), rq["server_errors"].get<uint64_t>(),
                      rq["timeouts"].get<uint64_t>(), rq["transport_errors"].get<uint64_t>());

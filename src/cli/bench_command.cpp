@@ -30,6 +30,7 @@ struct BenchFlags {
   int timeout_ms = 10000;
   int intra_op_threads = 0;
   bool no_progress = false;
+  bool no_cuda_graphs = false;
 };
 
 std::optional<core::TensorShape> parse_shape(const std::string& s) {
@@ -98,7 +99,9 @@ int run_bench_command(BenchFlags& f) {
   std::unique_ptr<server::Pipeline> pipeline;
   if (f.options.target == "local") {
     engine::set_torch_threads(f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads());
-    auto loaded = server::ModelRepository::load(f.repo, {f.options.model}, {f.device});
+    // One lane per client: local clients run on lane (client id), never sharing one.
+    auto loaded =
+        server::ModelRepository::load(f.repo, {f.options.model}, {f.device, f.options.clients, !f.no_cuda_graphs});
     if (!loaded.ok()) {
       log->error("{}", loaded.status().to_string());
       return kExitUsage;
@@ -180,6 +183,11 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", f->out, "Folder for requests.csv and summary.json (created if needed)");
   cmd->add_flag("--no-progress", f->no_progress, "No progress lines on stderr");
+  cmd->add_flag("--no-cuda-graphs", f->no_cuda_graphs, "For --target local on GPU: eager forward passes");
+  cmd->add_option(
+         "--priority-clients", f->options.priority_clients,
+         "The first K clients flag their requests priority 1 (servers with --policy priority serve them first)")
+      ->check(CLI::NonNegativeNumber);
   return [f] { return run_bench_command(*f); };
 }
 

@@ -11,13 +11,22 @@ namespace edgeserve::cli {
 
 namespace {
 
-int run_info(const std::string& repo) {
+struct InfoFlags {
+  std::string repo = kDefaultRepo;
+  std::string device = "cpu";
+  bool load = false;
+};
+
+int run_info(const InfoFlags& f) {
+  const std::string& repo = f.repo;
   int major = 0, minor = 0, patch = 0;
   zmq_version(&major, &minor, &patch);
   fmt::print("edgeserve {}\n", EDGESERVE_VERSION);
   fmt::print("  {}\n  ZeroMQ {}.{}.{}\n", engine::torch_version(), major, minor, patch);
   fmt::print("devices:\n  cpu ({} hardware threads)\n", std::thread::hardware_concurrency());
-  fmt::print("  cuda: {}\n", engine::cuda_available() ? "available" : "not available in this libtorch / machine");
+  fmt::print("  cuda: {}; GPU engine {}\n",
+             engine::cuda_available() ? "available" : "not available in this libtorch / machine",
+             engine::gpu_engine_built() ? "built" : "not built (CPU-only libtorch)");
   fmt::print("transports: local, tcp (ZeroMQ)\n");
   auto specs = engine::load_manifest(repo);
   if (!specs.ok()) {
@@ -31,6 +40,13 @@ int run_info(const std::string& repo) {
     fmt::print("  {:<16} {:<15} input {} {:<16} outputs {}{}\n", s.name, s.task, core::to_string(s.input.dtype),
                s.input.shape.to_string(), outputs.empty() ? "(found at load)" : outputs,
                std::filesystem::exists(s.file) ? "" : "  [file missing: " + s.file.string() + "]");
+    if (f.load) {
+      auto engine = engine::load_engine(s, {f.device, 1, true});
+      if (engine.ok())
+        fmt::print("  {:<16} on {}: {}\n", "", (*engine)->device(), (*engine)->execution_mode());
+      else
+        fmt::print("  {:<16} on {}: cannot load: {}\n", "", f.device, engine.status().to_string());
+    }
   }
   return kExitOk;
 }
@@ -38,11 +54,16 @@ int run_info(const std::string& repo) {
 }  // namespace
 
 Command add_info_command(CLI::App& app) {
-  auto repo = std::make_shared<std::string>(kDefaultRepo);
-  auto* cmd = app.add_subcommand(
-      "info", "Versions, devices, and the models of a repository.\nExample:\n  edgeserve info --repo models");
-  cmd->add_option("--repo", *repo, "Model repository folder")->capture_default_str();
-  return [repo] { return run_info(*repo); };
+  auto f = std::make_shared<InfoFlags>();
+  auto* cmd =
+      app.add_subcommand("info",
+                         "Versions, devices, and the models of a repository.\nExamples:\n"
+                         "  edgeserve info --repo models\n"
+                         "  edgeserve info --load --device cuda:0   # also load each model: eager or CUDA graph?");
+  cmd->add_option("--repo", f->repo, "Model repository folder")->capture_default_str();
+  cmd->add_flag("--load", f->load, "Load every model on --device and say how it runs (eager, cuda-graph, or why not)");
+  cmd->add_option("--device", f->device, "Device for --load: cpu or cuda:N")->capture_default_str();
+  return [f] { return run_info(*f); };
 }
 
 }  // namespace edgeserve::cli

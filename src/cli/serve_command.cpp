@@ -25,6 +25,8 @@ struct ServeFlags {
   int workers = 4;
   int intra_op_threads = 0;
   std::string device = "cpu";
+  std::string policy = "per-client";
+  bool no_cuda_graphs = false;
   double max_payload_mb = 64;
   size_t max_queue = 1024;
   std::string ready_file;
@@ -34,7 +36,7 @@ int run_serve(const ServeFlags& f) {
   auto log = core::logger("server");
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
-  auto models = server::ModelRepository::load(f.repo, split_list(f.models), {f.device});
+  auto models = server::ModelRepository::load(f.repo, split_list(f.models), {f.device, f.workers, !f.no_cuda_graphs});
   if (!models.ok()) {
     log->error("{}", models.status().to_string());
     return kExitUsage;
@@ -42,6 +44,7 @@ int run_serve(const ServeFlags& f) {
   server::ServerOptions options;
   options.listen = f.listen;
   options.workers = f.workers;
+  options.policy = *server::parse_policy(f.policy);
   options.max_queue = f.max_queue;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
@@ -66,10 +69,12 @@ int run_serve(const ServeFlags& f) {
 
 Command add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand("serve",
-                                 "Serve the models of a repository over TCP (ZeroMQ) until SIGINT/SIGTERM.\n"
-                                 "Example:\n  edgeserve serve --repo models --models resnet50,tiny "
-                                 "--listen tcp://0.0.0.0:5555 --workers 4");
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Serve the models of a repository over TCP (ZeroMQ) until SIGINT/SIGTERM.\n"
+      "Examples:\n  edgeserve serve --repo models --models resnet50,tiny "
+      "--listen tcp://0.0.0.0:5555 --workers 4\n"
+      "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();
   cmd->add_option("--models", flags->models,
@@ -85,6 +90,14 @@ Command add_serve_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--device", flags->device, "cpu or cuda:N")->capture_default_str();
+  cmd->add_option("--policy", flags->policy,
+                  "per-client: a client's requests run on worker (client id mod workers), one lane per client "
+                  "(the paper's default); pool: one FIFO shared by all workers (limited concurrency); priority: "
+                  "pool, but clients sending priority > 0 jump the queue onto high-priority CUDA streams")
+      ->check(CLI::IsMember({"per-client", "pool", "priority"}))
+      ->capture_default_str();
+  cmd->add_flag("--no-cuda-graphs", flags->no_cuda_graphs,
+                "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");
   cmd->add_option("--max-payload-mb", flags->max_payload_mb,
                   "Largest request payload accepted; larger requests get a payload-too-large error")
       ->check(CLI::PositiveNumber)

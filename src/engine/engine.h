@@ -22,6 +22,13 @@ struct InferenceInput {
   std::span<const std::byte> data;
 };
 
+// Which execution context runs a request: a lane is one CUDA stream with its own buffers and CUDA graph
+// (on CPU there is one lane, shared by every caller). A lane is used by one thread at a time.
+struct RunContext {
+  int lane = 0;
+  bool high_priority = false;  // on GPU: the lane's high-priority stream
+};
+
 struct StageDurations {
   uint64_t copy_ns = 0;
   uint64_t preprocess_ns = 0;
@@ -41,24 +48,35 @@ class Engine {
   // Outputs are always filled in: the engine discovers them with a warm-up pass when the manifest has none.
   virtual const ModelSpec& spec() const = 0;
   virtual std::string device() const = 0;
+  // How the forward pass runs: "eager", "cuda-graph", or "eager (cuda graph capture failed: ...)".
+  virtual std::string execution_mode() const = 0;
+  // Lanes that may run at the same time, each from its own thread (CPU: 1, callable from any thread).
+  virtual int lanes() const = 0;
+  // Device memory in use on the engine's GPU (0 on CPU).
+  virtual uint64_t device_memory_bytes() const { return 0; }
   // Runs preprocessing (raw input) and the forward pass; writes every output as float32, concatenated in
   // order, into `out`, which holds exactly spec().output_bytes(). Input must have passed check_input.
-  // Safe to call from several threads at once.
-  virtual core::Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& durations) = 0;
+  virtual core::Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& durations,
+                           const RunContext& context) = 0;
 };
 
 struct EngineOptions {
-  std::string device = "cpu";
+  std::string device = "cpu";  // cpu or cuda:N
+  int lanes = 1;               // GPU: CUDA streams with their own buffers and graph (the server's workers)
+  bool cuda_graphs = true;     // GPU: capture the forward pass once per lane and replay it
 };
 
-// Loads a TorchScript model once (torch_engine.cpp is the only engine file that includes torch).
-core::Result<std::unique_ptr<Engine>> load_torch_engine(ModelSpec spec, const EngineOptions& options);
+// Loads a TorchScript model once, on the CPU or (in builds with CUDA) a GPU. The engine files are the
+// only ones that include torch.
+core::Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions& options);
 
 // Intra-op threads of libtorch's CPU kernels, process-wide; 0 leaves libtorch's default.
 void set_torch_threads(int intra_op_threads);
 
-// "libtorch 1.13.1 (CPU)" — for `edgeserve info`.
+// "libtorch 1.13.1" — for `edgeserve info`.
 std::string torch_version();
 bool cuda_available();
+// Whether this build has the GPU engine (lanes, pinned buffers, fused preprocessing, CUDA graphs).
+bool gpu_engine_built();
 
 }  // namespace edgeserve::engine

@@ -67,6 +67,7 @@ ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
       if (p.contains("std")) spec.preprocess.std = p.at("std").get<std::array<float, 3>>();
     }
   }
+  spec.channels_last = m.value("memory_format", "contiguous") == "channels_last";
   if (m.contains("outputs")) {
     for (const auto& o : m.at("outputs")) {
       core::TensorSpec t;

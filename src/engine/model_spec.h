@@ -27,6 +27,7 @@ struct ModelSpec {
   core::TensorSpec input;
   PreprocessSpec preprocess;
   std::vector<core::TensorSpec> outputs;  // empty until known: the engine fills it from a warm-up pass
+  bool channels_last = false;             // the model was exported for NHWC ("memory_format": "channels_last")
 
   uint64_t input_bytes() const;
   uint64_t output_bytes() const;  // all outputs, float32, concatenated

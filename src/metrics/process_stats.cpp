@@ -4,7 +4,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 
 namespace edgeserve::metrics {
@@ -25,23 +24,25 @@ uint64_t process_rss_bytes() {
   return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
-RssSampler::RssSampler(std::chrono::milliseconds period) {
-  const uint64_t first = process_rss_bytes();
-  rss_ = first;
-  peak_ = first;
+ResourceSampler::ResourceSampler(std::function<uint64_t()> gpu_memory_probe, std::chrono::milliseconds period)
+    : gpu_probe_(std::move(gpu_memory_probe)) {
+  sample();
   thread_ = std::jthread([this, period](std::stop_token stop) {
     while (!stop.stop_requested()) {
-      const uint64_t now = process_rss_bytes();
-      rss_.store(now, std::memory_order_relaxed);
-      if (now > peak_.load(std::memory_order_relaxed)) peak_.store(now, std::memory_order_relaxed);
       // Sleep in short slices so the destructor never waits a whole period.
       for (auto slept = std::chrono::milliseconds(0); slept < period && !stop.stop_requested();
            slept += std::chrono::milliseconds(5))
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      sample();
     }
   });
 }
 
-RssSampler::~RssSampler() = default;  // jthread requests stop and joins
+void ResourceSampler::sample() {
+  rss_.store(process_rss_bytes(), std::memory_order_relaxed);
+  if (gpu_probe_) gpu_.store(gpu_probe_(), std::memory_order_relaxed);
+}
+
+ResourceSampler::~ResourceSampler() = default;  // jthread requests stop and joins
 
 }  // namespace edgeserve::metrics

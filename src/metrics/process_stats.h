@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <thread>
 
 namespace edgeserve::metrics {
@@ -15,20 +16,25 @@ uint64_t process_cpu_ns();
 // Resident set size from /proc/self/statm, in bytes (0 if unreadable).
 uint64_t process_rss_bytes();
 
-// Reads the RSS every `period` on its own thread, so request handling only loads an atomic.
-class RssSampler {
+// Reads the RSS (and, given a probe, GPU memory in use) every `period` on its own thread, so request
+// handling only loads atomics.
+class ResourceSampler {
  public:
-  explicit RssSampler(std::chrono::milliseconds period = std::chrono::milliseconds(50));
-  ~RssSampler();
-  RssSampler(const RssSampler&) = delete;
-  RssSampler& operator=(const RssSampler&) = delete;
+  explicit ResourceSampler(std::function<uint64_t()> gpu_memory_probe = {},
+                           std::chrono::milliseconds period = std::chrono::milliseconds(50));
+  ~ResourceSampler();
+  ResourceSampler(const ResourceSampler&) = delete;
+  ResourceSampler& operator=(const ResourceSampler&) = delete;
 
   uint64_t rss_bytes() const { return rss_.load(std::memory_order_relaxed); }
-  uint64_t peak_rss_bytes() const { return peak_.load(std::memory_order_relaxed); }
+  uint64_t gpu_memory_bytes() const { return gpu_.load(std::memory_order_relaxed); }
 
  private:
+  void sample();
+
+  std::function<uint64_t()> gpu_probe_;
   std::atomic<uint64_t> rss_{0};
-  std::atomic<uint64_t> peak_{0};
+  std::atomic<uint64_t> gpu_{0};
   std::jthread thread_;
 };
 

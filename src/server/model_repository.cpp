@@ -26,7 +26,7 @@ core::Result<ModelRepository> ModelRepository::load(const std::filesystem::path&
   for (auto& spec : *specs) {
     if (!names.empty() && std::find(names.begin(), names.end(), spec.name) == names.end()) continue;
     const std::string name = spec.name;
-    auto engine = engine::load_torch_engine(std::move(spec), options);
+    auto engine = engine::load_engine(std::move(spec), options);
     if (!engine.ok()) return engine.status();
     repo.engines_.emplace(name, std::move(engine.value()));
   }
@@ -51,6 +51,16 @@ std::string ModelRepository::names_joined() const {
   std::string s;
   for (const auto& [name, _] : engines_) s += (s.empty() ? "" : ", ") + name;
   return s;
+}
+
+}  // namespace edgeserve::server
+
+namespace edgeserve::server {
+
+std::function<uint64_t()> ModelRepository::gpu_memory_probe() const {
+  for (const auto& [name, engine] : engines_)
+    if (engine->device() != "cpu") return [e = engine.get()] { return e->device_memory_bytes(); };
+  return {};
 }
 
 }  // namespace edgeserve::server

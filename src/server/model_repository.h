@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,8 @@ class ModelRepository {
   std::vector<std::string> names() const;
   // "resnet50, tiny" — for error messages.
   std::string names_joined() const;
+  // Reads the device memory in use on the GPU of the first GPU engine; empty when every engine is on CPU.
+  std::function<uint64_t()> gpu_memory_probe() const;
 
  private:
   std::map<std::string, std::unique_ptr<engine::Engine>, std::less<>> engines_;

@@ -11,14 +11,16 @@ namespace edgeserve::server {
 using core::Status;
 using core::StatusCode;
 
-Pipeline::Pipeline(const ModelRepository& models, PipelineOptions options) : models_(models), options_(options) {}
+Pipeline::Pipeline(const ModelRepository& models, PipelineOptions options)
+    : models_(models), options_(options), resources_(models.gpu_memory_probe()) {}
 
 core::ServerTimings Pipeline::base_timings(const transport::Delivery& delivery) const {
   core::ServerTimings t;
   t.recv_clock_ns = delivery.recv_ns();
   t.clock_domain = core::clock_domain();
   t.server_cpu_ns = metrics::process_cpu_ns();
-  t.server_rss_bytes = rss_.rss_bytes();
+  t.server_rss_bytes = resources_.rss_bytes();
+  t.gpu_mem_bytes = resources_.gpu_memory_bytes();
   return t;
 }
 
@@ -68,14 +70,14 @@ bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
 
 void Pipeline::reject(Job& job, const Status& status) { reply_error(*job.delivery, job.header.request_id, status); }
 
-void Pipeline::execute(Job& job) {
+void Pipeline::execute(Job& job, const engine::RunContext& context) {
   transport::Delivery& delivery = *job.delivery;
   const uint64_t started = core::now_ns();
   const engine::ModelSpec& spec = job.engine->spec();
   const engine::InferenceInput input{job.header.input_kind, job.header.dtype, job.header.shape, delivery.payload()};
 
   engine::StageDurations stages;
-  const Status s = job.engine->run(input, delivery.reply_payload(spec.output_bytes()), stages);
+  const Status s = job.engine->run(input, delivery.reply_payload(spec.output_bytes()), stages, context);
   if (!s.ok()) {
     reply_error(delivery, job.header.request_id, s);
     return;
@@ -102,7 +104,9 @@ void Pipeline::execute(Job& job) {
 
 void Pipeline::process(transport::Delivery& delivery) {
   Job job;
-  if (admit(delivery, job)) execute(job);
+  if (!admit(delivery, job)) return;
+  const auto lane = static_cast<int>(job.header.client_id % static_cast<uint32_t>(job.engine->lanes()));
+  execute(job, {lane, false});
 }
 
 }  // namespace edgeserve::server

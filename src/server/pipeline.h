@@ -34,11 +34,13 @@ class Pipeline final : public transport::RequestHandler {
   // Decodes and checks the request (header fields, payload size, model, input shape and dtype). On failure
   // it replies with the error, logs it, and returns false.
   bool admit(transport::Delivery& delivery, Job& job);
-  // Runs the stages and replies (a result or an error). Safe from several threads at once.
-  void execute(Job& job);
+  // Runs the stages on the given lane and replies (a result or an error). Safe from several threads at
+  // once, each on its own lane.
+  void execute(Job& job, const engine::RunContext& context);
   // Replies with `status` to a request that will not be executed (overload, shutdown).
   void reject(Job& job, const core::Status& status);
-  // admit + execute on the calling thread: the `local` transport.
+  // admit + execute on the calling thread: the `local` transport. Runs on lane (client id mod lanes), so
+  // concurrent local clients with distinct ids below the engine's lane count never share a lane.
   void process(transport::Delivery& delivery) override;
 
   uint64_t served() const { return served_.load(); }
@@ -50,7 +52,7 @@ class Pipeline final : public transport::RequestHandler {
 
   const ModelRepository& models_;
   PipelineOptions options_;
-  metrics::RssSampler rss_;
+  metrics::ResourceSampler resources_;
   std::atomic<uint64_t> served_{0}, failed_{0};
 };
 

@@ -1,4 +1,4 @@
-// A serving process: listeners, the job queue and the worker threads.
+// A serving process: listeners, the scheduler and the worker threads.
 #include "server/server.h"
 
 #include <fmt/format.h>
@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "core/log.h"
-#include "server/job_queue.h"
 #include "server/pipeline.h"
 #include "transport/tcp/tcp_listener.h"
 
@@ -17,13 +16,16 @@ struct Server::State {
   const ModelRepository& models;
   ServerOptions options;
   Pipeline pipeline;
-  JobQueue queue;
+  Scheduler scheduler;
   std::vector<std::unique_ptr<transport::tcp::TcpListener>> listeners;
   std::atomic<bool> stop_requested{false};
   std::atomic<int> listeners_bound{0};
 
   State(const ModelRepository& m, ServerOptions o)
-      : models(m), options(std::move(o)), pipeline(m, {options.max_payload_bytes}), queue(options.max_queue) {}
+      : models(m),
+        options(std::move(o)),
+        pipeline(m, {options.max_payload_bytes}),
+        scheduler(options.policy, options.workers, options.max_queue) {}
 };
 
 Server::Server(const ModelRepository& models, ServerOptions options)
@@ -57,8 +59,8 @@ core::Status Server::run() {
 
   std::vector<std::jthread> workers;
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
-    workers.emplace_back([&s] {
-      while (auto job = s.queue.pop()) s.pipeline.execute(*job);
+    workers.emplace_back([&s, i] {
+      while (auto scheduled = s.scheduler.pop(i)) s.pipeline.execute(scheduled->job, scheduled->context);
     });
 
   std::vector<std::string> endpoints;
@@ -74,7 +76,7 @@ core::Status Server::run() {
     Job job;
     if (!s.pipeline.admit(*delivery, job)) return;
     job.owned = std::move(delivery);
-    if (!s.queue.push(std::move(job)))
+    if (!s.scheduler.push(std::move(job)))
       // push() leaves `job` intact on failure, so the delivery can still be answered.
       s.pipeline.reject(job, {core::StatusCode::kOverloaded,
                               fmt::format("server queue is full ({} waiting requests)", s.options.max_queue)});
@@ -84,7 +86,7 @@ core::Status Server::run() {
     for (size_t i = 1; i < s.listeners.size(); ++i) io.emplace_back([&, i] { s.listeners[i]->run(on_delivery); });
     s.listeners[0]->run(on_delivery);
   }  // every listener has drained its replies
-  s.queue.close();
+  s.scheduler.close();
   workers.clear();  // joins
   log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());
   return {};

@@ -11,12 +11,14 @@
 
 #include "core/status.h"
 #include "server/model_repository.h"
+#include "server/scheduler.h"
 
 namespace edgeserve::server {
 
 struct ServerOptions {
   std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
-  int workers = 4;          // the paper sizes this to the number of clients
+  int workers = 4;  // threads, each owning one lane of every engine; the paper uses one per client
+  SchedulingPolicy policy = SchedulingPolicy::kPerClient;
   size_t max_queue = 1024;  // admitted requests waiting for a worker; beyond: "overloaded" replies
   uint64_t max_payload_bytes = 64ull << 20;
   std::filesystem::path ready_file;  // written with the bound endpoints once serving (for scripts and tests)

@@ -24,19 +24,28 @@ ModelSpec spec_named(const std::string& name) {
   return {};
 }
 
+// The device under test: cpu here; the GPU machine runs this binary again with EDGESERVE_TEST_DEVICE=cuda:0.
+std::string test_device() {
+  const char* env = std::getenv("EDGESERVE_TEST_DEVICE");
+  return env ? env : "cpu";
+}
+bool on_gpu() { return test_device() != "cpu"; }
+
 void expect_close(const std::vector<float>& got, const at::Tensor& expected) {
   auto e = expected.contiguous().to(at::kFloat);
   ASSERT_EQ(got.size(), static_cast<size_t>(e.numel()));
   const float scale = e.abs().max().item<float>();
   const float* ep = e.data_ptr<float>();
+  // The reference runs on the CPU. On the GPU, cuDNN convolutions may use TF32 (10-bit mantissa) by default.
+  const float tolerance = on_gpu() ? 2e-2f : 1e-4f;
   for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_NEAR(got[i], ep[i], 1e-4f * scale + 1e-6f) << "element " << i << " (output scale " << scale << ")";
+    ASSERT_NEAR(got[i], ep[i], tolerance * scale + 1e-6f) << "element " << i << " (output scale " << scale << ")";
 }
 
-std::vector<float> run_engine(Engine& engine, const InferenceInput& input) {
+std::vector<float> run_engine(Engine& engine, const InferenceInput& input, int lane = 0) {
   std::vector<float> out(engine.spec().output_bytes() / sizeof(float));
   StageDurations d;
-  const auto s = engine.run(input, std::as_writable_bytes(std::span(out)), d);
+  const auto s = engine.run(input, std::as_writable_bytes(std::span(out)), d, {lane, false});
   EXPECT_TRUE(s.ok()) << s.to_string();
   EXPECT_GT(d.inference_ns, 0u);
   return out;
@@ -46,26 +55,26 @@ class TorchEngineTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TorchEngineTest, PreprocessedInputGivesTheModelsOwnOutput) {
   auto spec = spec_named(GetParam());
-  auto engine = load_torch_engine(spec, {});
+  auto engine = load_engine(spec, {test_device(), 2, true});
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   const std::vector<int64_t> dims(spec.input.shape.begin(), spec.input.shape.end());
   torch::manual_seed(1);
-  auto x = torch::randn(dims);
-  const InferenceInput input{
-      core::InputKind::kPreprocessed,
-      core::DType::kFloat32,
-      spec.input.shape,
-      {reinterpret_cast<const std::byte*>(x.data_ptr<float>()), static_cast<size_t>(x.nbytes())}};
-  const auto got = run_engine(**engine, input);
-
-  auto module = torch::jit::load(spec.file.string());
+  auto module = torch::jit::load(spec.file.string(), at::kCPU);
   torch::NoGradGuard no_grad;
-  expect_close(got, module.forward({x}).toTensor());
+  for (int lane = 0; lane < (*engine)->lanes(); ++lane) {
+    auto x = torch::randn(dims);
+    const InferenceInput input{
+        core::InputKind::kPreprocessed,
+        core::DType::kFloat32,
+        spec.input.shape,
+        {reinterpret_cast<const std::byte*>(x.data_ptr<float>()), static_cast<size_t>(x.nbytes())}};
+    expect_close(run_engine(**engine, input, lane), module.forward({x}).toTensor());
+  }
 }
 
 TEST_P(TorchEngineTest, RawImageIsResizedAndNormalizedLikeTheReference) {
   auto spec = spec_named(GetParam());
-  auto engine = load_torch_engine(spec, {});
+  auto engine = load_engine(spec, {test_device(), 1, true});
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   std::mt19937 rng(3);
   for (auto [h, w] : {std::pair{37, 53}, std::pair{480, 640}, std::pair{224, 224}}) {
@@ -80,9 +89,19 @@ TEST_P(TorchEngineTest, RawImageIsResizedAndNormalizedLikeTheReference) {
     auto ref =
         testing::reference_preprocess(img, h, w, static_cast<int>(p.height), static_cast<int>(p.width), p.mean, p.std);
     auto x = torch::from_blob(ref.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
-    auto module = torch::jit::load(spec.file.string());
+    auto module = torch::jit::load(spec.file.string(), at::kCPU);
     torch::NoGradGuard no_grad;
     expect_close(got, module.forward({x}).toTensor());
+  }
+}
+
+TEST_P(TorchEngineTest, ReportsHowItRuns) {
+  auto engine = load_engine(spec_named(GetParam()), {test_device(), 1, true});
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  EXPECT_EQ((*engine)->device(), on_gpu() ? test_device() : "cpu");
+  EXPECT_EQ((*engine)->execution_mode(), on_gpu() ? "cuda-graph" : "eager");
+  if (on_gpu()) {
+    EXPECT_GT((*engine)->device_memory_bytes(), 0u);
   }
 }
 
@@ -124,11 +143,11 @@ TEST(Manifest, UserModelWithoutOutputsIsDiscoveredAndWrongOutputsAreCaught) {
   ASSERT_TRUE(specs.ok()) << specs.status().to_string();
   ASSERT_EQ(specs->size(), 2u);
   EXPECT_FALSE((*specs)[0].preprocess.enabled) << "no preprocessing block: raw input is refused";
-  auto mine = load_torch_engine((*specs)[0], {});
+  auto mine = load_engine((*specs)[0], {test_device(), 1, true});
   ASSERT_TRUE(mine.ok()) << mine.status().to_string();
   ASSERT_EQ((*mine)->spec().outputs.size(), 1u);
   EXPECT_EQ((*mine)->spec().outputs[0].shape, (core::TensorShape{1, 10}));
-  auto liar = load_torch_engine((*specs)[1], {});
+  auto liar = load_engine((*specs)[1], {test_device(), 1, true});
   ASSERT_FALSE(liar.ok());
   EXPECT_NE(liar.status().message().find("[1,5]"), std::string::npos) << liar.status().message();
 }
@@ -149,7 +168,7 @@ TEST(Manifest, ClearErrors) {
       {"name": "gone", "file": "gone.pt", "input": {"shape": [1,3,8,8]}}]})";
   auto specs = load_manifest(dir.path());
   ASSERT_TRUE(specs.ok());
-  auto engine = load_torch_engine((*specs)[0], {});
+  auto engine = load_engine((*specs)[0], {test_device(), 1, true});
   ASSERT_FALSE(engine.ok());
   EXPECT_EQ(engine.status().code(), core::StatusCode::kUnknownModel);
   EXPECT_NE(engine.status().message().find("gone.pt"), std::string::npos);
@@ -159,7 +178,7 @@ TEST(Manifest, ClearErrors) {
       {"name": "junk", "file": "junk.pt", "input": {"shape": [1,3,8,8]}}]})";
   specs = load_manifest(dir.path());
   ASSERT_TRUE(specs.ok());
-  engine = load_torch_engine((*specs)[0], {});
+  engine = load_engine((*specs)[0], {test_device(), 1, true});
   ASSERT_FALSE(engine.ok());
   EXPECT_NE(engine.status().message().find("TorchScript"), std::string::npos) << engine.status().message();
 }

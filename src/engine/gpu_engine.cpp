@@ -1,0 +1,235 @@
+// The GPU engine. Each lane is one CUDA stream (plus a high-priority twin) with its own pinned host
+// buffers, device buffers and CUDA graph, all made once at load; a request runs on one lane:
+//   payload → pinned staging → H2D → fused preprocessing kernel (raw) → graph replay → D2H → reply buffer,
+// with CUDA events between the steps, so copy-time, preprocessing-time and inference-time are GPU times.
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <optional>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "engine/cuda/cuda_resources.h"
+#include "engine/cuda/preprocess_kernel.h"
+#include "engine/torch_common.h"
+
+namespace edgeserve::engine {
+
+using core::Result;
+using core::Status;
+using core::StatusCode;
+
+namespace {
+
+// Raw frames up to this size need no reallocation; larger ones grow the lane's buffers once.
+constexpr size_t kInitialRawBytes = 1920 * 1080 * 3;
+
+struct Lane {
+  cuda::Stream stream, high_stream;
+  std::optional<c10::cuda::CUDAStream> torch_stream, torch_high_stream;
+  cuda::PinnedBuffer host_in, host_out;
+  cuda::DeviceBuffer raw_image;
+  at::Tensor planar;                 // [1,3,H,W] in the model's dtype: the forward pass's input
+  std::vector<at::Tensor> outputs;   // float32, contiguous: the graph's outputs (or the last eager ones)
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  cuda::Event start, h2d, preprocessed, inferred, d2h;
+};
+
+class GpuEngine final : public Engine {
+ public:
+  GpuEngine(ModelSpec spec, torch::jit::Module module, at::Device device, const EngineOptions& options)
+      : spec_(std::move(spec)), module_(std::move(module)), device_(device), use_graphs_(options.cuda_graphs) {
+    norm_ = {{spec_.preprocess.mean[0], spec_.preprocess.mean[1], spec_.preprocess.mean[2]},
+             {spec_.preprocess.std[0], spec_.preprocess.std[1], spec_.preprocess.std[2]}};
+    lanes_.resize(static_cast<size_t>(std::max(1, options.lanes)));
+  }
+
+  const ModelSpec& spec() const override { return spec_; }
+  std::string device() const override { return device_.str(); }
+  std::string execution_mode() const override { return mode_; }
+  int lanes() const override { return static_cast<int>(lanes_.size()); }
+
+  uint64_t device_memory_bytes() const override {
+    size_t free = 0, total = 0;
+    cudaSetDevice(device_.index());  // the sampling thread's current device
+    if (cudaMemGetInfo(&free, &total) != cudaSuccess) return 0;
+    return total - free;
+  }
+
+  // Makes every lane's streams, buffers and events, warms up, and captures one CUDA graph per lane.
+  Status set_up() {
+    c10::cuda::CUDAGuard device_guard(device_);
+    at::globalContext().setBenchmarkCuDNN(true);  // fixed shapes: let cuDNN pick its fastest kernels once
+    int least = 0, greatest = 0;
+    cudaDeviceGetStreamPriorityRange(&least, &greatest);
+    const size_t in_bytes = spec_.input_bytes(), out_bytes = spec_.output_bytes();
+    try {
+      for (auto& lane : lanes_) {
+        lane.stream = cuda::Stream::create(least);
+        lane.high_stream = cuda::Stream::create(greatest);
+        lane.torch_stream = c10::cuda::getStreamFromExternal(lane.stream.get(), device_.index());
+        lane.torch_high_stream = c10::cuda::getStreamFromExternal(lane.high_stream.get(), device_.index());
+        lane.host_in.reserve(std::max(in_bytes, spec_.preprocess.enabled ? kInitialRawBytes : 0));
+        if (spec_.preprocess.enabled) lane.raw_image.reserve(kInitialRawBytes);
+        lane.planar = at::zeros(dims_of(spec_.input.shape),
+                                at::TensorOptions().dtype(to_scalar_type(spec_.input.dtype)).device(device_));
+        for (auto* e : {&lane.start, &lane.h2d, &lane.preprocessed, &lane.inferred, &lane.d2h}) *e = cuda::Event::create();
+      }
+    } catch (const std::exception& e) {
+      return {StatusCode::kInternal, fmt::format("model '{}': GPU set-up failed: {}", spec_.name, e.what())};
+    }
+    // Warm-up on lane 0 settles the outputs (and lets cuDNN choose its algorithms) before any capture.
+    {
+      c10::cuda::CUDAStreamGuard guard(*lanes_[0].torch_stream);
+      c10::InferenceMode inference;
+      for (int i = 0; i < 3; ++i) {
+        auto outs = forward(lanes_[0]);
+        if (!outs.ok()) return outs.status();
+        if (i == 0)
+          if (Status s = settle_output_specs(spec_, *outs); !s.ok()) return s;
+      }
+      cudaStreamSynchronize(lanes_[0].stream.get());
+    }
+    for (auto& lane : lanes_) lane.host_out.reserve(spec_.output_bytes());
+    (void)out_bytes;
+    mode_ = use_graphs_ ? capture_graphs() : "eager";
+    return {};
+  }
+
+  Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d, const RunContext& ctx) override {
+    if (ctx.lane < 0 || ctx.lane >= lanes())
+      return {StatusCode::kInternal, fmt::format("lane {} does not exist ({} lanes)", ctx.lane, lanes())};
+    Lane& lane = lanes_[static_cast<size_t>(ctx.lane)];
+    cudaStream_t stream = ctx.high_priority ? lane.high_stream.get() : lane.stream.get();
+    c10::cuda::CUDAStreamGuard guard(ctx.high_priority ? *lane.torch_high_stream : *lane.torch_stream);
+    try {
+      // The transport's buffer is pageable: stage it in pinned memory so the H2D copy is a true DMA.
+      uint64_t host_ns = 0;
+      const uint64_t t0 = core::now_ns();
+      const size_t n = input.data.size();
+      if (lane.host_in.reserve(n)) core::logger("engine")->info("lane {}: staging buffer grown to {} bytes", ctx.lane, n);
+      std::memcpy(lane.host_in.get(), input.data.data(), n);
+      host_ns += core::now_ns() - t0;
+
+      cudaEventRecord(lane.start.get(), stream);
+      if (input.kind == core::InputKind::kRaw) {
+        lane.raw_image.reserve(n);
+        cudaMemcpyAsync(lane.raw_image.get(), lane.host_in.get(), n, cudaMemcpyHostToDevice, stream);
+        cudaEventRecord(lane.h2d.get(), stream);
+        const auto* src = static_cast<const uint8_t*>(lane.raw_image.get());
+        const int h = static_cast<int>(input.shape[0]), w = static_cast<int>(input.shape[1]);
+        const int oh = static_cast<int>(spec_.preprocess.height), ow = static_cast<int>(spec_.preprocess.width);
+        const int err = spec_.input.dtype == core::DType::kFloat16
+                            ? cuda::launch_preprocess_to_f16(src, h, w, lane.planar.data_ptr(), oh, ow, norm_, stream)
+                            : cuda::launch_preprocess_to_f32(src, h, w, lane.planar.data_ptr<float>(), oh, ow, norm_, stream);
+        if (err != 0) return {StatusCode::kInferenceFailed, fmt::format("preprocessing kernel: {}", cudaGetErrorString(static_cast<cudaError_t>(err)))};
+      } else {
+        cudaMemcpyAsync(lane.planar.data_ptr(), lane.host_in.get(), n, cudaMemcpyHostToDevice, stream);
+        cudaEventRecord(lane.h2d.get(), stream);
+      }
+      cudaEventRecord(lane.preprocessed.get(), stream);
+      if (lane.graph) {
+        lane.graph->replay();
+      } else {
+        c10::InferenceMode inference;
+        auto outs = forward(lane);
+        if (!outs.ok()) return outs.status();
+        lane.outputs = std::move(outs.value());
+      }
+      cudaEventRecord(lane.inferred.get(), stream);
+      size_t offset = 0;
+      auto* host_out = static_cast<std::byte*>(lane.host_out.get());
+      for (const auto& o : lane.outputs) {
+        const auto bytes = static_cast<size_t>(o.nbytes());
+        if (offset + bytes > out.size()) return {StatusCode::kInferenceFailed, "outputs exceed the reply buffer"};
+        cudaMemcpyAsync(host_out + offset, o.data_ptr(), bytes, cudaMemcpyDeviceToHost, stream);
+        offset += bytes;
+      }
+      cudaEventRecord(lane.d2h.get(), stream);
+      if (const cudaError_t e = cudaEventSynchronize(lane.d2h.get()); e != cudaSuccess)
+        return {StatusCode::kInferenceFailed, fmt::format("model '{}' on {}: {}", spec_.name, device_.str(), cudaGetErrorString(e))};
+      const uint64_t t1 = core::now_ns();
+      std::memcpy(out.data(), host_out, offset);
+      host_ns += core::now_ns() - t1;
+
+      d.copy_ns = host_ns + cuda::Event::elapsed_ns(lane.start, lane.h2d) + cuda::Event::elapsed_ns(lane.inferred, lane.d2h);
+      d.preprocess_ns = input.kind == core::InputKind::kRaw ? cuda::Event::elapsed_ns(lane.h2d, lane.preprocessed) : 0;
+      d.inference_ns = cuda::Event::elapsed_ns(lane.preprocessed, lane.inferred);
+      if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)
+        return {StatusCode::kInferenceFailed, fmt::format("CUDA error: {}", cudaGetErrorString(e))};
+      return {};
+    } catch (const std::exception& e) {
+      return {StatusCode::kInferenceFailed, fmt::format("model '{}': {}", spec_.name, first_line(e.what()))};
+    }
+  }
+
+ private:
+  // The forward pass on the lane's input, outputs made float32 and contiguous (inside the graph, so the
+  // conversion is replayed too). Runs on the current stream.
+  Result<std::vector<at::Tensor>> forward(Lane& lane) {
+    try {
+      at::Tensor x = spec_.channels_last ? lane.planar.contiguous(at::MemoryFormat::ChannelsLast) : lane.planar;
+      auto outs = output_tensors(module_.forward({x}));
+      if (!outs.ok()) return outs.status();
+      for (auto& o : *outs) o = o.to(at::kFloat).contiguous();
+      return outs;
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInferenceFailed, fmt::format("model '{}' forward failed on {}: {}", spec_.name,
+                                                              device_.str(), first_line(e.what())));
+    }
+  }
+
+  // One graph per lane (each with its own memory pool, since lanes replay concurrently). Any failure
+  // leaves every lane eager and says why.
+  std::string capture_graphs() {
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      Lane& lane = lanes_[i];
+      c10::cuda::CUDAStreamGuard guard(*lane.torch_stream);
+      auto graph = std::make_unique<at::cuda::CUDAGraph>();
+      try {
+        c10::InferenceMode inference;
+        graph->capture_begin();
+        auto outs = forward(lane);
+        graph->capture_end();
+        if (!outs.ok()) throw std::runtime_error(outs.status().message());
+        graph->replay();
+        cudaStreamSynchronize(lane.stream.get());
+        lane.outputs = std::move(outs.value());
+        lane.graph = std::move(graph);
+      } catch (const std::exception& e) {
+        cudaGraph_t dangling = nullptr;
+        cudaStreamEndCapture(lane.stream.get(), &dangling);  // leave capture mode if the failure left us in it
+        if (dangling) cudaGraphDestroy(dangling);
+        cudaGetLastError();
+        for (auto& l : lanes_) l.graph.reset();
+        const std::string why = first_line(e.what()).substr(0, 160);
+        core::logger("engine")->warn("model '{}': CUDA graph capture failed, running eager: {}", spec_.name, why);
+        return "eager (cuda graph capture failed: " + why + ")";
+      }
+    }
+    return "cuda-graph";
+  }
+
+  ModelSpec spec_;
+  torch::jit::Module module_;
+  at::Device device_;
+  bool use_graphs_;
+  cuda::Normalization norm_{};
+  std::vector<Lane> lanes_;
+  std::string mode_ = "eager";
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> load_gpu_engine(ModelSpec spec, const EngineOptions& options, at::Device device) {
+  auto module = load_module(spec, device);
+  if (!module.ok()) return module.status();
+  auto engine = std::make_unique<GpuEngine>(std::move(spec), std::move(module.value()), device, options);
+  if (Status s = engine->set_up(); !s.ok()) return s;
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace edgeserve::engine
