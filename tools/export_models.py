@@ -6,7 +6,9 @@ torch.jit.trace, frozen, saved as DIR/<name>.pt, reloaded and checked against
 the eager model, and then recorded in DIR/manifest.json. See tools/README.md.
 
 Works with torch 1.13 / torchvision 0.14 and with torch 2.x and a matching
-torchvision. Export always happens on the CPU.
+torchvision. Export happens on the CPU unless --device says otherwise; GPU
+variants (--half, --channels-last) are exported on a GPU and saved under their
+own names (resnet50-fp16, resnet50-fp16-cl), next to the fp32 originals.
 """
 
 import argparse
@@ -39,7 +41,30 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 RTOL = 1e-3
 ATOL = 1e-4
 
+# fp16 variants are compared with their own eager model in fp16: same kernels,
+# but freezing reorders float work, and fp16 keeps only ~3 decimal digits.
+HALF_RTOL = 2e-2
+HALF_ATOL = 2e-2
+
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a model is exported: on which device, in which dtype and layout."""
+    device: str = "cpu"
+    half: bool = False
+    channels_last: bool = False
+
+    def suffix(self) -> str:
+        return ("-fp16" if self.half else "") + ("-cl" if self.channels_last else "")
+
+    def dtype(self) -> torch.dtype:
+        return torch.float16 if self.half else torch.float32
+
+    def place(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.to(device=self.device, dtype=self.dtype())
+        return t.contiguous(memory_format=torch.channels_last) if self.channels_last else t
 
 
 class TinyNet(nn.Module):
@@ -152,10 +177,12 @@ def trace_and_freeze(model: nn.Module, example: torch.Tensor) -> torch.jit.Scrip
         return traced
 
 
-def verify(path: str, model: nn.Module, spec: ModelSpec, gen: torch.Generator) -> List[List[int]]:
+def verify(path: str, model: nn.Module, spec: ModelSpec, gen: torch.Generator,
+           variant: Variant) -> List[List[int]]:
     """Reload the saved file, compare it with the eager model, return output shapes."""
-    loaded = torch.jit.load(path, map_location="cpu")
-    x = torch.randn(spec.input_shape, generator=gen)
+    loaded = torch.jit.load(path, map_location=variant.device)
+    x = variant.place(torch.randn(spec.input_shape, generator=gen))
+    rtol, atol = (HALF_RTOL, HALF_ATOL) if variant.half else (RTOL, ATOL)
     expected = as_tuple(model(x), spec.name)
     actual = as_tuple(loaded(x), spec.name)
     if len(actual) != len(expected) or len(actual) != len(spec.output_names):
@@ -168,29 +195,35 @@ def verify(path: str, model: nn.Module, spec: ModelSpec, gen: torch.Generator) -
                                % (spec.name, name, list(got.shape), list(want.shape)))
         if not torch.isfinite(want).all():
             raise RuntimeError("%s: eager output %r is not finite" % (spec.name, name))
+        want, got = want.float(), got.float()
         scale = want.abs().max().item()
-        if not torch.allclose(got, want, rtol=RTOL, atol=ATOL * scale):
+        if not torch.allclose(got, want, rtol=rtol, atol=atol * scale):
             diff = (got - want).abs().max().item()
             raise RuntimeError("%s: output %r of the reloaded TorchScript differs from the eager "
                                "model (max abs diff %.3g, max |output| %.3g, rtol=%g, atol=%g*%.3g)"
-                               % (spec.name, name, diff, scale, RTOL, ATOL, scale))
+                               % (spec.name, name, diff, scale, rtol, atol, scale))
     return [list(t.shape) for t in actual]
 
 
-def manifest_entry(spec: ModelSpec, output_shapes: List[List[int]]) -> dict:
+def manifest_entry(spec: ModelSpec, output_shapes: List[List[int]], variant: Variant) -> dict:
     height, width = spec.input_shape[2:]
-    return {
-        "name": spec.name,
-        "file": spec.name + ".pt",
+    name = spec.name + variant.suffix()
+    entry = {
+        "name": name,
+        "file": name + ".pt",
         "task": spec.task,
-        "input": {"shape": list(spec.input_shape), "dtype": "float32"},
+        "input": {"shape": list(spec.input_shape), "dtype": "float16" if variant.half else "float32"},
         "preprocessing": {"kind": "imagenet", "resize": [height, width],
                           "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
         "outputs": [{"name": name, "shape": shape, "dtype": "float32"}
                     for name, shape in zip(spec.output_names, output_shapes)],
         "exported_with": {"torch": str(torch.__version__),
-                          "torchvision": str(torchvision.__version__)},
+                          "torchvision": str(torchvision.__version__),
+                          "device": variant.device},
     }
+    if variant.channels_last:
+        entry["memory_format"] = "channels_last"
+    return entry
 
 
 def load_manifest(path: str) -> Dict[str, dict]:
@@ -250,14 +283,16 @@ def save_manifest(path: str, entries: Dict[str, dict]) -> None:
     write_atomically(path, write)
 
 
-def export(spec: ModelSpec, out_dir: str, seed: int) -> dict:
+def export(spec: ModelSpec, out_dir: str, seed: int, variant: Variant) -> dict:
     """Export one model to out_dir and return its manifest entry."""
     # Seed per model so a model's weights don't depend on which others ran first.
     torch.manual_seed(seed)
-    model = spec.build().eval()
+    model = spec.build().eval().to(device=variant.device, dtype=variant.dtype())
+    if variant.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(seed)
-    example = torch.randn(spec.input_shape, generator=gen)
-    path = os.path.join(out_dir, spec.name + ".pt")
+    example = variant.place(torch.randn(spec.input_shape, generator=gen))
+    path = os.path.join(out_dir, spec.name + variant.suffix() + ".pt")
     with torch.no_grad():
         as_tuple(model(example), spec.name)  # fail early, with a clear message, on dict/list outputs
         scripted = trace_and_freeze(model, example)
@@ -265,10 +300,10 @@ def export(spec: ModelSpec, out_dir: str, seed: int) -> dict:
         # The file only takes its final name once it has passed verification.
         def save_and_verify(tmp: str) -> List[List[int]]:
             scripted.save(tmp)
-            return verify(tmp, model, spec, gen)
+            return verify(tmp, model, spec, gen, variant)
 
         shapes = write_atomically(path, save_and_verify)
-    return manifest_entry(spec, shapes)
+    return manifest_entry(spec, shapes, variant)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -282,7 +317,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         epilog="examples:\n"
                "  python3 tools/export_models.py                       # all models into ./models\n"
                "  python3 tools/export_models.py --models tiny --out /tmp/models\n"
-               "  python3 tools/export_models.py --models paper --force")
+               "  python3 tools/export_models.py --models paper --force\n"
+               "  python3 tools/export_models.py --models resnet50 --device cuda --half --channels-last"
+               "   # -> resnet50-fp16-cl")
     parser.add_argument("--models", type=parse_model_list, default=list(MODELS), metavar="LIST",
                         help="comma-separated model names or groups (default: all)")
     parser.add_argument("--out", default="models", metavar="DIR",
@@ -291,7 +328,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="re-export models whose file and manifest entry already exist")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed for weights and example inputs (default: 0)")
+    parser.add_argument("--device", default="cpu",
+                        help="device to trace and freeze on (default: cpu); GPU variants need cuda")
+    parser.add_argument("--half", action="store_true",
+                        help="export an fp16 variant (name suffix -fp16; input dtype float16)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="export a channels-last (NHWC) variant (name suffix -cl)")
     args = parser.parse_args(argv)
+    variant = Variant(args.device, args.half, args.channels_last)
+    if args.half and args.device == "cpu":
+        parser.error("--half needs --device cuda (CPU kernels for fp16 convolutions are missing or slow)")
 
     os.makedirs(args.out, exist_ok=True)
     manifest_path = os.path.join(args.out, MANIFEST_NAME)
@@ -299,8 +345,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("torch %s, torchvision %s; writing to %s"
           % (torch.__version__, torchvision.__version__, os.path.abspath(args.out)))
 
-    for name in args.models:
-        spec = MODELS[name]
+    for base in args.models:
+        spec = MODELS[base]
+        name = base + variant.suffix()
         path = os.path.join(args.out, name + ".pt")
         if not args.force and name in entries and os.path.exists(path):
             print("%s: %s exists and is in the manifest; skipped (use --force to re-export)"
@@ -308,7 +355,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         print("%s: exporting..." % name, flush=True)
         start = time.monotonic()
-        entries[name] = export(spec, args.out, args.seed)
+        entries[name] = export(spec, args.out, args.seed, variant)
         # Save after every model so finished exports survive a later failure.
         save_manifest(manifest_path, entries)
         shapes = ", ".join("%s %s" % (o["name"], o["shape"]) for o in entries[name]["outputs"])

@@ -49,19 +49,44 @@ Input synthetic_image(int width, int height) {
   return in;
 }
 
-Input preprocessed_tensor(const core::TensorShape& shape) {
+namespace {
+
+// IEEE 754 binary16 from binary32, rounding to nearest even; the values here are small and normal.
+uint16_t to_half_bits(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const int exponent = static_cast<int>((x >> 23) & 0xff) - 127 + 15;
+  uint32_t mantissa = x & 0x7fffffu;
+  if (exponent <= 0) return static_cast<uint16_t>(sign);             // underflow → ±0
+  if (exponent >= 31) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow → ±inf
+  uint32_t half = sign | (static_cast<uint32_t>(exponent) << 10) | (mantissa >> 13);
+  const uint32_t rest = mantissa & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;
+  return static_cast<uint16_t>(half);
+}
+
+}  // namespace
+
+Input preprocessed_tensor(const core::TensorShape& shape, core::DType dtype) {
   Input in;
   in.kind = core::InputKind::kPreprocessed;
-  in.dtype = core::DType::kFloat32;
+  in.dtype = dtype;
   in.shape = shape;
   const size_t n = shape.numel().value_or(0);
-  std::vector<float> values(n);
   std::mt19937 rng(42);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  for (auto& v : values) v = dist(rng);
-  in.bytes.resize(n * sizeof(float));
-  std::memcpy(in.bytes.data(), values.data(), in.bytes.size());
-  in.description = fmt::format("float32 {}", shape.to_string());
+  in.bytes.resize(n * core::dtype_size(dtype));
+  for (size_t i = 0; i < n; ++i) {
+    const float v = dist(rng);
+    if (dtype == core::DType::kFloat16) {
+      const uint16_t h = to_half_bits(v);
+      std::memcpy(in.bytes.data() + 2 * i, &h, 2);
+    } else {
+      std::memcpy(in.bytes.data() + 4 * i, &v, 4);
+    }
+  }
+  in.description = fmt::format("{} {}", core::to_string(dtype), shape.to_string());
   return in;
 }
 

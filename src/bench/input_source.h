@@ -27,7 +27,7 @@ core::Result<Input> load_image(const std::filesystem::path& path);
 // realistic bytes.
 Input synthetic_image(int width, int height);
 
-// A deterministic float32 tensor of `shape`, values roughly like normalized image data.
-Input preprocessed_tensor(const core::TensorShape& shape);
+// A deterministic float32 or float16 tensor of `shape`, values roughly like normalized image data.
+Input preprocessed_tensor(const core::TensorShape& shape, core::DType dtype = core::DType::kFloat32);
 
 }  // namespace edgeserve::bench

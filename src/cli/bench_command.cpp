@@ -46,12 +46,13 @@ std::optional<core::TensorShape> parse_shape(const std::string& s) {
   return shape;
 }
 
-// The input tensor shape for --input preprocessed: --input-shape, else the model's entry in the repository.
-core::Result<core::TensorShape> preprocessed_shape(const BenchFlags& f) {
+// The input tensor for --input preprocessed: --input-shape (float32), else the model's entry in the
+// repository (its shape and dtype).
+core::Result<core::TensorSpec> preprocessed_spec(const BenchFlags& f) {
   if (!f.input_shape.empty()) {
     auto shape = parse_shape(f.input_shape);
     if (!shape) return core::Status(core::StatusCode::kBadShape, "--input-shape must look like 1,3,224,224");
-    return *shape;
+    return core::TensorSpec{"input", core::DType::kFloat32, *shape};
   }
   auto specs = engine::load_manifest(f.repo);
   if (!specs.ok())
@@ -60,7 +61,7 @@ core::Result<core::TensorShape> preprocessed_shape(const BenchFlags& f) {
                         "model's manifest (" +
                             specs.status().message() + ")");
   for (const auto& s : *specs)
-    if (s.name == f.options.model) return s.input.shape;
+    if (s.name == f.options.model) return s.input;
   return core::Status(
       core::StatusCode::kUnknownModel,
       fmt::format("model '{}' is not in {}/manifest.json; pass --input-shape", f.options.model, f.repo));
@@ -68,9 +69,9 @@ core::Result<core::TensorShape> preprocessed_shape(const BenchFlags& f) {
 
 core::Result<bench::Input> make_input(const BenchFlags& f) {
   if (f.input == "preprocessed") {
-    auto shape = preprocessed_shape(f);
-    if (!shape.ok()) return shape.status();
-    return bench::preprocessed_tensor(*shape);
+    auto spec = preprocessed_spec(f);
+    if (!spec.ok()) return spec.status();
+    return bench::preprocessed_tensor(spec->shape, spec->dtype);
   }
   if (!f.image.empty()) return bench::load_image(f.image);
   int w = 0, h = 0;

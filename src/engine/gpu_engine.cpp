@@ -32,8 +32,8 @@ struct Lane {
   std::optional<c10::cuda::CUDAStream> torch_stream, torch_high_stream;
   cuda::PinnedBuffer host_in, host_out;
   cuda::DeviceBuffer raw_image;
-  at::Tensor planar;                 // [1,3,H,W] in the model's dtype: the forward pass's input
-  std::vector<at::Tensor> outputs;   // float32, contiguous: the graph's outputs (or the last eager ones)
+  at::Tensor planar;                // [1,3,H,W] in the model's dtype: the forward pass's input
+  std::vector<at::Tensor> outputs;  // float32, contiguous: the graph's outputs (or the last eager ones)
   std::unique_ptr<at::cuda::CUDAGraph> graph;
   cuda::Event start, h2d, preprocessed, inferred, d2h;
 };
@@ -76,7 +76,8 @@ class GpuEngine final : public Engine {
         if (spec_.preprocess.enabled) lane.raw_image.reserve(kInitialRawBytes);
         lane.planar = at::zeros(dims_of(spec_.input.shape),
                                 at::TensorOptions().dtype(to_scalar_type(spec_.input.dtype)).device(device_));
-        for (auto* e : {&lane.start, &lane.h2d, &lane.preprocessed, &lane.inferred, &lane.d2h}) *e = cuda::Event::create();
+        for (auto* e : {&lane.start, &lane.h2d, &lane.preprocessed, &lane.inferred, &lane.d2h})
+          *e = cuda::Event::create();
       }
     } catch (const std::exception& e) {
       return {StatusCode::kInternal, fmt::format("model '{}': GPU set-up failed: {}", spec_.name, e.what())};
@@ -110,7 +111,8 @@ class GpuEngine final : public Engine {
       uint64_t host_ns = 0;
       const uint64_t t0 = core::now_ns();
       const size_t n = input.data.size();
-      if (lane.host_in.reserve(n)) core::logger("engine")->info("lane {}: staging buffer grown to {} bytes", ctx.lane, n);
+      if (lane.host_in.reserve(n))
+        core::logger("engine")->info("lane {}: staging buffer grown to {} bytes", ctx.lane, n);
       std::memcpy(lane.host_in.get(), input.data.data(), n);
       host_ns += core::now_ns() - t0;
 
@@ -122,10 +124,13 @@ class GpuEngine final : public Engine {
         const auto* src = static_cast<const uint8_t*>(lane.raw_image.get());
         const int h = static_cast<int>(input.shape[0]), w = static_cast<int>(input.shape[1]);
         const int oh = static_cast<int>(spec_.preprocess.height), ow = static_cast<int>(spec_.preprocess.width);
-        const int err = spec_.input.dtype == core::DType::kFloat16
-                            ? cuda::launch_preprocess_to_f16(src, h, w, lane.planar.data_ptr(), oh, ow, norm_, stream)
-                            : cuda::launch_preprocess_to_f32(src, h, w, lane.planar.data_ptr<float>(), oh, ow, norm_, stream);
-        if (err != 0) return {StatusCode::kInferenceFailed, fmt::format("preprocessing kernel: {}", cudaGetErrorString(static_cast<cudaError_t>(err)))};
+        const int err =
+            spec_.input.dtype == core::DType::kFloat16
+                ? cuda::launch_preprocess_to_f16(src, h, w, lane.planar.data_ptr(), oh, ow, norm_, stream)
+                : cuda::launch_preprocess_to_f32(src, h, w, lane.planar.data_ptr<float>(), oh, ow, norm_, stream);
+        if (err != 0)
+          return {StatusCode::kInferenceFailed,
+                  fmt::format("preprocessing kernel: {}", cudaGetErrorString(static_cast<cudaError_t>(err)))};
       } else {
         cudaMemcpyAsync(lane.planar.data_ptr(), lane.host_in.get(), n, cudaMemcpyHostToDevice, stream);
         cudaEventRecord(lane.h2d.get(), stream);
@@ -150,12 +155,14 @@ class GpuEngine final : public Engine {
       }
       cudaEventRecord(lane.d2h.get(), stream);
       if (const cudaError_t e = cudaEventSynchronize(lane.d2h.get()); e != cudaSuccess)
-        return {StatusCode::kInferenceFailed, fmt::format("model '{}' on {}: {}", spec_.name, device_.str(), cudaGetErrorString(e))};
+        return {StatusCode::kInferenceFailed,
+                fmt::format("model '{}' on {}: {}", spec_.name, device_.str(), cudaGetErrorString(e))};
       const uint64_t t1 = core::now_ns();
       std::memcpy(out.data(), host_out, offset);
       host_ns += core::now_ns() - t1;
 
-      d.copy_ns = host_ns + cuda::Event::elapsed_ns(lane.start, lane.h2d) + cuda::Event::elapsed_ns(lane.inferred, lane.d2h);
+      d.copy_ns =
+          host_ns + cuda::Event::elapsed_ns(lane.start, lane.h2d) + cuda::Event::elapsed_ns(lane.inferred, lane.d2h);
       d.preprocess_ns = input.kind == core::InputKind::kRaw ? cuda::Event::elapsed_ns(lane.h2d, lane.preprocessed) : 0;
       d.inference_ns = cuda::Event::elapsed_ns(lane.preprocessed, lane.inferred);
       if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)

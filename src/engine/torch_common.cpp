@@ -15,9 +15,12 @@ using core::StatusCode;
 
 at::ScalarType to_scalar_type(core::DType dtype) {
   switch (dtype) {
-    case core::DType::kUInt8: return at::kByte;
-    case core::DType::kFloat32: return at::kFloat;
-    case core::DType::kFloat16: return at::kHalf;
+    case core::DType::kUInt8:
+      return at::kByte;
+    case core::DType::kFloat32:
+      return at::kFloat;
+    case core::DType::kFloat16:
+      return at::kHalf;
   }
   return at::kFloat;
 }
@@ -28,7 +31,8 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 
 Result<torch::jit::Module> load_module(const ModelSpec& spec, at::Device device) {
   if (!std::filesystem::exists(spec.file))
-    return Status(StatusCode::kUnknownModel, fmt::format("model '{}': file {} does not exist", spec.name, spec.file.string()));
+    return Status(StatusCode::kUnknownModel,
+                  fmt::format("model '{}': file {} does not exist", spec.name, spec.file.string()));
   try {
     auto module = torch::jit::load(spec.file.string(), device);
     module.eval();
@@ -67,8 +71,8 @@ std::string describe(const std::vector<core::TensorSpec>& specs) {
 
 Status settle_output_specs(ModelSpec& spec, const std::vector<at::Tensor>& outputs) {
   if (outputs.size() > core::kMaxOutputs)
-    return {StatusCode::kInferenceFailed,
-            fmt::format("model '{}' returns {} outputs, at most {} are supported", spec.name, outputs.size(), core::kMaxOutputs)};
+    return {StatusCode::kInferenceFailed, fmt::format("model '{}' returns {} outputs, at most {} are supported",
+                                                      spec.name, outputs.size(), core::kMaxOutputs)};
   std::vector<core::TensorSpec> found;
   for (size_t i = 0; i < outputs.size(); ++i) {
     core::TensorSpec t;
@@ -82,8 +86,9 @@ Status settle_output_specs(ModelSpec& spec, const std::vector<at::Tensor>& outpu
     bool same = found.size() == spec.outputs.size();
     for (size_t i = 0; same && i < found.size(); ++i) same = found[i].shape == spec.outputs[i].shape;
     if (!same)
-      return {StatusCode::kInferenceFailed, fmt::format("model '{}': manifest declares outputs {}, the model returns {}",
-                                                        spec.name, describe(spec.outputs), describe(found))};
+      return {StatusCode::kInferenceFailed,
+              fmt::format("model '{}': manifest declares outputs {}, the model returns {}", spec.name,
+                          describe(spec.outputs), describe(found))};
   }
   spec.outputs = std::move(found);
   return {};

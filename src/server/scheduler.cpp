@@ -5,9 +5,12 @@ namespace edgeserve::server {
 
 const char* to_string(SchedulingPolicy policy) {
   switch (policy) {
-    case SchedulingPolicy::kPerClient: return "per-client";
-    case SchedulingPolicy::kPool: return "pool";
-    case SchedulingPolicy::kPriority: return "priority";
+    case SchedulingPolicy::kPerClient:
+      return "per-client";
+    case SchedulingPolicy::kPool:
+      return "pool";
+    case SchedulingPolicy::kPriority:
+      return "priority";
   }
   return "unknown";
 }

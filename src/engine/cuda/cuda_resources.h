@@ -104,7 +104,8 @@ class Buffer {
   bool reserve(size_t bytes) {
     if (bytes <= bytes_) return false;
     release();
-    check_cuda(kPinned ? cudaMallocHost(&ptr_, bytes) : cudaMalloc(&ptr_, bytes), kPinned ? "cudaMallocHost" : "cudaMalloc");
+    check_cuda(kPinned ? cudaMallocHost(&ptr_, bytes) : cudaMalloc(&ptr_, bytes),
+               kPinned ? "cudaMallocHost" : "cudaMalloc");
     bytes_ = bytes;
     return true;
   }

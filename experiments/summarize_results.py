@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Tabulate every DIR/<run>/summary.json into DIR/summary.md (medians and p99 in ms).
+
+usage: experiments/summarize_results.py DIR "MACHINE" "COMMAND"
+"""
+import json
+import pathlib
+import sys
+
+STAGES = ["total-time", "request-time", "response-time", "copy-time", "preprocessing-time", "inference-time",
+          "queue-time"]
+
+
+def main() -> int:
+    out, machine, command = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    rows = ["| run | " + " | ".join(s + " p50" for s in STAGES) + " | total p99 | processing CoV | req/s | GPU MB |",
+            "|---" * (len(STAGES) + 5) + "|"]
+    for d in sorted(p for p in out.iterdir() if (p / "summary.json").exists()):
+        s = json.load(open(d / "summary.json"))
+        m = s["metrics"]
+        if s["requests"]["ok"] == 0:
+            rows.append("| %s | failed: %s |" % (d.name, s["requests"]))
+            continue
+        cells = ["%.3f" % m[k]["p50"] for k in STAGES]
+        rows.append("| %s | %s | %.3f | %.3f | %.1f | %.0f |" % (
+            d.name, " | ".join(cells), m["total-time"]["p99"], m["processing-time"]["cov"], s["throughput_rps"],
+            s["memory-usage"]["gpu_mem_mb_max"]))
+    extra = ""
+    probe = out / "memcpy_probe.json"
+    if probe.exists():
+        extra = "\nPlain cudaMemcpy (experiments/memcpy_probe.cpp), microseconds:\n\n```\n%s```\n" % probe.read_text()
+    (out / "summary.md").write_text("# %s\n\nMachine: %s. Command: `%s`.\n\n%s\n%s" % (
+        out.name, machine, command, "\n".join(rows), extra))
+    print((out / "summary.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
