@@ -145,8 +145,6 @@ if ! pkg_config=$(command -v pkg-config || command -v pkgconf); then
   extra_path=${extra_path:+$extra_path:}$prefix/bin
   note "no pkg-config on this host: using the carried pkgconf"
 fi
-nvtx3_dir=""
-[[ -d "$cuda_root/include/nvtx3" ]] && nvtx3_dir=$cuda_root/include
 
 mkdir -p "$build_dir"
 cat >"$build_dir/env.sh" <<EOF
@@ -168,11 +166,9 @@ source "$build_dir/env.sh"
 note "wrote build/cuda/env.sh"
 
 # ---- 5. configure and build -----------------------------------------------------------------------------
-# EDGESERVE_PYTHON: the tests export their models with a python that has torch + torchvision (here not
-# /usr/bin/python3). nvtx3_dir: libtorch's CMake files look for NVTX3 headers only in PyTorch's own source
-# tree and otherwise fall back to CUDA::nvToolsExt, which CUDA 12.9+ no longer ships; CUDA's headers do.
+# EDGESERVE_PYTHON: the tests export their models with a python that has torch + torchvision (on the GPU
+# host that is the venv's python3, not /usr/bin/python3).
 cmake_args=(--preset cuda "-DEDGESERVE_PYTHON=$python" "-DPKG_CONFIG_EXECUTABLE=$pkg_config")
-[[ -n "$nvtx3_dir" ]] && cmake_args+=("-Dnvtx3_dir=$nvtx3_dir")
 note "cmake ${cmake_args[*]}"
 cmake "${cmake_args[@]}" || die "configure failed (see the CMake messages above; CMake's logs: build/cuda/CMakeFiles/)"
 jobs=$(nproc)
