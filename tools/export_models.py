@@ -283,11 +283,36 @@ def save_manifest(path: str, entries: Dict[str, dict]) -> None:
     write_atomically(path, write)
 
 
+def calibrate_batchnorm(model: nn.Module, input_shape: Tuple[int, ...], gen: torch.Generator) -> None:
+    """Give BatchNorm layers the running statistics of real forward passes.
+
+    Freshly built, every BatchNorm has mean 0 and variance 1, so in eval mode it
+    normalizes nothing and activations grow layer after layer: wide/deep random
+    networks then overflow fp16 (wideresnet101's logits became inf). A trained
+    network's BatchNorm keeps activations in range; a few training-mode passes
+    on random input (batch 2, cumulative averages) give random weights the same
+    property, so fp16 variants stay finite and outputs look like real ones.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average over the calibration passes
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn((2,) + tuple(input_shape[1:]), generator=gen))
+    model.eval()
+
+
 def export(spec: ModelSpec, out_dir: str, seed: int, variant: Variant) -> dict:
     """Export one model to out_dir and return its manifest entry."""
     # Seed per model so a model's weights don't depend on which others ran first.
     torch.manual_seed(seed)
-    model = spec.build().eval().to(device=variant.device, dtype=variant.dtype())
+    model = spec.build()
+    calibrate_batchnorm(model, spec.input_shape, torch.Generator().manual_seed(seed + 1))
+    model = model.eval().to(device=variant.device, dtype=variant.dtype())
     if variant.channels_last:
         model = model.to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(seed)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -84,9 +86,12 @@ class TempDir {
     std::string tmpl = (std::filesystem::temp_directory_path() / "edgeserve-test-XXXXXX").string();
     path_ = mkdtemp(tmpl.data());
   }
+  // nftw, not std::filesystem::remove_all: PyTorch's pip libtorch exports its own broken copy of
+  // remove_all, which crashed these tests on the GPU machine when it interposed libstdc++'s.
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    nftw(
+        path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
