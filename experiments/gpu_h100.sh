@@ -5,8 +5,11 @@
 #   3. the six paper models' inference-time: PyTorch eager fp32 vs CUDA graph fp32 vs CUDA graph fp16
 #      channels-last (local, preprocessed)
 #   4. ResNet50 raw over tcp, 1/4/16 clients: per-client lanes (16 workers) vs a pool of 1 lane (Fig. 15)
+#   5. YOLOv4 preprocessed over tcp, 8 clients of which 1 flags priority, policy priority on 4 lanes (Fig. 16)
+# `local` on the GPU places the input in device memory once (no data movement, the paper's lower bound);
+# fig5-*-local-host-input runs show the same pipeline with the input copied from host memory.
 # Writes results/gpu-h100/<run>/summary.json (+ requests.csv) and results/gpu-h100/summary.md.
-#   experiments/gpu_h100.sh [export|fig5|models|fig15|report|all]     (default all)
+#   experiments/gpu_h100.sh [export|fig5|models|fig15|fig16|report|all]     (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 phase=${1:-all}
@@ -57,6 +60,8 @@ if [[ $phase == fig5 || $phase == all ]]; then
   run build/cuda/edgeserve_memcpy_probe 602112 921600 4000 | tee "$out/memcpy_probe.json"
   for input in raw preprocessed; do
     bench "fig5-resnet50-local-$input" --target local --device cuda:0 --model resnet50 --input "$input" --requests "$REQUESTS"
+    bench "fig5-resnet50-local-host-input-$input" --target local --device cuda:0 --model resnet50 --input "$input" \
+      --requests "$REQUESTS" --local-input-on-host
   done
   start_server --models resnet50 --workers 1
   for input in raw preprocessed; do
@@ -83,6 +88,13 @@ if [[ $phase == fig15 || $phase == all ]]; then
     done
     stop_server
   done
+fi
+
+if [[ $phase == fig16 || $phase == all ]]; then
+  start_server --models yolov4 --workers 4 --policy priority
+  bench "fig16-yolov4-priority4-c8-p1" --target "$endpoint" --model yolov4 --clients 8 --priority-clients 1 \
+    --input preprocessed --requests 200
+  stop_server
 fi
 
 if [[ $phase == report || $phase == all ]]; then

@@ -25,6 +25,10 @@ def main() -> int:
         rows.append("| %s | %s | %.3f | %.3f | %.1f | %.0f |" % (
             d.name, " | ".join(cells), m["total-time"]["p99"], m["processing-time"]["cov"], s["throughput_rps"],
             s["memory-usage"]["gpu_mem_mb_max"]))
+        for group, table in s.get("by_priority", {}).items():
+            t = table["total-time"]
+            if t["count"]:
+                rows.append("| %s (%s clients) | %.3f | | | | | | | %.3f | | | |" % (d.name, group, t["p50"], t["p99"]))
     extra = ""
     probe = out / "memcpy_probe.json"
     if probe.exists():

@@ -62,7 +62,10 @@ RequestRecord record_failure(const core::Status& status, uint64_t send_ns) {
 
 }  // namespace
 
-BenchResult run_bench(const BenchOptions& o, const Input& input, transport::RequestHandler* local_handler) {
+BenchResult run_bench(const BenchOptions& o, const Input& input, transport::RequestHandler* local_handler,
+                      std::span<const std::byte> device_payload) {
+  const bool on_device = !device_payload.empty();
+  const std::span<const std::byte> payload = on_device ? device_payload : std::span<const std::byte>(input.bytes);
   auto log = core::logger("bench");
   const int clients = std::max(1, o.clients);
   std::vector<std::vector<RequestRecord>> per_client(static_cast<size_t>(clients));
@@ -80,7 +83,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       abort = true;
       ready.fetch_add(1);
     };
-    auto conn = transport::connect(o.target, local_handler);
+    auto conn = transport::connect(o.target, local_handler, on_device);
     if (!conn.ok()) return fail_setup(conn.status().to_string());
     core::RequestHeader header;
     header.client_id = client;
@@ -97,7 +100,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     for (int i = 0; i < o.warmup; ++i) {
       header.request_id = ++next_id;
       header.client_send_ns = core::now_ns();
-      const core::Status s = (*conn)->call(header, input.bytes, reply, o.timeout);
+      const core::Status s = (*conn)->call(header, payload, reply, o.timeout);
       if (!s.ok()) return fail_setup("warm-up request failed: " + s.to_string());
       if (reply.header.status != core::StatusCode::kOk)
         return fail_setup(fmt::format("warm-up request refused by the server: {}: {}",
@@ -114,7 +117,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       header.request_id = ++next_id;
       const uint64_t send_ns = core::now_ns();
       header.client_send_ns = send_ns;
-      const core::Status s = (*conn)->call(header, input.bytes, reply, o.timeout);
+      const core::Status s = (*conn)->call(header, payload, reply, o.timeout);
       RequestRecord r = s.ok() ? record_reply(reply, send_ns) : record_failure(s, send_ns);
       r.client = client;
       r.seq = static_cast<uint32_t>(seq);

@@ -20,8 +20,9 @@ struct BenchOptions {
   int requests = 1000;  // per client
   int warmup = 10;      // per client, not recorded
   std::chrono::milliseconds timeout{10000};
-  bool progress = true;      // a progress line on stderr every few seconds
-  int priority_clients = 0;  // clients 0..K-1 send priority 1
+  bool progress = true;            // a progress line on stderr every few seconds
+  int priority_clients = 0;        // clients 0..K-1 send priority 1
+  bool payload_on_device = false;  // recorded in summary.json: target local with the input in GPU memory
 };
 
 // One request as the client saw it. Times in milliseconds; NaN where not measured.
@@ -48,7 +49,10 @@ struct BenchResult {
   std::string setup_error;  // set when clients could not even start (connection refused, warm-up failed)
 };
 
-// Runs the benchmark. `local_handler` serves target "local" in-process (may be null otherwise).
-BenchResult run_bench(const BenchOptions& options, const Input& input, transport::RequestHandler* local_handler);
+// Runs the benchmark. `local_handler` serves target "local" in-process (may be null otherwise). A non-empty
+// `device_payload` (target local on a GPU) is the input already in the server's GPU memory: clients send
+// it instead of input.bytes, so `local` is the paper's lower bound with no data movement.
+BenchResult run_bench(const BenchOptions& options, const Input& input, transport::RequestHandler* local_handler,
+                      std::span<const std::byte> device_payload = {});
 
 }  // namespace edgeserve::bench

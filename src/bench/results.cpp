@@ -72,6 +72,7 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
                  {"input", input.description},
                  {"input_bytes", input.bytes.size()},
                  {"timeout_ms", o.timeout.count()},
+                 {"payload", o.payload_on_device ? "device memory (local on GPU: no H2D)" : "host memory"},
                  {"host", hostname()}};
   const uint64_t unanswered = result.sent - result.replied;
   j["requests"] = {{"sent", result.sent},

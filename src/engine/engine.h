@@ -20,6 +20,14 @@ struct InferenceInput {
   core::DType dtype = core::DType::kFloat32;
   core::TensorShape shape;
   std::span<const std::byte> data;
+  bool on_device = false;  // `data` is in the engine's GPU memory already: no host→device copy
+};
+
+// Bytes placed in an engine's device memory (freed with the object).
+class DeviceBytes {
+ public:
+  virtual ~DeviceBytes() = default;
+  virtual std::span<const std::byte> bytes() const = 0;
 };
 
 // Which execution context runs a request: a lane is one CUDA stream with its own buffers and CUDA graph
@@ -54,6 +62,11 @@ class Engine {
   virtual int lanes() const = 0;
   // Device memory in use on the engine's GPU (0 on CPU).
   virtual uint64_t device_memory_bytes() const { return 0; }
+  // Copies `host` into the engine's device memory once, for inputs that already live on the GPU (the
+  // `local` lower bound on a GPU; later, GPUDirect landing). CPU engines have no device memory.
+  virtual core::Result<std::unique_ptr<DeviceBytes>> copy_to_device(std::span<const std::byte> /*host*/) const {
+    return core::Status(core::StatusCode::kInternal, "this engine runs on the CPU: it has no device memory");
+  }
   // Runs preprocessing (raw input) and the forward pass; writes every output as float32, concatenated in
   // order, into `out`, which holds exactly spec().output_bytes(). Input must have passed check_input.
   virtual core::Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& durations,

@@ -100,6 +100,25 @@ class GpuEngine final : public Engine {
     return {};
   }
 
+  Result<std::unique_ptr<DeviceBytes>> copy_to_device(std::span<const std::byte> host) const override {
+    class Owned final : public DeviceBytes {
+     public:
+      std::span<const std::byte> bytes() const override { return {static_cast<const std::byte*>(buffer.get()), size}; }
+      cuda::DeviceBuffer buffer;
+      size_t size = 0;
+    };
+    try {
+      c10::cuda::CUDAGuard device_guard(device_);
+      auto owned = std::make_unique<Owned>();
+      owned->buffer.reserve(host.size());
+      owned->size = host.size();
+      cuda::check_cuda(cudaMemcpy(owned->buffer.get(), host.data(), host.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
+      return std::unique_ptr<DeviceBytes>(std::move(owned));
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, e.what());
+    }
+  }
+
   Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d, const RunContext& ctx) override {
     if (ctx.lane < 0 || ctx.lane >= lanes())
       return {StatusCode::kInternal, fmt::format("lane {} does not exist ({} lanes)", ctx.lane, lanes())};
@@ -107,21 +126,30 @@ class GpuEngine final : public Engine {
     cudaStream_t stream = ctx.high_priority ? lane.high_stream.get() : lane.stream.get();
     c10::cuda::CUDAStreamGuard guard(ctx.high_priority ? *lane.torch_high_stream : *lane.torch_stream);
     try {
-      // The transport's buffer is pageable: stage it in pinned memory so the H2D copy is a true DMA.
+      // A payload in host memory is pageable (the transport's buffer): stage it in pinned memory so the
+      // H2D copy is a true DMA. A payload already on the device skips both (raw: the kernel reads it where
+      // it is; preprocessed: one device-to-device copy into the graph's fixed input).
       uint64_t host_ns = 0;
-      const uint64_t t0 = core::now_ns();
       const size_t n = input.data.size();
-      if (lane.host_in.reserve(n))
-        core::logger("engine")->info("lane {}: staging buffer grown to {} bytes", ctx.lane, n);
-      std::memcpy(lane.host_in.get(), input.data.data(), n);
-      host_ns += core::now_ns() - t0;
+      if (!input.on_device) {
+        const uint64_t t0 = core::now_ns();
+        if (lane.host_in.reserve(n))
+          core::logger("engine")->info("lane {}: staging buffer grown to {} bytes", ctx.lane, n);
+        std::memcpy(lane.host_in.get(), input.data.data(), n);
+        host_ns += core::now_ns() - t0;
+      }
+      const void* source = input.on_device ? static_cast<const void*>(input.data.data()) : lane.host_in.get();
+      const cudaMemcpyKind kind = input.on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice;
 
       cudaEventRecord(lane.start.get(), stream);
       if (input.kind == core::InputKind::kRaw) {
-        lane.raw_image.reserve(n);
-        cudaMemcpyAsync(lane.raw_image.get(), lane.host_in.get(), n, cudaMemcpyHostToDevice, stream);
+        const auto* src = static_cast<const uint8_t*>(source);
+        if (!input.on_device) {
+          lane.raw_image.reserve(n);
+          cudaMemcpyAsync(lane.raw_image.get(), source, n, kind, stream);
+          src = static_cast<const uint8_t*>(lane.raw_image.get());
+        }
         cudaEventRecord(lane.h2d.get(), stream);
-        const auto* src = static_cast<const uint8_t*>(lane.raw_image.get());
         const int h = static_cast<int>(input.shape[0]), w = static_cast<int>(input.shape[1]);
         const int oh = static_cast<int>(spec_.preprocess.height), ow = static_cast<int>(spec_.preprocess.width);
         const int err =
@@ -132,7 +160,7 @@ class GpuEngine final : public Engine {
           return {StatusCode::kInferenceFailed,
                   fmt::format("preprocessing kernel: {}", cudaGetErrorString(static_cast<cudaError_t>(err)))};
       } else {
-        cudaMemcpyAsync(lane.planar.data_ptr(), lane.host_in.get(), n, cudaMemcpyHostToDevice, stream);
+        cudaMemcpyAsync(lane.planar.data_ptr(), source, n, kind, stream);
         cudaEventRecord(lane.h2d.get(), stream);
       }
       cudaEventRecord(lane.preprocessed.get(), stream);

@@ -49,6 +49,7 @@ class CpuEngine final : public Engine {
   }
 
   Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d, const RunContext&) override {
+    if (input.on_device) return {StatusCode::kInternal, "a GPU-resident payload reached the CPU engine"};
     // OpenMP's thread count is per calling thread: without this, worker threads would ignore the
     // process-wide setting (set_torch_threads) and use OpenMP's default.
     static thread_local const bool threads_set = (at::init_num_threads(), true);

@@ -56,7 +56,8 @@ bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
                  fmt::format("no model '{}' here (serving: {})", header->model, models_.names_joined())});
     return false;
   }
-  const engine::InferenceInput input{header->input_kind, header->dtype, header->shape, delivery.payload()};
+  const engine::InferenceInput input{header->input_kind, header->dtype, header->shape, delivery.payload(),
+                                     delivery.payload_on_device()};
   if (Status s = engine::check_input(engine->spec(), input); !s.ok()) {
     reply_error(delivery, id, s);
     return false;
@@ -74,7 +75,8 @@ void Pipeline::execute(Job& job, const engine::RunContext& context) {
   transport::Delivery& delivery = *job.delivery;
   const uint64_t started = core::now_ns();
   const engine::ModelSpec& spec = job.engine->spec();
-  const engine::InferenceInput input{job.header.input_kind, job.header.dtype, job.header.shape, delivery.payload()};
+  const engine::InferenceInput input{job.header.input_kind, job.header.dtype, job.header.shape, delivery.payload(),
+                                     delivery.payload_on_device()};
 
   engine::StageDurations stages;
   const Status s = job.engine->run(input, delivery.reply_payload(spec.output_bytes()), stages, context);

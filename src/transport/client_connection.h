@@ -33,7 +33,9 @@ class ClientConnection {
 };
 
 // Opens a connection to `target`: "tcp://HOST:PORT" or "local". `local` runs requests in-process through
-// `local_handler`, which must then be non-null and outlive the connection.
-core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, RequestHandler* local_handler);
+// `local_handler`, which must then be non-null and outlive the connection; with `local_payload_on_device`
+// the payloads given to call() are in the server's GPU memory.
+core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, RequestHandler* local_handler,
+                                                        bool local_payload_on_device = false);
 
 }  // namespace edgeserve::transport

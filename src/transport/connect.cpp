@@ -7,10 +7,11 @@
 
 namespace edgeserve::transport {
 
-core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, RequestHandler* local_handler) {
+core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, RequestHandler* local_handler,
+                                                        bool local_payload_on_device) {
   if (target == "local") {
     if (!local_handler) return core::Status(core::StatusCode::kInternal, "target 'local' needs an in-process pipeline");
-    return local::connect_local(*local_handler);
+    return local::connect_local(*local_handler, local_payload_on_device);
   }
   if (target.starts_with("tcp://")) return tcp::connect_tcp(target);
   return core::Status(core::StatusCode::kTransportError,

@@ -24,8 +24,10 @@ class Delivery {
   virtual std::span<std::byte> reply_payload(size_t bytes) = 0;
   // Sends the header and the reply payload (empty unless reply_payload was called). Call once; thread-safe.
   virtual void send_reply(const core::ResponseHeaderBytes& header) = 0;
-  // Short description of the sender for log lines ("tcp peer 0x0080001", "local").
+  // Short description of the sender for log lines ("tcp client", "local client").
   virtual const char* peer() const = 0;
+  // True when payload() points into GPU memory (it landed there, or a local client put it there).
+  virtual bool payload_on_device() const { return false; }
 
   // The monotonic time the last byte of the request arrived (core::now_ns()).
   uint64_t recv_ns() const { return recv_ns_; }

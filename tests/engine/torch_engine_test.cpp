@@ -105,6 +105,32 @@ TEST_P(TorchEngineTest, ReportsHowItRuns) {
   }
 }
 
+// A payload already in GPU memory (local on a GPU, later GPUDirect landing) gives the same outputs as one
+// copied from the host; a CPU engine refuses to hold one.
+TEST_P(TorchEngineTest, DeviceResidentPayload) {
+  auto spec = spec_named(GetParam());
+  auto engine = load_engine(spec, {test_device(), 1, true});
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  std::vector<uint8_t> img(120 * 160 * 3);
+  std::mt19937 rng(9);
+  for (auto& p : img) p = static_cast<uint8_t>(rng());
+  auto on_device = (*engine)->copy_to_device(std::as_bytes(std::span(img)));
+  if (!on_gpu()) {
+    ASSERT_FALSE(on_device.ok());
+    EXPECT_NE(on_device.status().message().find("CPU"), std::string::npos) << on_device.status().message();
+    return;
+  }
+  ASSERT_TRUE(on_device.ok()) << on_device.status().to_string();
+  InferenceInput input{core::InputKind::kRaw, core::DType::kUInt8, core::TensorShape{120, 160, 3},
+                       std::as_bytes(std::span(img))};
+  const auto from_host = run_engine(**engine, input);
+  input.data = (*on_device)->bytes();
+  input.on_device = true;
+  const auto from_device = run_engine(**engine, input);
+  ASSERT_EQ(from_host.size(), from_device.size());
+  for (size_t i = 0; i < from_host.size(); ++i) ASSERT_FLOAT_EQ(from_host[i], from_device[i]) << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(RealModels, TorchEngineTest, ::testing::Values("tiny", "mobilenetv3"));
 
 TEST(CheckInput, SaysWhatWasExpectedAndWhatArrived) {

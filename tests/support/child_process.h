@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <cstdio>
 #include <sstream>
 #include <string>
 #include <thread>

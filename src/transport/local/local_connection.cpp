@@ -12,11 +12,12 @@ namespace {
 
 class LocalDelivery final : public Delivery {
  public:
-  LocalDelivery(std::span<const std::byte> header, std::span<const std::byte> payload,
+  LocalDelivery(std::span<const std::byte> header, std::span<const std::byte> payload, bool payload_on_device,
                 std::vector<std::byte>& reply_buffer, core::ResponseHeaderBytes& reply_header)
       : Delivery(core::now_ns()),
         header_(header),
         payload_(payload),
+        payload_on_device_(payload_on_device),
         reply_buffer_(reply_buffer),
         reply_header_(reply_header) {}
 
@@ -32,12 +33,14 @@ class LocalDelivery final : public Delivery {
     replied_ = true;
   }
   const char* peer() const override { return "local client"; }
+  bool payload_on_device() const override { return payload_on_device_; }
 
   bool replied() const { return replied_; }
   size_t reply_bytes() const { return reply_bytes_; }
 
  private:
   std::span<const std::byte> header_, payload_;
+  bool payload_on_device_;
   std::vector<std::byte>& reply_buffer_;
   core::ResponseHeaderBytes& reply_header_;
   size_t reply_bytes_ = 0;
@@ -46,12 +49,13 @@ class LocalDelivery final : public Delivery {
 
 class LocalConnection final : public ClientConnection {
  public:
-  explicit LocalConnection(RequestHandler& handler) : handler_(handler) {}
+  LocalConnection(RequestHandler& handler, bool payload_on_device)
+      : handler_(handler), payload_on_device_(payload_on_device) {}
 
   core::Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
                     std::chrono::milliseconds /*timeout: the call runs inline*/) override {
     core::encode(header, request_header_);
-    LocalDelivery delivery(request_header_, payload, reply_buffer_, reply_header_);
+    LocalDelivery delivery(request_header_, payload, payload_on_device_, reply_buffer_, reply_header_);
     handler_.process(delivery);
     reply.recv_clock_ns = core::now_ns();
     if (!delivery.replied()) return {core::StatusCode::kInternal, "local pipeline returned without a reply"};
@@ -66,6 +70,7 @@ class LocalConnection final : public ClientConnection {
 
  private:
   RequestHandler& handler_;
+  bool payload_on_device_;
   core::RequestHeaderBytes request_header_{};
   core::ResponseHeaderBytes reply_header_{};
   std::vector<std::byte> reply_buffer_;
@@ -73,8 +78,8 @@ class LocalConnection final : public ClientConnection {
 
 }  // namespace
 
-std::unique_ptr<ClientConnection> connect_local(RequestHandler& handler) {
-  return std::make_unique<LocalConnection>(handler);
+std::unique_ptr<ClientConnection> connect_local(RequestHandler& handler, bool payload_on_device) {
+  return std::make_unique<LocalConnection>(handler, payload_on_device);
 }
 
 }  // namespace edgeserve::transport::local

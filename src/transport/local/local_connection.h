@@ -7,6 +7,7 @@
 
 namespace edgeserve::transport::local {
 
-std::unique_ptr<ClientConnection> connect_local(RequestHandler& handler);
+// With `payload_on_device`, payloads passed to call() are in the server's GPU memory.
+std::unique_ptr<ClientConnection> connect_local(RequestHandler& handler, bool payload_on_device = false);
 
 }  // namespace edgeserve::transport::local
