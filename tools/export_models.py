@@ -168,15 +168,24 @@ def as_tuple(outputs, name: str) -> Tuple[torch.Tensor, ...]:
                     % (name, type(outputs).__name__))
 
 
-def trace_and_freeze(model: nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
+def trace_and_freeze(model: nn.Module, example: torch.Tensor, optimize: bool) -> torch.jit.ScriptModule:
     # check_trace is off because verify() below compares the saved file with
     # the eager model on a different input, which is the stronger check.
     traced = torch.jit.trace(model, example, check_trace=False)
     try:
-        return torch.jit.freeze(traced)
+        frozen = torch.jit.freeze(traced)
     except Exception as exc:  # freeze is an optimisation; an unfrozen trace still serves
         print("  freeze failed (%s: %s); saving the unfrozen trace" % (type(exc).__name__, exc))
         return traced
+    if not optimize:
+        return frozen
+    # GPU exports only: fuses convolution + add + ReLU into single cuDNN calls. On the CPU it would
+    # rewrite the graph for oneDNN layouts, which the server's libtorch may not share.
+    try:
+        return torch.jit.optimize_for_inference(frozen)
+    except Exception as exc:
+        print("  optimize_for_inference failed (%s: %s); saving the frozen trace" % (type(exc).__name__, exc))
+        return frozen
 
 
 def verify(path: str, model: nn.Module, spec: ModelSpec, gen: torch.Generator,
@@ -328,7 +337,7 @@ def export(spec: ModelSpec, out_dir: str, seed: int, variant: Variant) -> dict:
     path = os.path.join(out_dir, spec.name + variant.suffix() + ".pt")
     with torch.no_grad():
         as_tuple(model(example), spec.name)  # fail early, with a clear message, on dict/list outputs
-        scripted = trace_and_freeze(model, example)
+        scripted = trace_and_freeze(model, example, optimize=variant.device != "cpu")
 
         # The file only takes its final name once it has passed verification.
         def save_and_verify(tmp: str) -> List[List[int]]:
