@@ -14,22 +14,12 @@ out=results/cpu-baseline
 mkdir -p "$out"
 /usr/bin/python3 tools/export_models.py --models tiny,resnet50 --out models
 
-workdir=$(mktemp -d)
-server_pid=
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
+source scripts/lib/background_server.sh
+logs=$(mktemp -d)
 
 for clients in 1 4; do
   # The paper sizes the server's threads to the clients.
-  rm -f "$workdir/ready"
-  "$bin" serve --repo models --models tiny,resnet50 --listen tcp://127.0.0.1:0 --workers "$clients" \
-    --ready-file "$workdir/ready" >"$workdir/server-c$clients.log" 2>&1 &
-  server_pid=$!
-  until [[ -s $workdir/ready ]]; do sleep 0.1; done
-  endpoint=$(head -n1 "$workdir/ready")
+  start_server "$bin" "$logs/server-c$clients.log" --repo models --models tiny,resnet50 --workers "$clients"
   for model in tiny resnet50; do
     requests=$REQUESTS_TINY
     [[ $model == resnet50 ]] && requests=$REQUESTS_RESNET
@@ -40,9 +30,7 @@ for clients in 1 4; do
         --repo models --no-progress --out "$out/$name" | tail -n +2
     done
   done
-  kill "$server_pid"
-  wait "$server_pid" || true
-  server_pid=
+  stop_server
 done
 
 /usr/bin/python3 - "$out" <<'PY'

@@ -31,24 +31,9 @@ bench() {  # bench NAME ARGS...: one run into $out/NAME, table to the log
   run "$bin" bench --repo "$models" --no-progress --out "$out/$name" "$@" | tail -n +2 || echo "!! $name failed" >&2
 }
 
-server_pid=
-start_server() {  # start_server ARGS...: sets $endpoint
-  rm -f /tmp/edgeserve-ready
-  "$bin" serve --repo "$models" --device cuda:0 --listen tcp://127.0.0.1:0 --ready-file /tmp/edgeserve-ready "$@" \
-    >"$out/server-$(date +%s%N).log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1200); do
-    [[ -s /tmp/edgeserve-ready ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "server died" >&2; return 1; }
-    sleep 0.1
-  done
-  endpoint=$(head -n1 /tmp/edgeserve-ready)
-}
-stop_server() {
-  [[ -n $server_pid ]] && kill "$server_pid" && wait "$server_pid" || true
-  server_pid=
-}
-trap stop_server EXIT
+source scripts/lib/background_server.sh
+# start_gpu_server ARGS...: a server on cuda:0 with the benchmark models; sets $endpoint.
+start_gpu_server() { start_server "$bin" "$out/server-$(date +%s%N).log" --repo "$models" --device cuda:0 "$@"; }
 
 if [[ $phase == export || $phase == all ]]; then
   run "$python" tools/export_models.py --models paper --out "$models"
@@ -63,7 +48,7 @@ if [[ $phase == fig5 || $phase == all ]]; then
     bench "fig5-resnet50-local-host-input-$input" --target local --device cuda:0 --model resnet50 --input "$input" \
       --requests "$REQUESTS" --local-input-on-host
   done
-  start_server --models resnet50 --workers 1
+  start_gpu_server --models resnet50 --workers 1
   for input in raw preprocessed; do
     bench "fig5-resnet50-tcp-$input" --target "$endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
   done
@@ -81,7 +66,7 @@ fi
 if [[ $phase == fig15 || $phase == all ]]; then
   for setup in "per-client 16" "pool 1"; do
     read -r policy workers <<<"$setup"
-    start_server --models resnet50 --workers "$workers" --policy "$policy"
+    start_gpu_server --models resnet50 --workers "$workers" --policy "$policy"
     for clients in 1 4 16; do
       bench "fig15-resnet50-$policy$workers-c$clients" --target "$endpoint" --model resnet50 --clients "$clients" \
         --requests "$SCALE_REQUESTS"
@@ -91,7 +76,7 @@ if [[ $phase == fig15 || $phase == all ]]; then
 fi
 
 if [[ $phase == fig16 || $phase == all ]]; then
-  start_server --models yolov4 --workers 4 --policy priority
+  start_gpu_server --models yolov4 --workers 4 --policy priority
   bench "fig16-yolov4-priority4-c8-p1" --target "$endpoint" --model yolov4 --clients 8 --priority-clients 1 \
     --input preprocessed --requests 200
   stop_server

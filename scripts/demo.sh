@@ -19,24 +19,10 @@ bin=build/cpu/src/edgeserve
 echo "==> exporting model '$MODEL' into models/ (skipped if already there)"
 /usr/bin/python3 tools/export_models.py --models "$MODEL" --out models
 
-workdir=$(mktemp -d)
-server_pid=
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-echo "==> starting edgeserve serve (log: $workdir/server.log)"
-"$bin" serve --repo models --models "$MODEL" --listen tcp://127.0.0.1:0 --workers "$CLIENTS" \
-  --ready-file "$workdir/ready" >"$workdir/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 600); do
-  [[ -s $workdir/ready ]] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/server.log"; echo "server failed to start" >&2; exit 1; }
-  sleep 0.1
-done
-endpoint=$(head -n1 "$workdir/ready")
+source scripts/lib/background_server.sh
+log=$(mktemp)
+echo "==> starting edgeserve serve (log: $log)"
+start_server "$bin" "$log" --repo models --models "$MODEL" --workers "$CLIENTS"
 echo "==> server ready on $endpoint"
 
 common=(--model "$MODEL" --clients "$CLIENTS" --requests "$REQUESTS" --input "$INPUT" --repo models)
