@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what edgeserve needs on Debian 12 (apt-get), then configures and builds the `cpu` preset.
 # Safe to run again: apt-get skips what is installed, the build is incremental.
+#   --no-build    install only (scripts/sanitizer_tests.sh builds its own preset)
+#   --fuzz-tools  install only, the fuzzing list below included (scripts/fuzz_smoke.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-}
 
 packages=(
   build-essential cmake ninja-build pkg-config git
@@ -11,6 +14,9 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libgtest-dev libgmock-dev clang-format
 )
+# Only scripts/fuzz_smoke.sh installs these, so the normal test path stays as fast as it was.
+fuzz_packages=(clang libclang-rt-14-dev)  # clang with libFuzzer and its ASan/UBSan runtimes (Debian 12: clang 14)
+[[ $mode == --fuzz-tools ]] && packages+=("${fuzz_packages[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,6 +27,8 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+[[ $mode == --fuzz-tools || $mode == --no-build ]] && exit 0
 
 echo "==> configuring and building (preset cpu)"
 cmake --preset cpu >/dev/null

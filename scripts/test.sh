@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh), checks formatting, and runs the whole test suite. CI runs exactly this.
+# Sets up (scripts/setup.sh), checks formatting, runs the whole test suite, runs it again under
+# ASan+UBSan, and fuzzes every decoder of untrusted bytes for a bounded time. CI runs exactly this.
+#   FUZZ_SECONDS=60 (per target) by default; FUZZ_SECONDS=0 skips the fuzz smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/check_format.sh
 echo "==> tests (ctest preset cpu; tests labelled gpu skip without a CUDA device)"
 ctest --preset cpu -j"$(nproc)"
+echo "==> the same tests under ASan + UBSan (preset asan)"
+scripts/sanitizer_tests.sh --all
+if [[ ${FUZZ_SECONDS:-60} -gt 0 ]]; then
+  echo "==> fuzz smoke (${FUZZ_SECONDS:-60} s per target)"
+  scripts/fuzz_smoke.sh "${FUZZ_SECONDS:-60}"
+fi
+echo "==> tests, sanitizer tests and fuzz smoke passed"

@@ -79,6 +79,8 @@ bool operator==(const TensorShape& a, const TensorShape& b) {
 std::optional<uint64_t> tensor_bytes(const TensorShape& shape, DType dtype) {
   auto n = shape.numel();
   if (!n) return std::nullopt;
+  // 2^62 float32 elements are 2^64 bytes: that wrapped to 0, and a header declaring 0 payload bytes was accepted.
+  if (*n > std::numeric_limits<uint64_t>::max() / dtype_size(dtype)) return std::nullopt;
   return *n * dtype_size(dtype);
 }
 

@@ -44,7 +44,7 @@ class TensorShape {
   std::array<int64_t, kMaxRank> dims_{};
 };
 
-// Bytes a tensor of this shape and dtype takes; nullopt for an invalid shape.
+// Bytes a tensor of this shape and dtype takes; nullopt for an invalid shape or more than 2^64 - 1 bytes.
 std::optional<uint64_t> tensor_bytes(const TensorShape& shape, DType dtype);
 
 struct TensorSpec {

@@ -136,11 +136,14 @@ Result<RequestHeader> decode_request_header(std::span<const std::byte> bytes) {
     return Status(StatusCode::kMalformedHeader, "model name has non-printable characters");
   h.model.assign(name, len);
 
-  const uint64_t expected = *tensor_bytes(h.shape, h.dtype);
-  if (h.payload_bytes != expected)
+  const auto expected = tensor_bytes(h.shape, h.dtype);
+  if (!expected)
+    return Status(StatusCode::kBadShape,
+                  fmt::format("{} {} is more than 2^64 - 1 bytes", to_string(h.dtype), h.shape.to_string()));
+  if (h.payload_bytes != *expected)
     return Status(StatusCode::kPayloadSizeMismatch,
                   fmt::format("header declares {} payload bytes, but {} {} is {} bytes", h.payload_bytes,
-                              to_string(h.dtype), h.shape.to_string(), expected));
+                              to_string(h.dtype), h.shape.to_string(), *expected));
   return h;
 }
 
@@ -205,7 +208,11 @@ Result<ResponseHeader> decode_response_header(std::span<const std::byte> bytes) 
     if (!shape.ok())
       return Status(StatusCode::kMalformedHeader, "output " + std::to_string(i) + ": " + shape.status().message());
     h.outputs[i].shape = *shape;
-    sum += *tensor_bytes(*shape, h.outputs[i].dtype);
+    const auto bytes = tensor_bytes(*shape, h.outputs[i].dtype);
+    // Checked: a wrapped sum let outputs far larger than the payload "add up" to it.
+    if (!bytes || __builtin_add_overflow(sum, *bytes, &sum))
+      return Status(StatusCode::kMalformedHeader,
+                    fmt::format("outputs up to #{} add up to more than 2^64 - 1 bytes", i));
   }
   if (sum != h.payload_bytes)
     return Status(StatusCode::kMalformedHeader,

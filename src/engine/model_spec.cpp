@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 namespace edgeserve::engine {
@@ -28,9 +29,13 @@ namespace {
 core::TensorShape parse_shape(const json& j) {
   core::TensorShape shape;
   for (const auto& d : j) {
+    // Not get<int64_t>() of a float: out of range (1e300), that conversion is undefined behaviour.
+    if (!d.is_number_integer()) throw std::runtime_error("shape dimension " + d.dump() + " is not an integer");
     if (!shape.push_back(d.get<int64_t>())) throw std::runtime_error("shape has more than 8 dimensions");
   }
-  if (!shape.numel()) throw std::runtime_error("shape " + shape.to_string() + " is not a valid tensor shape");
+  // float32 is the widest dtype: the tensor's size in bytes must fit in 64 bits whatever its dtype.
+  if (!shape.numel() || !core::tensor_bytes(shape, core::DType::kFloat32))
+    throw std::runtime_error("shape " + shape.to_string() + " is not a valid tensor shape");
   return shape;
 }
 
@@ -85,19 +90,13 @@ ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
 
 }  // namespace
 
-Result<std::vector<ModelSpec>> load_manifest(const std::filesystem::path& repo_dir) {
+Result<std::vector<ModelSpec>> parse_manifest(std::string_view json_text, const std::filesystem::path& repo_dir) {
   const auto path = repo_dir / "manifest.json";
-  std::ifstream in(path);
-  if (!in)
-    return Status(StatusCode::kUnknownModel,
-                  fmt::format("no model repository at {} (missing manifest.json; create one with "
-                              "tools/export_models.py --out {})",
-                              path.string(), repo_dir.string()));
   std::vector<ModelSpec> specs;
   size_t index = 0;
   try {
-    const json doc = json::parse(in);
-    if (doc.value("format", 0) != 1)
+    const json doc = json::parse(json_text);
+    if (doc.value("format", json(0)) != 1)  // compared as JSON: value<int>() of 1e300 would be undefined
       return Status(StatusCode::kInternal, fmt::format("{}: \"format\" must be 1", path.string()));
     for (const auto& m : doc.at("models")) {
       specs.push_back(parse_model(m, std::filesystem::absolute(repo_dir)));
@@ -107,6 +106,18 @@ Result<std::vector<ModelSpec>> load_manifest(const std::filesystem::path& repo_d
     return Status(StatusCode::kInternal, fmt::format("{}: model #{}: {}", path.string(), index, e.what()));
   }
   return specs;
+}
+
+Result<std::vector<ModelSpec>> load_manifest(const std::filesystem::path& repo_dir) {
+  const auto path = repo_dir / "manifest.json";
+  std::ifstream in(path);
+  if (!in)
+    return Status(StatusCode::kUnknownModel,
+                  fmt::format("no model repository at {} (missing manifest.json; create one with "
+                              "tools/export_models.py --out {})",
+                              path.string(), repo_dir.string()));
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return parse_manifest(text, repo_dir);
 }
 
 }  // namespace edgeserve::engine

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -35,5 +36,7 @@ struct ModelSpec {
 
 // Reads DIR/manifest.json (format 1, see tools/README.md). Errors name the file and the field.
 core::Result<std::vector<ModelSpec>> load_manifest(const std::filesystem::path& repo_dir);
+// load_manifest without the disk: parses the text of repo_dir/manifest.json (errors name that file).
+core::Result<std::vector<ModelSpec>> parse_manifest(std::string_view json_text, const std::filesystem::path& repo_dir);
 
 }  // namespace edgeserve::engine

@@ -160,5 +160,30 @@ TEST(Wire, ResponseRejectsInconsistentPayload) {
   EXPECT_EQ(decode_response_header(b).status().code(), StatusCode::kMalformedHeader);
 }
 
+// Found by fuzz/: sizes that do not fit in 64 bits used to wrap, so huge tensors "matched" tiny payloads.
+TEST(Wire, SizesThatOverflow64BitsAreRejectedNotWrapped) {
+  const TensorShape two_pow_62{int64_t{1} << 31, int64_t{1} << 31};  // 2^62 elements: 2^64 bytes as float32
+  EXPECT_FALSE(tensor_bytes(two_pow_62, DType::kFloat32).has_value());
+  EXPECT_EQ(tensor_bytes(two_pow_62, DType::kFloat16), uint64_t{1} << 63);
+
+  auto req = valid_request();
+  req.shape = two_pow_62;
+  req.payload_bytes = 0;  // what 2^64 wrapped to
+  EXPECT_EQ(decode_request_header(encoded(req)).status().code(), StatusCode::kBadShape);
+
+  ResponseHeader h;
+  h.n_outputs = 2;  // 2^63 + 2^63 bytes wrapped to 0
+  h.outputs[0] = {DType::kFloat32, TensorShape{int64_t{1} << 61}};
+  h.outputs[1] = {DType::kFloat32, TensorShape{int64_t{1} << 61}};
+  h.payload_bytes = 0;
+  ResponseHeaderBytes b;
+  encode(h, b);
+  EXPECT_EQ(decode_response_header(b).status().code(), StatusCode::kMalformedHeader);
+  h.n_outputs = 1;
+  h.outputs[0] = {DType::kFloat32, two_pow_62};
+  encode(h, b);
+  EXPECT_EQ(decode_response_header(b).status().code(), StatusCode::kMalformedHeader);
+}
+
 }  // namespace
 }  // namespace edgeserve::core

@@ -56,7 +56,7 @@ class RawClient {
     if (!h.ok() || frames.size() != 2) return std::nullopt;
     EXPECT_EQ(frames[1].size(), h->payload_bytes);
     Reply r{h.value(), std::vector<float>(frames[1].size() / 4)};
-    std::memcpy(r.outputs.data(), frames[1].data(), r.outputs.size() * 4);
+    if (!r.outputs.empty()) std::memcpy(r.outputs.data(), frames[1].data(), r.outputs.size() * 4);  // not (null, 0)
     return r;
   }
   zmq::socket_t& socket() { return socket_; }

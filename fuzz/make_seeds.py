@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpora under fuzz/corpus/<target>/ (small valid and invalid inputs; run from anywhere).
+
+The byte layouts mirror src/core/wire.cpp (little-endian, fixed offsets). Re-running rewrites the same files;
+regression seeds for bugs the fuzzers found are listed at the end of each group.
+"""
+import json
+import pathlib
+import struct
+
+ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
+REQ_MAGIC, RESP_MAGIC, VERSION = 0x51525345, 0x53525345, 1
+UINT8, FLOAT32, FLOAT16 = 1, 2, 3
+RAW, PREPROCESSED = 1, 2
+SIZE = {UINT8: 1, FLOAT32: 4, FLOAT16: 2}
+
+
+def numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def dims(shape):
+    return struct.pack("<8q", *(list(shape) + [0] * (8 - len(shape))))
+
+
+def request(shape, dtype=FLOAT32, kind=PREPROCESSED, model=b"tiny", payload_bytes=None, magic=REQ_MAGIC,
+            version=VERSION, declared=160, rid=42, rank=None):
+    if payload_bytes is None:
+        payload_bytes = numel(shape) * SIZE.get(dtype, 1)
+    b = struct.pack("<IHHQIBBBB", magic, version, declared, rid, 7, kind, dtype, 0,
+                    len(shape) if rank is None else rank)
+    b += dims(shape) + struct.pack("<QQ", payload_bytes % 2**64, 123456789)
+    b += model[:56].ljust(56, b"\0")
+    assert len(b) == 160
+    return b
+
+
+def response(outputs, status=0, error=b"", payload_bytes=None, n_outputs=None, err_len=None, magic=RESP_MAGIC):
+    if payload_bytes is None:
+        payload_bytes = sum(numel(s) * SIZE.get(t, 1) for t, s in outputs)
+    b = struct.pack("<IHHQHBxxxxx", magic, VERSION, 960, 42, status, len(outputs) if n_outputs is None else n_outputs)
+    b += struct.pack("<12Q", *range(1000, 13000, 1000))  # timings
+    b += struct.pack("<Q", payload_bytes % 2**64)
+    for t, s in outputs:
+        b += struct.pack("<BB6x", t, len(s)) + dims(s)
+    b = b.ljust(128 + 8 * 72, b"\0")
+    b += struct.pack("<H", len(error) if err_len is None else err_len) + error.ljust(254, b"\0")
+    assert len(b) == 960
+    return b
+
+
+def write(target, name, data):
+    d = ROOT / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def main():
+    t = "wire_request_fuzzer"  # a 160-byte header followed by the payload
+    write(t, "valid_preprocessed", request([1, 3, 2, 2]) + bytes(48))
+    write(t, "valid_raw_uint8", request([4, 4, 3], UINT8, RAW) + bytes(48))
+    write(t, "valid_float16_no_payload", request([1, 8], FLOAT16))
+    write(t, "payload_short", request([1, 3, 2, 2]) + bytes(40))
+    write(t, "bad_magic", request([1, 3, 2, 2], magic=0xDEADBEEF))
+    write(t, "bad_version", request([1, 3, 2, 2], version=9))
+    write(t, "declared_size_wrong", request([1, 3, 2, 2], declared=161))
+    write(t, "truncated", request([1, 3, 2, 2])[:100])
+    write(t, "bad_kind_dtype", request([1], dtype=9, kind=0))
+    write(t, "rank_9", request([1] * 8, rank=9))
+    write(t, "negative_dim", request([1, -3]))
+    write(t, "name_not_terminated", request([2], model=b"m" * 56))
+    write(t, "size_mismatch", request([1, 3, 2, 2], payload_bytes=47))
+    # Regression (tensor_bytes wrapped): 2^62 float32 elements are 2^64 bytes, which wrapped to 0 and was accepted.
+    write(t, "regress_bytes_wrap_2p62_float32", request([2**31, 2**31], FLOAT32, payload_bytes=0))
+
+    t = "wire_response_fuzzer"  # one 960-byte header
+    write(t, "valid_one_output", response([(FLOAT32, [1, 10])]))
+    write(t, "valid_three_outputs", response([(FLOAT32, [1, 255, 52, 52]), (FLOAT16, [1, 255, 26, 26]),
+                                              (UINT8, [1, 255, 13, 13])]))
+    write(t, "valid_error", response([], status=6, error=b"unknown model 'x': the repository has tiny"))
+    write(t, "bad_status", response([], status=99))
+    write(t, "too_many_outputs", response([], n_outputs=9))
+    write(t, "error_too_long", response([], err_len=255))
+    write(t, "sum_mismatch", response([(FLOAT32, [1, 10])], payload_bytes=39))
+    write(t, "bad_magic", response([], magic=0x51525345))
+    write(t, "truncated", response([(FLOAT32, [1, 10])])[:500])
+    # Regression (sum of outputs wrapped): two outputs of 2^63 bytes each "add up" to a payload of 0 bytes.
+    write(t, "regress_sum_wrap_2x2p63", response([(FLOAT32, [2**61]), (FLOAT32, [2**61])], payload_bytes=0))
+    # Regression (tensor_bytes wrapped): one output of 2^62 float32 elements declared as 0 payload bytes.
+    write(t, "regress_bytes_wrap_2p62_float32", response([(FLOAT32, [2**31, 2**31])], payload_bytes=0))
+
+    t = "manifest_fuzzer"  # the text of manifest.json
+    model = {"name": "tiny", "file": "tiny.pt", "task": "classification",
+             "input": {"shape": [1, 3, 32, 32], "dtype": "float32"},
+             "preprocessing": {"kind": "imagenet", "resize": [32, 32], "mean": [0.485, 0.456, 0.406],
+                               "std": [0.229, 0.224, 0.225]},
+             "outputs": [{"name": "logits", "shape": [1, 10], "dtype": "float32"}],
+             "exported_with": {"torch": "1.13.0a0", "torchvision": "0.14.1a0"}}
+    yolo = {"name": "yolov4", "file": "yolov4.pt", "input": {"shape": [1, 3, 416, 416]},
+            "memory_format": "channels_last", "preprocessing": {"kind": "none"},
+            "outputs": [{"name": n, "shape": [1, 255, s, s]} for n, s in (("p3", 52), ("p4", 26), ("p5", 13))]}
+    write(t, "valid_tiny.json", json.dumps({"format": 1, "models": [model]}, indent=2))
+    write(t, "valid_two.json", json.dumps({"format": 1, "models": [model, yolo]}))
+    write(t, "valid_empty.json", '{"format": 1, "models": []}')
+    write(t, "bad_format.json", '{"format": 2, "models": []}')
+    write(t, "not_object.json", "[1, 2, 3]")
+    write(t, "syntax_error.json", '{"format": 1, "models": [')
+    write(t, "bad_dtype.json", json.dumps({"format": 1, "models": [dict(model, input={"shape": [1], "dtype": "int4"})]}))
+    write(t, "rank_9.json", json.dumps({"format": 1, "models": [dict(model, input={"shape": [1] * 9})]}))
+    write(t, "preprocess_bad_shape.json", json.dumps({"format": 1, "models": [dict(model, input={"shape": [3, 32]})]}))
+    write(t, "nine_outputs.json", json.dumps({"format": 1, "models": [dict(model, outputs=[{"shape": [1]}] * 9)]}))
+    # Regression (float-to-integer UB): a dimension or the format given as a huge floating-point number.
+    write(t, "regress_float_dim.json", '{"format": 1, "models": [{"name": "m", "file": "m.pt", "input": {"shape": [1e300]}}]}')
+    write(t, "regress_float_format.json", '{"format": 1e300, "models": []}')
+
+
+if __name__ == "__main__":
+    main()
