@@ -75,6 +75,8 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
   std::atomic<bool> go{false}, abort{false};
   std::mutex error_mutex;
   std::string setup_error;
+  std::vector<std::string> gave_up;  // guarded by error_mutex
+  uint64_t not_sent = 0;             // guarded by error_mutex
 
   auto client_main = [&](uint32_t client) {
     auto fail_setup = [&](const std::string& why) {
@@ -113,6 +115,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     }
     auto& records = per_client[client];
     records.reserve(static_cast<size_t>(o.requests));
+    int failures_in_a_row = 0;
     for (int seq = 0; seq < o.requests && !abort.load(); ++seq) {
       header.request_id = ++next_id;
       const uint64_t send_ns = core::now_ns();
@@ -125,6 +128,16 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       r.request_id = header.request_id;
       records.push_back(std::move(r));
       done.fetch_add(1, std::memory_order_relaxed);
+      failures_in_a_row = s.ok() ? 0 : failures_in_a_row + 1;
+      if (o.max_consecutive_failures > 0 && failures_in_a_row >= o.max_consecutive_failures) {
+        const int left = o.requests - seq - 1;
+        std::lock_guard lock(error_mutex);
+        gave_up.push_back(fmt::format("client {} gave up after {} failures in a row (last: {}); {} request(s) not sent",
+                                      client, failures_in_a_row, s.to_string(), left));
+        not_sent += static_cast<uint64_t>(left);
+        done.fetch_add(static_cast<uint64_t>(left), std::memory_order_relaxed);
+        break;
+      }
     }
     finished[client] = std::chrono::steady_clock::now();
   };
@@ -154,6 +167,8 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     }
   }
   threads.clear();  // joins
+  result.gave_up = gave_up;
+  result.not_sent = not_sent;
   result.wall_s = std::chrono::duration<double>(*std::max_element(finished.begin(), finished.end()) - t0).count();
 
   for (auto& records : per_client)

@@ -20,8 +20,11 @@ struct BenchOptions {
   int requests = 1000;  // per client
   int warmup = 10;      // per client, not recorded
   std::chrono::milliseconds timeout{10000};
-  bool progress = true;            // a progress line on stderr every few seconds
-  int priority_clients = 0;        // clients 0..K-1 send priority 1
+  bool progress = true;      // a progress line on stderr every few seconds
+  int priority_clients = 0;  // clients 0..K-1 send priority 1
+  // A client that gets this many timeouts/transport errors in a row gives up on its remaining requests
+  // (a dead server must not keep a run waiting timeout × requests); 0 = never.
+  int max_consecutive_failures = 10;
   bool payload_on_device = false;  // recorded in summary.json: target local with the input in GPU memory
 };
 
@@ -46,7 +49,9 @@ struct BenchResult {
   std::vector<RequestRecord> records;  // client-major, in send order
   double wall_s = 0;                   // first measured send → last measured reply
   uint64_t sent = 0, replied = 0, ok = 0, server_errors = 0, timeouts = 0, transport_errors = 0;
-  std::string setup_error;  // set when clients could not even start (connection refused, warm-up failed)
+  uint64_t not_sent = 0;             // requests of clients that gave up (max_consecutive_failures)
+  std::vector<std::string> gave_up;  // one line per client that gave up, saying after what
+  std::string setup_error;           // set when clients could not even start (connection refused, warm-up failed)
 };
 
 // Runs the benchmark. `local_handler` serves target "local" in-process (may be null otherwise). A non-empty

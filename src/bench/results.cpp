@@ -81,7 +81,9 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
                    {"server_errors", result.server_errors},
                    {"timeouts", result.timeouts},
                    {"transport_errors", result.transport_errors},
-                   {"unanswered", unanswered}};
+                   {"unanswered", unanswered},
+                   {"not_sent", result.not_sent},
+                   {"gave_up", result.gave_up}};
   j["wall_s"] = result.wall_s;
   j["throughput_rps"] = result.wall_s > 0 ? static_cast<double>(result.ok) / result.wall_s : 0.0;
 
@@ -183,6 +185,7 @@ std::string format_table(const nlohmann::json& s) {
                      rq["sent"].get<uint64_t>(), rq["ok"].get<uint64_t>(), rq["server_errors"].get<uint64_t>(),
                      rq["timeouts"].get<uint64_t>(), rq["transport_errors"].get<uint64_t>());
   out += fmt::format("timing split: {}\n", s["timing_split"].get<std::string>());
+  for (const auto& line : rq["gave_up"]) out += "gave up: " + line.get<std::string>() + "\n";
   return out;
 }
 

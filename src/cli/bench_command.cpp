@@ -139,7 +139,7 @@ int run_bench_command(BenchFlags& f) {
   }
   std::fputs(bench::format_table(summary).c_str(), stdout);
   if (!f.out.empty()) std::printf("results: %s/requests.csv, %s/summary.json\n", f.out.c_str(), f.out.c_str());
-  if (result.ok != result.sent) {
+  if (result.ok != result.sent || result.not_sent > 0) {
     for (const auto& r : result.records)
       if (r.status != "ok") {
         log->error("first failed request (client {}, seq {}): {}: {}", r.client, r.seq, r.status, r.error);
@@ -194,6 +194,11 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--timeout-ms", f->timeout_ms,
                   "Per-request timeout; a request without a reply by then counts as failed")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-consecutive-failures", f->options.max_consecutive_failures,
+                  "A client stops after this many timeouts/transport errors in a row (0 = never): a dead server "
+                  "ends the run instead of costing timeout × requests")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--out", f->out, "Folder for requests.csv and summary.json (created if needed)");
   cmd->add_flag("--no-progress", f->no_progress, "No progress lines on stderr");

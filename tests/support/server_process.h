@@ -20,11 +20,12 @@ constexpr double kMaxPayloadMb = 1.0;
 // Starts a server on a free loopback port and waits until it has loaded its models.
 class ServerProcess {
  public:
-  explicit ServerProcess(const std::vector<std::string>& extra = {}) {
+  // `listen`: port 0 picks a free port; a fixed endpoint restarts a server where clients expect it.
+  explicit ServerProcess(const std::vector<std::string>& extra = {}, const std::string& listen = "tcp://127.0.0.1:0") {
     std::vector<std::string> argv{edgeserve_binary(), "serve",
                                   "--repo",           test_models_dir().string(),
                                   "--models",         "tiny,mobilenetv3",
-                                  "--listen",         "tcp://127.0.0.1:0",
+                                  "--listen",         listen,
                                   "--ready-file",     (dir_.path() / "ready").string(),
                                   "--workers",        "2",
                                   "--max-payload-mb", std::to_string(kMaxPayloadMb)};
