@@ -85,7 +85,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       abort = true;
       ready.fetch_add(1);
     };
-    auto conn = transport::connect(o.target, local_handler, on_device);
+    auto conn = transport::connect(o.target, {local_handler, on_device, o.curve});
     if (!conn.ok()) return fail_setup(conn.status().to_string());
     core::RequestHeader header;
     header.client_id = client;

@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/input_source.h"
 #include "core/status.h"
 #include "transport/delivery.h"
+#include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::bench {
 
@@ -26,6 +28,7 @@ struct BenchOptions {
   // (a dead server must not keep a run waiting timeout × requests); 0 = never.
   int max_consecutive_failures = 10;
   bool payload_on_device = false;  // recorded in summary.json: target local with the input in GPU memory
+  std::optional<transport::tcp::CurveClientConfig> curve;  // tcp targets that require CURVE
 };
 
 // One request as the client saw it. Times in milliseconds; NaN where not measured.

@@ -32,6 +32,8 @@ struct BenchFlags {
   bool no_progress = false;
   bool no_cuda_graphs = false;
   bool local_input_on_host = false;
+  std::string curve_server_key;
+  std::string curve_key;
 };
 
 std::optional<core::TensorShape> parse_shape(const std::string& s) {
@@ -88,6 +90,15 @@ int run_bench_command(BenchFlags& f) {
   if (f.options.target != "local" && !f.options.target.starts_with("tcp://")) {
     log->error("--target '{}' is neither local nor tcp://HOST:PORT", f.options.target);
     return kExitUsage;
+  }
+  if (!f.curve_key.empty()) {
+    auto server_key = transport::tcp::read_curve_public_key(f.curve_server_key);
+    auto pair = transport::tcp::read_curve_key_pair(f.curve_key);
+    if (!server_key.ok() || !pair.ok()) {
+      log->error("{}", (!server_key.ok() ? server_key.status() : pair.status()).to_string());
+      return kExitUsage;
+    }
+    f.options.curve = transport::tcp::CurveClientConfig{*server_key, *pair};
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
   f.options.progress = !f.no_progress;
@@ -200,6 +211,14 @@ Command add_bench_command(CLI::App& app) {
                   "ends the run instead of costing timeout × requests")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  auto* server_key = cmd->add_option("--curve-server-key", f->curve_server_key,
+                                     "For a server that requires CURVE: its public key file (*.pub)")
+                         ->check(CLI::ExistingFile);
+  auto* client_key =
+      cmd->add_option("--curve-key", f->curve_key, "With --curve-server-key: this client's key pair file")
+          ->check(CLI::ExistingFile);
+  server_key->needs(client_key);
+  client_key->needs(server_key);
   cmd->add_option("--out", f->out, "Folder for requests.csv and summary.json (created if needed)");
   cmd->add_flag("--no-progress", f->no_progress, "No progress lines on stderr");
   cmd->add_flag("--no-cuda-graphs", f->no_cuda_graphs, "For --target local on GPU: eager forward passes");

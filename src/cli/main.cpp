@@ -25,14 +25,16 @@ std::vector<std::string> split_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   using namespace edgeserve::cli;
-  CLI::App app{"edgeserve " EDGESERVE_VERSION
-               " — model serving for edge offloading, with every stage of every request timed.\n\n"
-               "  edgeserve serve --repo models --listen tcp://0.0.0.0:5555     serve the models of a repository\n"
-               "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --out results/run1\n"
-               "  edgeserve bench --target local --model tiny --out results/local   (in-process lower bound)\n"
-               "  edgeserve info                                                  versions, devices, models\n\n"
-               "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.",
-               "edgeserve"};
+  CLI::App app{
+      "edgeserve " EDGESERVE_VERSION
+      " — model serving for edge offloading, with every stage of every request timed.\n\n"
+      "  edgeserve serve --repo models --listen tcp://0.0.0.0:5555     serve the models of a repository\n"
+      "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --out results/run1\n"
+      "  edgeserve bench --target local --model tiny --out results/local   (in-process lower bound)\n"
+      "  edgeserve info                                                  versions, devices, models\n"
+      "  edgeserve keygen --out keys/server                              CURVE keys for authenticated links\n\n"
+      "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.",
+      "edgeserve"};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   const Command serve = add_serve_command(app);
   const Command bench = add_bench_command(app);
   const Command info = add_info_command(app);
+  const Command keygen = add_keygen_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -52,5 +55,6 @@ int main(int argc, char** argv) {
   edgeserve::core::set_log_level(log_level);
   if (app.got_subcommand("serve")) return serve();
   if (app.got_subcommand("bench")) return bench();
+  if (app.got_subcommand("keygen")) return keygen();
   return info();
 }

@@ -30,6 +30,8 @@ struct ServeFlags {
   double max_payload_mb = 64;
   size_t max_queue = 1024;
   std::string ready_file;
+  std::string curve_key;
+  std::string curve_clients;
 };
 
 int run_serve(const ServeFlags& f) {
@@ -48,6 +50,16 @@ int run_serve(const ServeFlags& f) {
   options.max_queue = f.max_queue;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
+  if (!f.curve_key.empty()) {
+    auto pair = transport::tcp::read_curve_key_pair(f.curve_key);
+    auto clients = transport::tcp::read_authorized_clients(f.curve_clients);
+    if (!pair.ok() || !clients.ok()) {
+      log->error("{}", (!pair.ok() ? pair.status() : clients.status()).to_string());
+      return kExitUsage;
+    }
+    options.curve = transport::tcp::CurveServerConfig{*pair, *clients};
+    log->info("CURVE on: encrypted links, {} authorized client key(s) from {}", clients->size(), f.curve_clients);
+  }
   server::Server server(*models, options);
   g_server = &server;
   struct sigaction sa {};
@@ -106,6 +118,16 @@ Command add_serve_command(CLI::App& app) {
                   "Requests that may wait for a worker; beyond this, requests are answered 'overloaded'")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  auto* key = cmd->add_option("--curve-key", flags->curve_key,
+                              "Require CURVE (encrypted, authenticated) clients: this server's key pair file "
+                              "(from `edgeserve keygen`)")
+                  ->check(CLI::ExistingFile);
+  auto* clients = cmd->add_option("--curve-clients", flags->curve_clients,
+                                  "With --curve-key: folder of the authorized clients' public keys (*.pub); any other "
+                                  "client is refused and logged")
+                      ->check(CLI::ExistingDirectory);
+  key->needs(clients);
+  clients->needs(key);
   cmd->add_option("--ready-file", flags->ready_file,
                   "Write the bound endpoints to this file once serving (for scripts waiting on the server)");
   return [flags] { return run_serve(*flags); };

@@ -208,9 +208,9 @@ Result<ResponseHeader> decode_response_header(std::span<const std::byte> bytes) 
     if (!shape.ok())
       return Status(StatusCode::kMalformedHeader, "output " + std::to_string(i) + ": " + shape.status().message());
     h.outputs[i].shape = *shape;
-    const auto bytes = tensor_bytes(*shape, h.outputs[i].dtype);
+    const auto output_bytes = tensor_bytes(*shape, h.outputs[i].dtype);
     // Checked: a wrapped sum let outputs far larger than the payload "add up" to it.
-    if (!bytes || __builtin_add_overflow(sum, *bytes, &sum))
+    if (!output_bytes || __builtin_add_overflow(sum, *output_bytes, &sum))
       return Status(StatusCode::kMalformedHeader,
                     fmt::format("outputs up to #{} add up to more than 2^64 - 1 bytes", i));
   }

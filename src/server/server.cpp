@@ -45,6 +45,7 @@ core::Status Server::run() {
   auto log = core::logger("server");
   transport::tcp::ListenerOptions listener_options;
   listener_options.max_payload_bytes = s.options.max_payload_bytes;
+  listener_options.curve = s.options.curve;
   s.listeners.reserve(s.options.listen.size());
   for (const auto& address : s.options.listen) {
     if (!address.starts_with("tcp://"))
@@ -65,7 +66,8 @@ core::Status Server::run() {
 
   std::vector<std::string> endpoints;
   for (const auto& l : s.listeners) endpoints.push_back(l->endpoint());
-  log->info("serving {} on {} with {} worker(s)", s.models.names_joined(), fmt::join(endpoints, ", "), workers.size());
+  log->info("serving {} on {} with {} worker(s), scheduling {}", s.models.names_joined(), fmt::join(endpoints, ", "),
+            workers.size(), to_string(s.options.policy));
   if (!s.options.ready_file.empty()) {
     const auto tmp = s.options.ready_file.string() + ".tmp";
     std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints, "\n"));

@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "server/model_repository.h"
 #include "server/scheduler.h"
+#include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::server {
 
@@ -21,6 +23,7 @@ struct ServerOptions {
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
   size_t max_queue = 1024;  // admitted requests waiting for a worker; beyond: "overloaded" replies
   uint64_t max_payload_bytes = 64ull << 20;
+  std::optional<transport::tcp::CurveServerConfig> curve;  // require CURVE-authenticated clients
   std::filesystem::path ready_file;  // written with the bound endpoints once serving (for scripts and tests)
 };
 

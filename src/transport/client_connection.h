@@ -5,12 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "core/status.h"
 #include "core/wire.h"
 #include "transport/delivery.h"
+#include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::transport {
 
@@ -32,10 +34,14 @@ class ClientConnection {
   virtual std::string target() const = 0;
 };
 
-// Opens a connection to `target`: "tcp://HOST:PORT" or "local". `local` runs requests in-process through
-// `local_handler`, which must then be non-null and outlive the connection; with `local_payload_on_device`
-// the payloads given to call() are in the server's GPU memory.
-core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, RequestHandler* local_handler,
-                                                        bool local_payload_on_device = false);
+struct ConnectOptions {
+  // `local` runs requests in-process through this handler, which must outlive the connection.
+  RequestHandler* local_handler = nullptr;
+  bool local_payload_on_device = false;         // payloads given to call() are in the server's GPU memory
+  std::optional<tcp::CurveClientConfig> curve;  // tcp: encrypt and authenticate with these keys
+};
+
+// Opens a connection to `target`: "tcp://HOST:PORT" or "local".
+core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, const ConnectOptions& options = {});
 
 }  // namespace edgeserve::transport

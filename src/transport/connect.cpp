@@ -7,13 +7,13 @@
 
 namespace edgeserve::transport {
 
-core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, RequestHandler* local_handler,
-                                                        bool local_payload_on_device) {
+core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, const ConnectOptions& options) {
   if (target == "local") {
-    if (!local_handler) return core::Status(core::StatusCode::kInternal, "target 'local' needs an in-process pipeline");
-    return local::connect_local(*local_handler, local_payload_on_device);
+    if (!options.local_handler)
+      return core::Status(core::StatusCode::kInternal, "target 'local' needs an in-process pipeline");
+    return local::connect_local(*options.local_handler, options.local_payload_on_device);
   }
-  if (target.starts_with("tcp://")) return tcp::connect_tcp(target);
+  if (target.starts_with("tcp://")) return tcp::connect_tcp(target, options.curve);
   return core::Status(core::StatusCode::kTransportError,
                       fmt::format("unknown target '{}': expected tcp://HOST:PORT or local", target));
 }

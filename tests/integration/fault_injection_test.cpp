@@ -45,10 +45,27 @@ TEST(FaultInjection, ServerKilledMidRunEndsTheBenchWithErrorsNotAHang) {
   ServerProcess server;
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
-  ChildProcess bench({testing::edgeserve_binary(), "bench", "--target", server.endpoint(), "--model", "tiny",
-                      "--repo", testing::test_models_dir().string(), "--clients", "2", "--requests", "100000",
-                      "--warmup", "2", "--timeout-ms", "300", "--max-consecutive-failures", "3", "--no-progress",
-                      "--out", (dir.path() / "out").string()},
+  ChildProcess bench({testing::edgeserve_binary(),
+                      "bench",
+                      "--target",
+                      server.endpoint(),
+                      "--model",
+                      "tiny",
+                      "--repo",
+                      testing::test_models_dir().string(),
+                      "--clients",
+                      "2",
+                      "--requests",
+                      "100000",
+                      "--warmup",
+                      "2",
+                      "--timeout-ms",
+                      "300",
+                      "--max-consecutive-failures",
+                      "3",
+                      "--no-progress",
+                      "--out",
+                      (dir.path() / "out").string()},
                      dir.path() / "bench.log");
   std::this_thread::sleep_for(1500ms);  // let requests flow
   server.process().signal(SIGKILL);
@@ -73,7 +90,7 @@ TEST(FaultInjection, ClientReconnectsWhenTheServerComesBack) {
   auto first = std::make_unique<ServerProcess>();
   endpoint = first->endpoint();
   ASSERT_FALSE(endpoint.empty());
-  auto conn = transport::connect(endpoint, nullptr);
+  auto conn = transport::connect(endpoint);
   ASSERT_TRUE(conn.ok());
   std::vector<float> input(3 * 32 * 32, 0.5f);
   const auto payload = std::as_bytes(std::span(input));

@@ -26,9 +26,14 @@ zmq::context_t& client_context() {
 
 class TcpConnection final : public ClientConnection {
  public:
-  explicit TcpConnection(std::string endpoint)
+  TcpConnection(std::string endpoint, const std::optional<CurveClientConfig>& curve)
       : endpoint_(std::move(endpoint)), socket_(client_context(), zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
+    if (curve) {
+      socket_.set(zmq::sockopt::curve_serverkey, curve->server_public_key);
+      socket_.set(zmq::sockopt::curve_publickey, curve->client.public_key);
+      socket_.set(zmq::sockopt::curve_secretkey, curve->client.secret_key);
+    }
     socket_.connect(endpoint_);
   }
 
@@ -94,9 +99,10 @@ class TcpConnection final : public ClientConnection {
 
 }  // namespace
 
-core::Result<std::unique_ptr<ClientConnection>> connect_tcp(const std::string& endpoint) {
+core::Result<std::unique_ptr<ClientConnection>> connect_tcp(const std::string& endpoint,
+                                                            const std::optional<CurveClientConfig>& curve) {
   try {
-    return std::unique_ptr<ClientConnection>(std::make_unique<TcpConnection>(endpoint));
+    return std::unique_ptr<ClientConnection>(std::make_unique<TcpConnection>(endpoint, curve));
   } catch (const zmq::error_t& e) {
     return Status(StatusCode::kTransportError, fmt::format("cannot connect to {}: {}", endpoint, e.what()));
   }

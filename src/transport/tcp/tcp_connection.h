@@ -2,12 +2,16 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "transport/client_connection.h"
+#include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::transport::tcp {
 
-core::Result<std::unique_ptr<ClientConnection>> connect_tcp(const std::string& endpoint);
+// With `curve`, the link is encrypted and the client authenticates with its key pair.
+core::Result<std::unique_ptr<ClientConnection>> connect_tcp(const std::string& endpoint,
+                                                            const std::optional<CurveClientConfig>& curve = {});
 
 }  // namespace edgeserve::transport::tcp

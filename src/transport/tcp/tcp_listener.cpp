@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -51,6 +54,85 @@ int poll_once(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeou
     throw;
   }
 }
+
+// Admits CURVE clients by public key (the ZAP protocol, RFC 27) and logs every refused handshake, from a
+// socket monitor on the ROUTER. Its sockets live in the listener's context and are used only by its thread.
+class CurveGatekeeper {
+ public:
+  CurveGatekeeper(zmq::context_t& context, zmq::socket_t& router, std::set<std::string> authorized)
+      : authorized_(std::move(authorized)),
+        zap_(context, zmq::socket_type::rep),
+        events_(context, zmq::socket_type::pair) {
+    zap_.bind("inproc://zeromq.zap.01");  // the fixed ZAP endpoint: must exist before any handshake
+    const std::string monitor = "inproc://edgeserve-handshakes-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+    if (zmq_socket_monitor(router.handle(), monitor.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+      throw zmq::error_t();
+    events_.connect(monitor);
+    thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
+  }
+
+ private:
+  void serve(std::stop_token stop) {
+    auto log = core::logger("transport");
+    zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0}, {events_.handle(), 0, ZMQ_POLLIN, 0}};
+    while (!stop.stop_requested()) {
+      if (poll_once(items, 2, std::chrono::milliseconds(100)) == 0) continue;
+      if (items[0].revents & ZMQ_POLLIN) answer(*log);
+      if (items[1].revents & ZMQ_POLLIN) report(*log);
+    }
+  }
+
+  // ZAP request: version, request id, domain, address, routing id, mechanism, credentials (CURVE: the
+  // client's 32-byte public key). Reply: version, request id, status code, status text, user id, metadata.
+  void answer(spdlog::logger& log) {
+    std::vector<zmq::message_t> req;
+    if (!zmq::recv_multipart(zap_, std::back_inserter(req)) || req.size() < 6) return;
+    std::string status = "400", text = "not authorized";
+    const std::string address = req[3].to_string(), mechanism = req[5].to_string();
+    if (mechanism == "CURVE" && req.size() >= 7 && req[6].size() == 32) {
+      char z85[41] = {};
+      zmq_z85_encode(z85, req[6].data<uint8_t>(), 32);
+      if (authorized_.count(z85)) {
+        status = "200";
+        text = "OK";
+      } else {
+        log.warn("refused client {}: CURVE public key {} is not authorized", address, z85);
+      }
+    } else {
+      log.warn("refused client {}: mechanism {} (CURVE required)", address, mechanism);
+    }
+    std::vector<zmq::message_t> reply;
+    reply.emplace_back(std::string_view("1.0"));
+    reply.push_back(std::move(req[1]));
+    reply.emplace_back(std::string_view(status));
+    reply.emplace_back(std::string_view(text));
+    reply.emplace_back();
+    reply.emplace_back();
+    zmq::send_multipart(zap_, reply);
+  }
+
+  void report(spdlog::logger& log) {
+    std::vector<zmq::message_t> event;
+    if (!zmq::recv_multipart(events_, std::back_inserter(event)) || event.size() < 2 || event[0].size() < 6) return;
+    uint16_t id = 0;
+    uint32_t value = 0;
+    std::memcpy(&id, event[0].data(), 2);
+    std::memcpy(&value, event[0].data<uint8_t>() + 2, 4);
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+      log.warn("refused a client on {}: authentication failed (ZAP status {})", event[1].to_string(), value);
+    else
+      log.warn(
+          "refused a client on {}: CURVE handshake failed (ZMTP error 0x{:x}; a client without CURVE or "
+          "without this server's public key?)",
+          event[1].to_string(), value);
+  }
+
+  std::set<std::string> authorized_;
+  zmq::socket_t zap_, events_;
+  std::jthread thread_;  // last: stops and joins before the sockets close
+};
 
 struct Outgoing {
   zmq::message_t identity, header, payload;
@@ -130,6 +212,7 @@ struct TcpListener::Impl {
   std::shared_ptr<Outbox> outbox = std::make_shared<Outbox>();
   std::atomic<bool> stopping{false};
   std::vector<zmq::message_t> frames;  // reused across receives
+  std::unique_ptr<CurveGatekeeper> gatekeeper;
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
 
   explicit Impl(const ListenerOptions& o)
@@ -203,6 +286,13 @@ core::Result<std::unique_ptr<TcpListener>> TcpListener::bind(const std::string& 
                                                              const ListenerOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   try {
+    if (options.curve) {
+      impl->gatekeeper =
+          std::make_unique<CurveGatekeeper>(impl->context, impl->router, options.curve->authorized_clients);
+      impl->router.set(zmq::sockopt::curve_server, 1);
+      impl->router.set(zmq::sockopt::curve_secretkey, options.curve->server.secret_key);
+      impl->router.set(zmq::sockopt::zap_domain, "edgeserve");
+    }
     impl->router.set(zmq::sockopt::router_mandatory, 1);
     impl->router.set(zmq::sockopt::linger, 0);
     // Over this size ZeroMQ drops the connection instead of buffering the message: this bounds memory per

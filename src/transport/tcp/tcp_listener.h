@@ -7,16 +7,21 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
 #include "transport/delivery.h"
+#include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::transport::tcp {
 
 struct ListenerOptions {
   uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused (see tcp_listener.cpp)
   int io_threads = 1;
+  // When set, clients must speak CURVE (encrypted) with a public key in `authorized_clients`; others are
+  // refused during the handshake and logged.
+  std::optional<CurveServerConfig> curve;
 };
 
 class TcpListener {
