@@ -16,7 +16,8 @@ using testing::ChildProcess;
 using testing::TempDir;
 
 void keygen(const TempDir& dir, const std::string& prefix) {
-  ChildProcess p({testing::edgeserve_binary(), "keygen", "--out", (dir.path() / prefix).string()}, dir.path() / "keygen.log");
+  ChildProcess p({testing::edgeserve_binary(), "keygen", "--out", (dir.path() / prefix).string()},
+                 dir.path() / "keygen.log");
   ASSERT_EQ(p.wait(30s), 0) << p.log();
 }
 
@@ -49,8 +50,8 @@ TEST(CurveAuth, OnlyAuthorizedClientsAreServedAndRefusalsAreLogged) {
   keygen(keys, "server");
   keygen(keys, "clients/cam1");
   keygen(keys, "others/intruder");
-  testing::ServerProcess server({"--curve-key", (keys.path() / "server.key").string(), "--curve-clients",
-                                 (keys.path() / "clients").string()});
+  testing::ServerProcess server(
+      {"--curve-key", (keys.path() / "server.key").string(), "--curve-clients", (keys.path() / "clients").string()});
   ASSERT_FALSE(server.endpoint().empty());
 
   transport::ConnectOptions authorized;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <zmq.hpp>
 
 #include "../support/child_process.h"
 #include "../support/server_process.h"
@@ -138,6 +139,46 @@ TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
 #endif
   // 6000 requests of ~12 KB raw frames: a per-request leak of even 4 KB would add 24 MB.
   EXPECT_LT(after, before + (16u << 20)) << "server RSS grew from " << before << " to " << after << " bytes";
+}
+
+// A client that floods requests and never reads its replies: the server bounds what it holds for it
+// (admission queue, then `overloaded` replies; ZeroMQ's send high-water mark, then dropped replies, logged)
+// and keeps serving everyone else.
+TEST(FaultInjection, ClientThatNeverReadsCostsBoundedMemoryAndOthersAreServed) {
+  ServerProcess server;
+  ASSERT_FALSE(server.endpoint().empty());
+  const uint64_t before = rss_bytes(server.process().pid());
+  zmq::context_t ctx;
+  zmq::socket_t flood(ctx, zmq::socket_type::dealer);
+  flood.set(zmq::sockopt::linger, 0);
+  flood.set(zmq::sockopt::rcvhwm, 8);
+  flood.set(zmq::sockopt::rcvbuf, 4096);  // a tiny kernel window: replies back up into the server
+  flood.set(zmq::sockopt::sndhwm, 0);     // never block this test's sends
+  flood.connect(server.endpoint());
+  std::vector<float> input(3 * 32 * 32, 0.5f);
+  for (uint64_t id = 1; id <= 6000; ++id) {
+    core::RequestHeaderBytes header;
+    core::encode(tiny_request(id), header);
+    flood.send(zmq::buffer(header), zmq::send_flags::sndmore);
+    flood.send(zmq::buffer(input));
+  }
+  // Meanwhile another client is served, promptly.
+  auto conn = transport::connect(server.endpoint());
+  ASSERT_TRUE(conn.ok());
+  transport::Reply reply;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto s = (*conn)->call(tiny_request(99999), std::as_bytes(std::span(input)), reply, 10s);
+  EXPECT_TRUE(s.ok()) << s.to_string() << "\n" << server.log();
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << reply.header.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  std::this_thread::sleep_for(3s);  // let the server work through (or refuse) the flood
+  EXPECT_TRUE((*conn)->call(tiny_request(100000), std::as_bytes(std::span(input)), reply, 10s).ok()) << server.log();
+  const uint64_t after = rss_bytes(server.process().pid());
+#if !defined(__SANITIZE_ADDRESS__)
+  // 6000 requests are 74 MB; the bounds keep well under that.
+  EXPECT_LT(after, before + (48u << 20)) << "server RSS grew from " << before << " to " << after << " bytes";
+#endif
+  (void)after;
 }
 
 }  // namespace
