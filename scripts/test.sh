@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh), checks formatting, runs the whole test suite, runs it again under
-# ASan+UBSan, and fuzzes every decoder of untrusted bytes for a bounded time. CI runs exactly this.
+# ASan+UBSan and under TSan, and fuzzes every decoder of untrusted bytes for a bounded time. CI runs exactly this.
 #   FUZZ_SECONDS=60 (per target) by default; FUZZ_SECONDS=0 skips the fuzz smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +10,10 @@ echo "==> tests (ctest preset cpu; tests labelled gpu skip without a CUDA device
 ctest --preset cpu -j"$(nproc)"
 echo "==> the same tests under ASan + UBSan (preset asan)"
 scripts/sanitizer_tests.sh --all
+echo "==> the tests under ThreadSanitizer (preset tsan)"
+scripts/sanitizer_tests.sh --tsan
 if [[ ${FUZZ_SECONDS:-60} -gt 0 ]]; then
   echo "==> fuzz smoke (${FUZZ_SECONDS:-60} s per target)"
   scripts/fuzz_smoke.sh "${FUZZ_SECONDS:-60}"
 fi
-echo "==> tests, sanitizer tests and fuzz smoke passed"
+echo "==> tests, ASan+UBSan and TSan tests, and fuzz smoke passed"

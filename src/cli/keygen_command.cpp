@@ -14,7 +14,8 @@ Command add_keygen_command(CLI::App& app) {
       "Example (server requiring authenticated clients):\n"
       "  edgeserve keygen --out keys/server && mkdir -p keys/clients && edgeserve keygen --out keys/clients/cam1\n"
       "  edgeserve serve --curve-key keys/server.key --curve-clients keys/clients\n"
-      "  edgeserve bench --target tcp://HOST:5555 --curve-server-key keys/server.pub --curve-key keys/clients/cam1.key");
+      "  edgeserve bench --target tcp://HOST:5555 --curve-server-key keys/server.pub --curve-key "
+      "keys/clients/cam1.key");
   cmd->add_option("--out", *prefix, "Path prefix of the two files")->required();
   return [prefix] {
     if (auto s = transport::tcp::write_curve_key_pair(*prefix); !s.ok()) {

@@ -26,7 +26,8 @@ bool is_z85_key(const std::string& key) {
 
 Status bad_key(const std::filesystem::path& file, const char* what) {
   return {StatusCode::kInternal,
-          fmt::format("{}: {} is not a 40-character Z85 CURVE key (make keys with `edgeserve keygen`)", file.string(), what)};
+          fmt::format("{}: {} is not a 40-character Z85 CURVE key (make keys with `edgeserve keygen`)", file.string(),
+                      what)};
 }
 
 }  // namespace
@@ -34,8 +35,8 @@ Status bad_key(const std::filesystem::path& file, const char* what) {
 Status write_curve_key_pair(const std::filesystem::path& prefix) {
   char public_key[kZ85KeyLength + 1] = {}, secret_key[kZ85KeyLength + 1] = {};
   if (zmq_curve_keypair(public_key, secret_key) != 0)
-    return {StatusCode::kInternal, fmt::format("zmq_curve_keypair failed: {} (is libzmq built with CURVE?)",
-                                               zmq_strerror(zmq_errno()))};
+    return {StatusCode::kInternal,
+            fmt::format("zmq_curve_keypair failed: {} (is libzmq built with CURVE?)", zmq_strerror(zmq_errno()))};
   const auto pub = prefix.string() + ".pub", key = prefix.string() + ".key";
   {
     std::ofstream out(key);
@@ -80,8 +81,8 @@ core::Result<std::set<std::string>> read_authorized_clients(const std::filesyste
   }
   if (ec) return Status(StatusCode::kInternal, fmt::format("cannot list {}: {}", dir.string(), ec.message()));
   if (keys.empty())
-    return Status(StatusCode::kInternal, fmt::format("{} holds no client public keys (*.pub): no client could connect",
-                                                     dir.string()));
+    return Status(StatusCode::kInternal,
+                  fmt::format("{} holds no client public keys (*.pub): no client could connect", dir.string()));
   return keys;
 }
 
