@@ -9,16 +9,11 @@
 
 #include "core/wire.h"
 #include "engine/model_spec.h"
+#include "require.h"
 
 using namespace edgeserve;
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) std::abort();  // libFuzzer reports the abort as a crash and keeps the input
-}
-
-}  // namespace
+using edgeserve::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -8,16 +8,11 @@
 #include <span>
 
 #include "core/wire.h"
+#include "require.h"
 
 using namespace edgeserve::core;
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) std::abort();  // libFuzzer reports the abort as a crash and keeps the input
-}
-
-}  // namespace
+using edgeserve::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const std::byte> input(reinterpret_cast<const std::byte*>(data), size);
