@@ -29,6 +29,7 @@ struct ServeFlags {
   bool no_cuda_graphs = false;
   double max_payload_mb = 64;
   size_t max_queue = 1024;
+  size_t max_clients = 1024;
   std::string ready_file;
   std::string curve_key;
   std::string curve_clients;
@@ -48,6 +49,7 @@ int run_serve(const ServeFlags& f) {
   options.workers = f.workers;
   options.policy = *server::parse_policy(f.policy);
   options.max_queue = f.max_queue;
+  options.max_clients = f.max_clients;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
   if (!f.curve_key.empty()) {
@@ -121,6 +123,11 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-queue", flags->max_queue,
                   "Requests that may wait for a worker; beyond this, requests are answered 'overloaded'")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-clients", flags->max_clients,
+                  "Clients served at once (a client idle for 60 s no longer counts); requests from more clients are "
+                  "answered 'overloaded'")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   auto* key = cmd->add_option("--curve-key", flags->curve_key,

@@ -46,6 +46,7 @@ core::Status Server::run() {
   transport::tcp::ListenerOptions listener_options;
   listener_options.max_payload_bytes = s.options.max_payload_bytes;
   listener_options.curve = s.options.curve;
+  listener_options.max_clients = s.options.max_clients;
   s.listeners.reserve(s.options.listen.size());
   for (const auto& address : s.options.listen) {
     if (!address.starts_with("tcp://"))

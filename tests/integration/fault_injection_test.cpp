@@ -181,5 +181,26 @@ TEST(FaultInjection, ClientThatNeverReadsCostsBoundedMemoryAndOthersAreServed) {
   (void)after;
 }
 
+TEST(Limits, ClientsBeyondMaxClientsAreAnsweredOverloaded) {
+  ServerProcess server({"--max-clients", "2"});
+  ASSERT_FALSE(server.endpoint().empty());
+  std::vector<float> input(3 * 32 * 32, 0.5f);
+  const auto payload = std::as_bytes(std::span(input));
+  auto a = transport::connect(server.endpoint()), b = transport::connect(server.endpoint()),
+       c = transport::connect(server.endpoint());
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  transport::Reply reply;
+  ASSERT_TRUE((*a)->call(tiny_request(1), payload, reply, 20s).ok());
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk);
+  ASSERT_TRUE((*b)->call(tiny_request(2), payload, reply, 20s).ok());
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk);
+  ASSERT_TRUE((*c)->call(tiny_request(3), payload, reply, 20s).ok());
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOverloaded);
+  EXPECT_NE(reply.header.error.find("limit of 2 clients"), std::string::npos) << reply.header.error;
+  ASSERT_TRUE((*a)->call(tiny_request(4), payload, reply, 20s).ok());
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << "admitted clients keep being served";
+  EXPECT_NE(server.log().find("limit of 2 clients"), std::string::npos) << server.log();
+}
+
 }  // namespace
 }  // namespace edgeserve

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -213,6 +214,7 @@ struct TcpListener::Impl {
   std::atomic<bool> stopping{false};
   std::vector<zmq::message_t> frames;  // reused across receives
   std::unique_ptr<CurveGatekeeper> gatekeeper;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> clients;  // identity → last request
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
 
   explicit Impl(const ListenerOptions& o)
@@ -239,6 +241,22 @@ struct TcpListener::Impl {
     }
   }
 
+  // Counts a client in (it stays in while it sends at least once per idle timeout); false when the server
+  // already serves max_clients others. Bounded: the table never holds more than max_clients entries.
+  bool admit_client(const zmq::message_t& identity) {
+    const auto now = std::chrono::steady_clock::now();
+    std::string id(identity.data<char>(), identity.size());
+    if (auto it = clients.find(id); it != clients.end()) {
+      it->second = now;
+      return true;
+    }
+    if (clients.size() >= options.max_clients)
+      std::erase_if(clients, [&](const auto& c) { return now - c.second > options.client_idle_timeout; });
+    if (clients.size() >= options.max_clients) return false;
+    clients.emplace(std::move(id), now);
+    return true;
+  }
+
   void flush_outbox() {
     std::vector<Outgoing> batch;
     {
@@ -261,6 +279,14 @@ struct TcpListener::Impl {
       if (!n) return;  // nothing more queued
       const uint64_t recv_ns = core::now_ns();
       if (frames.size() == 3) {
+        if (!admit_client(frames[0])) {
+          const std::span<const std::byte> header(frames[1].data<std::byte>(), frames[1].size());
+          const core::Status status(core::StatusCode::kOverloaded,
+                                    fmt::format("server is at its limit of {} clients", options.max_clients));
+          log->warn("refused request {}: {}", core::peek_request_id(header), status.to_string());
+          send_error(std::move(frames[0]), core::peek_request_id(header), status);
+          continue;
+        }
         on_delivery(std::make_unique<TcpDelivery>(recv_ns, std::move(frames[0]), std::move(frames[1]),
                                                   std::move(frames[2]), outbox));
         continue;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +19,10 @@ namespace edgeserve::transport::tcp {
 
 struct ListenerOptions {
   uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused (see tcp_listener.cpp)
+  // Clients served at once: a client counts from its first request until it has been idle for
+  // client_idle_timeout; requests from further clients are answered "overloaded".
+  size_t max_clients = 1024;
+  std::chrono::milliseconds client_idle_timeout{60'000};
   int io_threads = 1;
   // When set, clients must speak CURVE (encrypted) with a public key in `authorized_clients`; others are
   // refused during the handshake and logged.
