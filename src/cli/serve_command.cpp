@@ -30,6 +30,7 @@ struct ServeFlags {
   double max_payload_mb = 64;
   size_t max_queue = 1024;
   size_t max_clients = 1024;
+  size_t max_queue_per_client = 32;
   std::string ready_file;
   std::string curve_key;
   std::string curve_clients;
@@ -50,6 +51,7 @@ int run_serve(const ServeFlags& f) {
   options.policy = *server::parse_policy(f.policy);
   options.max_queue = f.max_queue;
   options.max_clients = f.max_clients;
+  options.max_queue_per_client = f.max_queue_per_client;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
   if (!f.curve_key.empty()) {
@@ -123,6 +125,11 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-queue", flags->max_queue,
                   "Requests that may wait for a worker; beyond this, requests are answered 'overloaded'")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-queue-per-client", flags->max_queue_per_client,
+                  "Of those, requests one client may have waiting: a flooding client is answered 'overloaded' "
+                  "while the others are served")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-clients", flags->max_clients,

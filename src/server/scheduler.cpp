@@ -1,6 +1,8 @@
 // Scheduling policies: which worker (lane) runs an admitted job, and in which order.
 #include "server/scheduler.h"
 
+#include <fmt/format.h>
+
 namespace edgeserve::server {
 
 const char* to_string(SchedulingPolicy policy) {
@@ -22,16 +24,27 @@ std::optional<SchedulingPolicy> parse_policy(std::string_view name) {
   return std::nullopt;
 }
 
-Scheduler::Scheduler(SchedulingPolicy policy, int workers, size_t capacity)
+Scheduler::Scheduler(SchedulingPolicy policy, int workers, size_t capacity, size_t per_client_capacity)
     : policy_(policy),
       workers_(std::max(1, workers)),
       capacity_(capacity),
+      per_client_capacity_(per_client_capacity),
       queues_(policy == SchedulingPolicy::kPerClient ? static_cast<size_t>(workers_) : 1) {}
 
-bool Scheduler::push(Job&& job) {
+core::Status Scheduler::push(Job&& job) {
   {
     std::lock_guard lock(mutex_);
-    if (closed_ || waiting_ >= capacity_) return false;
+    if (closed_) return {core::StatusCode::kShuttingDown, "the server is stopping"};
+    if (waiting_ >= capacity_)
+      return {core::StatusCode::kOverloaded, fmt::format("server queue is full ({} waiting requests)", capacity_)};
+    size_t& mine = waiting_per_client_[job.header.client_id];
+    if (mine >= per_client_capacity_) {
+      if (mine == 0) waiting_per_client_.erase(job.header.client_id);
+      return {core::StatusCode::kOverloaded,
+              fmt::format("client {} already has {} requests waiting (the limit per client)", job.header.client_id,
+                          per_client_capacity_)};
+    }
+    ++mine;
     if (policy_ == SchedulingPolicy::kPriority && job.header.priority > 0)
       urgent_.push_back(std::move(job));
     else if (policy_ == SchedulingPolicy::kPerClient)
@@ -45,7 +58,7 @@ bool Scheduler::push(Job&& job) {
     ready_.notify_all();
   else
     ready_.notify_one();
-  return true;
+  return {};
 }
 
 std::optional<ScheduledJob> Scheduler::pop(int worker) {
@@ -57,6 +70,9 @@ std::optional<ScheduledJob> Scheduler::pop(int worker) {
   ScheduledJob out{std::move(from.front()), {}};
   from.pop_front();
   --waiting_;
+  if (auto it = waiting_per_client_.find(out.job.header.client_id);
+      it != waiting_per_client_.end() && --it->second == 0)
+    waiting_per_client_.erase(it);
   out.context.lane = worker;
   out.context.high_priority = &from == &urgent_;
   return out;

@@ -6,7 +6,8 @@
 //               limited concurrency, Fig. 15)
 //   priority    like pool, but requests flagged priority > 0 jump the queue and run on their lane's
 //               high-priority CUDA stream (Fig. 16)
-// Bounded: beyond `capacity` waiting jobs, push() refuses and the caller answers "overloaded".
+// Bounded: beyond `capacity` waiting jobs in all, or `per_client_capacity` from one client id, push()
+// refuses and the caller answers "overloaded" — so one client flooding requests cannot crowd out the others.
 #pragma once
 
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "server/pipeline.h"
@@ -32,10 +34,11 @@ struct ScheduledJob {
 
 class Scheduler {
  public:
-  Scheduler(SchedulingPolicy policy, int workers, size_t capacity);
+  Scheduler(SchedulingPolicy policy, int workers, size_t capacity, size_t per_client_capacity);
 
-  // False when full or closed; `job` is then left intact so the caller can still answer it.
-  bool push(Job&& job);
+  // An error (overloaded, shutting down) when refused; `job` is then left intact so the caller can still
+  // answer it.
+  core::Status push(Job&& job);
   // Blocks until worker `worker` has a job; nullopt once closed and drained.
   std::optional<ScheduledJob> pop(int worker);
   // Workers finish what is queued, then pop() returns nullopt.
@@ -45,11 +48,13 @@ class Scheduler {
   SchedulingPolicy policy_;
   int workers_;
   size_t capacity_;
+  size_t per_client_capacity_;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::vector<std::deque<Job>> queues_;  // one per worker (per-client) or one shared (pool, priority)
   std::deque<Job> urgent_;               // priority policy: requests with priority > 0
   size_t waiting_ = 0;
+  std::unordered_map<uint32_t, size_t> waiting_per_client_;  // only clients with jobs waiting: bounded by capacity
   bool closed_ = false;
 };
 

@@ -25,7 +25,7 @@ struct Server::State {
       : models(m),
         options(std::move(o)),
         pipeline(m, {options.max_payload_bytes}),
-        scheduler(options.policy, options.workers, options.max_queue) {}
+        scheduler(options.policy, options.workers, options.max_queue, options.max_queue_per_client) {}
 };
 
 Server::Server(const ModelRepository& models, ServerOptions options)
@@ -79,10 +79,8 @@ core::Status Server::run() {
     Job job;
     if (!s.pipeline.admit(*delivery, job)) return;
     job.owned = std::move(delivery);
-    if (!s.scheduler.push(std::move(job)))
-      // push() leaves `job` intact on failure, so the delivery can still be answered.
-      s.pipeline.reject(job, {core::StatusCode::kOverloaded,
-                              fmt::format("server queue is full ({} waiting requests)", s.options.max_queue)});
+    // push() leaves `job` intact when it refuses, so the delivery can still be answered.
+    if (const core::Status refused = s.scheduler.push(std::move(job)); !refused.ok()) s.pipeline.reject(job, refused);
   };
   {
     std::vector<std::jthread> io;

@@ -21,8 +21,9 @@ struct ServerOptions {
   std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
   int workers = 4;  // threads, each owning one lane of every engine; the paper uses one per client
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
-  size_t max_queue = 1024;    // admitted requests waiting for a worker; beyond: "overloaded" replies
-  size_t max_clients = 1024;  // clients served at once (a client idle for 60 s no longer counts)
+  size_t max_queue = 1024;           // admitted requests waiting for a worker; beyond: "overloaded" replies
+  size_t max_queue_per_client = 32;  // of those, from one client id
+  size_t max_clients = 1024;         // clients served at once (a client idle for 60 s no longer counts)
   uint64_t max_payload_bytes = 64ull << 20;
   std::optional<transport::tcp::CurveServerConfig> curve;  // require CURVE-authenticated clients
   std::filesystem::path ready_file;  // written with the bound endpoints once serving (for scripts and tests)

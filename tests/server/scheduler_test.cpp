@@ -17,8 +17,8 @@ Job job_from(uint32_t client, uint64_t id, uint8_t priority = 0) {
 }
 
 TEST(Scheduler, PoolIsOneFifoSharedByAllWorkers) {
-  Scheduler s(SchedulingPolicy::kPool, 2, 16);
-  for (uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(s.push(job_from(static_cast<uint32_t>(id), id)));
+  Scheduler s(SchedulingPolicy::kPool, 2, 16, 16);
+  for (uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(s.push(job_from(static_cast<uint32_t>(id), id)).ok());
   auto a = s.pop(1), b = s.pop(0), c = s.pop(1);
   EXPECT_EQ(a->job.header.request_id, 1u);
   EXPECT_EQ(a->context.lane, 1) << "a worker runs on its own lane";
@@ -28,10 +28,10 @@ TEST(Scheduler, PoolIsOneFifoSharedByAllWorkers) {
 }
 
 TEST(Scheduler, PerClientPinsEachClientToOneWorker) {
-  Scheduler s(SchedulingPolicy::kPerClient, 3, 16);
-  ASSERT_TRUE(s.push(job_from(4, 40)));  // 4 mod 3 = worker 1
-  ASSERT_TRUE(s.push(job_from(2, 20)));  // worker 2
-  ASSERT_TRUE(s.push(job_from(1, 10)));  // worker 1
+  Scheduler s(SchedulingPolicy::kPerClient, 3, 16, 16);
+  ASSERT_TRUE(s.push(job_from(4, 40)).ok());  // 4 mod 3 = worker 1
+  ASSERT_TRUE(s.push(job_from(2, 20)).ok());  // worker 2
+  ASSERT_TRUE(s.push(job_from(1, 10)).ok());  // worker 1
   auto w2 = s.pop(2);
   EXPECT_EQ(w2->job.header.request_id, 20u);
   auto first = s.pop(1), second = s.pop(1);
@@ -47,10 +47,10 @@ TEST(Scheduler, PerClientPinsEachClientToOneWorker) {
 }
 
 TEST(Scheduler, PriorityJobsJumpTheQueueOntoHighPriorityStreams) {
-  Scheduler s(SchedulingPolicy::kPriority, 1, 16);
-  ASSERT_TRUE(s.push(job_from(0, 1)));
-  ASSERT_TRUE(s.push(job_from(0, 2)));
-  ASSERT_TRUE(s.push(job_from(7, 3, /*priority=*/1)));
+  Scheduler s(SchedulingPolicy::kPriority, 1, 16, 16);
+  ASSERT_TRUE(s.push(job_from(0, 1)).ok());
+  ASSERT_TRUE(s.push(job_from(0, 2)).ok());
+  ASSERT_TRUE(s.push(job_from(7, 3, /*priority=*/1)).ok());
   auto first = s.pop(0);
   EXPECT_EQ(first->job.header.request_id, 3u);
   EXPECT_TRUE(first->context.high_priority);
@@ -59,25 +59,37 @@ TEST(Scheduler, PriorityJobsJumpTheQueueOntoHighPriorityStreams) {
 }
 
 TEST(Scheduler, PriorityFlagIsIgnoredByThePool) {
-  Scheduler s(SchedulingPolicy::kPool, 1, 16);
-  ASSERT_TRUE(s.push(job_from(0, 1)));
-  ASSERT_TRUE(s.push(job_from(0, 2, 1)));
+  Scheduler s(SchedulingPolicy::kPool, 1, 16, 16);
+  ASSERT_TRUE(s.push(job_from(0, 1)).ok());
+  ASSERT_TRUE(s.push(job_from(0, 2, 1)).ok());
   EXPECT_EQ(s.pop(0)->job.header.request_id, 1u);
   EXPECT_FALSE(s.pop(0)->context.high_priority);
 }
 
 TEST(Scheduler, RefusesBeyondCapacityAndAfterClose) {
-  Scheduler s(SchedulingPolicy::kPool, 1, 2);
-  ASSERT_TRUE(s.push(job_from(0, 1)));
-  ASSERT_TRUE(s.push(job_from(0, 2)));
+  Scheduler s(SchedulingPolicy::kPool, 1, 2, 16);
+  ASSERT_TRUE(s.push(job_from(0, 1)).ok());
+  ASSERT_TRUE(s.push(job_from(0, 2)).ok());
   Job third = job_from(0, 3);
-  EXPECT_FALSE(s.push(std::move(third)));
+  EXPECT_EQ(s.push(std::move(third)).code(), core::StatusCode::kOverloaded);
   EXPECT_EQ(third.header.request_id, 3u) << "a refused job stays intact for its error reply";
   s.close();
-  EXPECT_FALSE(s.push(job_from(0, 4)));
+  EXPECT_EQ(s.push(job_from(0, 4)).code(), core::StatusCode::kShuttingDown);
   EXPECT_EQ(s.pop(0)->job.header.request_id, 1u) << "queued jobs still drain after close";
   EXPECT_EQ(s.pop(0)->job.header.request_id, 2u);
   EXPECT_FALSE(s.pop(0).has_value());
+}
+
+TEST(Scheduler, OneClientCannotFillTheQueueForEveryoneElse) {
+  Scheduler s(SchedulingPolicy::kPool, 1, 100, 2);
+  ASSERT_TRUE(s.push(job_from(5, 1)).ok());
+  ASSERT_TRUE(s.push(job_from(5, 2)).ok());
+  const auto refused = s.push(job_from(5, 3));
+  EXPECT_EQ(refused.code(), core::StatusCode::kOverloaded);
+  EXPECT_NE(refused.message().find("client 5"), std::string::npos) << refused.message();
+  EXPECT_TRUE(s.push(job_from(6, 4)).ok()) << "another client still gets in";
+  EXPECT_EQ(s.pop(0)->job.header.request_id, 1u);
+  EXPECT_TRUE(s.push(job_from(5, 5)).ok()) << "a slot frees when one of the client's jobs starts";
 }
 
 TEST(Scheduler, ParsesPolicyNames) {
