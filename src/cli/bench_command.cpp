@@ -92,13 +92,12 @@ int run_bench_command(BenchFlags& f) {
     return kExitUsage;
   }
   if (!f.curve_key.empty()) {
-    auto server_key = transport::tcp::read_curve_public_key(f.curve_server_key);
-    auto pair = transport::tcp::read_curve_key_pair(f.curve_key);
-    if (!server_key.ok() || !pair.ok()) {
-      log->error("{}", (!server_key.ok() ? server_key.status() : pair.status()).to_string());
+    auto curve = transport::tcp::read_curve_client_config(f.curve_server_key, f.curve_key);
+    if (!curve.ok()) {
+      log->error("{}", curve.status().to_string());
       return kExitUsage;
     }
-    f.options.curve = transport::tcp::CurveClientConfig{*server_key, *pair};
+    f.options.curve = std::move(curve.value());
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
   f.options.progress = !f.no_progress;

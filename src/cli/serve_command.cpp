@@ -55,14 +55,14 @@ int run_serve(const ServeFlags& f) {
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
   if (!f.curve_key.empty()) {
-    auto pair = transport::tcp::read_curve_key_pair(f.curve_key);
-    auto clients = transport::tcp::read_authorized_clients(f.curve_clients);
-    if (!pair.ok() || !clients.ok()) {
-      log->error("{}", (!pair.ok() ? pair.status() : clients.status()).to_string());
+    auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
+    if (!curve.ok()) {
+      log->error("{}", curve.status().to_string());
       return kExitUsage;
     }
-    options.curve = transport::tcp::CurveServerConfig{*pair, *clients};
-    log->info("CURVE on: encrypted links, {} authorized client key(s) from {}", clients->size(), f.curve_clients);
+    log->info("CURVE on: encrypted links, {} authorized client key(s) from {}", curve->authorized_clients.size(),
+              f.curve_clients);
+    options.curve = std::move(curve.value());
   }
   server::Server server(*models, options);
   g_server = &server;

@@ -22,10 +22,9 @@ void keygen(const TempDir& dir, const std::string& prefix) {
 }
 
 transport::tcp::CurveClientConfig client_keys(const TempDir& dir, const std::string& key) {
-  auto server = transport::tcp::read_curve_public_key(dir.path() / "server.pub");
-  auto pair = transport::tcp::read_curve_key_pair(dir.path() / key);
-  EXPECT_TRUE(server.ok() && pair.ok());
-  return {*server, *pair};
+  auto config = transport::tcp::read_curve_client_config(dir.path() / "server.pub", dir.path() / key);
+  EXPECT_TRUE(config.ok()) << config.status().to_string();
+  return config.value();
 }
 
 // One tiny request; true when it was answered with a result.

@@ -86,4 +86,22 @@ core::Result<std::set<std::string>> read_authorized_clients(const std::filesyste
   return keys;
 }
 
+core::Result<CurveServerConfig> read_curve_server_config(const std::filesystem::path& key_file,
+                                                         const std::filesystem::path& clients_dir) {
+  auto pair = read_curve_key_pair(key_file);
+  if (!pair.ok()) return pair.status();
+  auto clients = read_authorized_clients(clients_dir);
+  if (!clients.ok()) return clients.status();
+  return CurveServerConfig{std::move(pair.value()), std::move(clients.value())};
+}
+
+core::Result<CurveClientConfig> read_curve_client_config(const std::filesystem::path& server_pub_file,
+                                                         const std::filesystem::path& key_file) {
+  auto server = read_curve_public_key(server_pub_file);
+  if (!server.ok()) return server.status();
+  auto pair = read_curve_key_pair(key_file);
+  if (!pair.ok()) return pair.status();
+  return CurveClientConfig{std::move(server.value()), std::move(pair.value())};
+}
+
 }  // namespace edgeserve::transport::tcp

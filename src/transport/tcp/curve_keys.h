@@ -34,4 +34,11 @@ core::Result<std::string> read_curve_public_key(const std::filesystem::path& pub
 // Every *.pub file in `dir`.
 core::Result<std::set<std::string>> read_authorized_clients(const std::filesystem::path& dir);
 
+// A server's key pair file and its folder of authorized client keys; a client's view of the server's public
+// key and its own key pair. The first bad file is the error.
+core::Result<CurveServerConfig> read_curve_server_config(const std::filesystem::path& key_file,
+                                                         const std::filesystem::path& clients_dir);
+core::Result<CurveClientConfig> read_curve_client_config(const std::filesystem::path& server_pub_file,
+                                                         const std::filesystem::path& key_file);
+
 }  // namespace edgeserve::transport::tcp
