@@ -65,7 +65,7 @@ class GpuEngine final : public Engine {
     at::globalContext().setBenchmarkCuDNN(true);  // fixed shapes: let cuDNN pick its fastest kernels once
     int least = 0, greatest = 0;
     cudaDeviceGetStreamPriorityRange(&least, &greatest);
-    const size_t in_bytes = spec_.input_bytes(), out_bytes = spec_.output_bytes();
+    const size_t in_bytes = spec_.input_bytes();
     try {
       for (auto& lane : lanes_) {
         lane.stream = cuda::Stream::create(least);
@@ -94,8 +94,12 @@ class GpuEngine final : public Engine {
       }
       cudaStreamSynchronize(lanes_[0].stream.get());
     }
-    for (auto& lane : lanes_) lane.host_out.reserve(spec_.output_bytes());
-    (void)out_bytes;
+    // Only now are the outputs known (the warm-up settled them), so only now can the reply staging be sized.
+    try {
+      for (auto& lane : lanes_) lane.host_out.reserve(spec_.output_bytes());
+    } catch (const std::exception& e) {
+      return {StatusCode::kInternal, fmt::format("model '{}': GPU set-up failed: {}", spec_.name, e.what())};
+    }
     mode_ = use_graphs_ ? capture_graphs() : "eager";
     return {};
   }
