@@ -9,6 +9,8 @@
 # the shared libraries libzmq5 loads at run time, and pkgconf in case the host has no pkg-config.
 # Runtime libraries the host already has (e.g. libbsd0, krb5) are skipped there at unpack time, so the
 # host's own, newer copies are used.
+# At its end it runs scripts/gather_gpu_host_ucx.sh (the CUDA-aware UCX wheel into .deps/wheels/; it
+# ships UCX's headers, so no libucx-dev here); EDGESERVE_SKIP_UCX=1 skips that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,4 +92,9 @@ echo "==> .deps/debs:"
 total_bytes=$(du -cb .deps/debs/*.deb | tail -1 | cut -f1)
 count=$(ls -1 .deps/debs/*.deb | wc -l)
 awk -v n="$count" -v b="$total_bytes" 'BEGIN { printf "==> %d packages, %d bytes (%.1f MiB) in .deps/debs\n", n, b, b / 1048576 }'
+
+# UCX (CUDA-aware) as a PyPI wheel, so one command gathers everything.
+if [[ "${EDGESERVE_SKIP_UCX:-0}" != 1 ]]; then
+  bash scripts/gather_gpu_host_ucx.sh || die "gathering UCX failed (scripts/gather_gpu_host_ucx.sh; EDGESERVE_SKIP_UCX=1 skips it)"
+fi
 echo "    Carry .deps/ to the GPU host (the device tool: carry [\".deps\"]), then there: bash scripts/gpu_host_build.sh"

@@ -2,11 +2,12 @@
 # Run ON the air-gapped GPU host (Ubuntu 24.04, CUDA's nvcc, cmake, ninja, g++, python3 with PyTorch's
 # libtorch), from a checkout that carries .deps/debs (made by scripts/gather_gpu_host_deps.sh on a
 # connected Debian 12 machine). No root, nothing installed into /:
-#   1. unpacks every .deps/debs/*.deb with `dpkg -x` into .deps/prefix,
+#   1. unpacks every .deps/debs/*.deb with `dpkg -x` into .deps/prefix, and, where .deps/wheels holds the
+#      CUDA-aware UCX wheel (scripts/gather_gpu_host_ucx.sh), unzips it into .deps/ucx,
 #   2. points the unpacked pkg-config / CMake files at that prefix instead of /usr,
 #   3. keeps only the runtime libraries the host lacks (the host's own copies win where it has them),
-#   4. writes the environment to build/cuda/env.sh (EDGESERVE_PREFIX, TORCH_CMAKE_PREFIX, PKG_CONFIG_PATH,
-#      LD_LIBRARY_PATH, ...) so later commands can `source build/cuda/env.sh`,
+#   4. writes the environment to build/cuda/env.sh (EDGESERVE_PREFIX, EDGESERVE_UCX_PREFIX, TORCH_CMAKE_PREFIX,
+#      PKG_CONFIG_PATH, LD_LIBRARY_PATH, ...) so later commands can `source build/cuda/env.sh`,
 #   5. configures and builds the `cuda` preset.
 # Then:  source build/cuda/env.sh && build/cuda/src/edgeserve info && (cd build/cuda && ctest -L gpu)
 set -euo pipefail
@@ -93,6 +94,40 @@ for deb in "${debs[@]}"; do
 done
 note "unpacked ${#debs[@]} packages into .deps/prefix"
 
+# UCX (optional): the libucx-cu13 wheel, unzipped (not pip-installed) into .deps/ucx. Its libucx/ folder is
+# EDGESERVE_UCX_PREFIX: include/, lib/ (libucp.so.0, libuct.so.0, libucs.so.0, libucm.so.0; plain sonames),
+# lib/ucx/ (the modules, libuct_cuda among them: libucs loads them from the ucx/ folder beside itself),
+# lib/cmake/ucx/ (relocatable), lib/pkgconfig/, bin/ucx_info. No InfiniBand transport in this build.
+ucx_dir=$root/.deps/ucx
+ucx_prefix=""
+shopt -s nullglob
+ucx_wheels=("$root"/.deps/wheels/libucx_cu13-*.whl)
+shopt -u nullglob
+rm -rf "$ucx_dir"
+if ((${#ucx_wheels[@]})); then
+  ucx_whl=$(printf '%s\n' "${ucx_wheels[@]}" | sort -V | tail -1)
+  ((${#ucx_wheels[@]} == 1)) || warn "several UCX wheels in .deps/wheels; using $(basename "$ucx_whl")"
+  "$python" -m zipfile -e "$ucx_whl" "$ucx_dir" ||
+    die "could not unzip $(basename "$ucx_whl") (a partial download? re-run scripts/gather_gpu_host_ucx.sh)"
+  ucx_prefix=$ucx_dir/libucx
+  [[ -f "$ucx_prefix/include/ucp/api/ucp.h" && -f "$ucx_prefix/lib/libucp.so.0" ]] ||
+    die "$(basename "$ucx_whl") lacks libucx/include/ucp/api/ucp.h or libucx/lib/libucp.so.0: not the expected wheel"
+  chmod +x "$ucx_prefix"/bin/*   # zipfile drops the execute bits
+  # The .pc files name the wheel's build prefix (/__w/...); the CMake config finds its prefix by itself.
+  sed -i -E "s#^prefix[[:space:]]*=.*#prefix = $ucx_prefix#" "$ucx_prefix"/lib/pkgconfig/*.pc
+  ucx_ld=$ucx_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  ucx_version=$(LD_LIBRARY_PATH=$ucx_ld "$ucx_prefix/bin/ucx_info" -v | sed -n 's/^# Library version: //p') ||
+    die "$ucx_prefix/bin/ucx_info does not run"
+  note "UCX $ucx_version from $(basename "$ucx_whl") in .deps/ucx/libucx"
+  # cuda_copy shows only if libuct_cuda loaded (it needs the driver's libcuda.so.1 and libnvidia-ml.so.1).
+  ucx_devices=$(LD_LIBRARY_PATH=$ucx_ld timeout 120 "$ucx_prefix/bin/ucx_info" -d 2>/dev/null || true)
+  if ! grep -q 'Transport: cuda_copy' <<<"$ucx_devices"; then
+    warn "UCX's CUDA transports did not load; 'UCX_LOG_LEVEL=debug ucx_info -d' (after sourcing env.sh) says why"
+  fi
+else
+  note "no .deps/wheels/libucx_cu13-*.whl: no UCX (scripts/gather_gpu_host_ucx.sh fetches it)"
+fi
+
 # ---- 2. relocate /usr -> the prefix in pkg-config and CMake files ----------------------------------------
 # .pc: prefix=/usr, libdir=/usr/lib/..., includedir="/usr/include", Cflags: -I/usr/include.
 # .cmake: the "/usr move" guards of CMake's generated configs (_realOrig / _IMPORT_PREFIX / PACKAGE_PREFIX_DIR).
@@ -145,11 +180,17 @@ if ! pkg_config=$(command -v pkg-config || command -v pkgconf); then
   extra_path=${extra_path:+$extra_path:}$prefix/bin
   note "no pkg-config on this host: using the carried pkgconf"
 fi
+if [[ -n "$ucx_prefix" ]]; then
+  ld_dirs+=":$ucx_prefix/lib"
+  pc_dirs+=":$ucx_prefix/lib/pkgconfig"
+  extra_path=${extra_path:+$extra_path:}$ucx_prefix/bin
+fi
 
 mkdir -p "$build_dir"
 cat >"$build_dir/env.sh" <<EOF
 # Written by scripts/gpu_host_build.sh on $(date -u +%Y-%m-%dT%H:%MZ). Usage: source build/cuda/env.sh
 export EDGESERVE_PREFIX=$prefix
+${ucx_prefix:+export EDGESERVE_UCX_PREFIX=$ucx_prefix}
 export TORCH_CMAKE_PREFIX=$TORCH_CMAKE_PREFIX
 export EDGESERVE_PYTHON=$python
 export PKG_CONFIG_PATH=$pc_dirs\${PKG_CONFIG_PATH:+:\$PKG_CONFIG_PATH}
@@ -169,6 +210,7 @@ note "wrote build/cuda/env.sh"
 # EDGESERVE_PYTHON: the tests export their models with a python that has torch + torchvision (on the GPU
 # host that is the venv's python3, not /usr/bin/python3).
 cmake_args=(--preset cuda "-DEDGESERVE_PYTHON=$python" "-DPKG_CONFIG_EXECUTABLE=$pkg_config")
+if [[ -n "$ucx_prefix" ]]; then cmake_args+=("-DEDGESERVE_UCX_ROOT=$ucx_prefix"); fi
 note "cmake ${cmake_args[*]}"
 cmake "${cmake_args[@]}" || die "configure failed (see the CMake messages above; CMake's logs: build/cuda/CMakeFiles/)"
 jobs=$(nproc)
