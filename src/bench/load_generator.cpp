@@ -33,6 +33,7 @@ RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   r.inference_ms = core::ns_to_ms(t.inference_ns);
   r.queue_ms = core::ns_to_ms(t.queue_ns);
   r.handling_ms = core::ns_to_ms(t.handling_ns);
+  r.request_post_ms = reply.request_post_ns ? core::ns_to_ms(reply.request_post_ns) : kNaN;
   r.server_cpu_ms = core::ns_to_ms(t.server_cpu_ns);
   r.server_rss_mb = static_cast<double>(t.server_rss_bytes) / (1 << 20);
   r.gpu_mem_mb = static_cast<double>(t.gpu_mem_bytes) / (1 << 20);
@@ -54,8 +55,9 @@ RequestRecord record_failure(const core::Status& status, uint64_t send_ns) {
   r.status = core::to_string(status.code());
   r.error = status.message();
   r.start_ns = send_ns;
-  for (double* m : {&r.total_ms, &r.request_ms, &r.response_ms, &r.copy_ms, &r.preprocess_ms, &r.inference_ms,
-                    &r.queue_ms, &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb, &r.gpu_mem_mb})
+  for (double* m :
+       {&r.total_ms, &r.request_ms, &r.response_ms, &r.copy_ms, &r.preprocess_ms, &r.inference_ms, &r.queue_ms,
+        &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb, &r.gpu_mem_mb, &r.request_post_ms})
     *m = kNaN;
   return r;
 }
@@ -76,6 +78,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
   std::mutex error_mutex;
   std::string setup_error;
   std::vector<std::string> gave_up;  // guarded by error_mutex
+  transport::LinkReport link;        // written by client 0 before it reports ready
   uint64_t not_sent = 0;             // guarded by error_mutex
 
   auto client_main = [&](uint32_t client) {
@@ -108,6 +111,8 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
         return fail_setup(fmt::format("warm-up request refused by the server: {}: {}",
                                       core::to_string(reply.header.status), reply.header.error));
     }
+    // After the warm-up, when UCX has wired up every lane it will use.
+    if (client == 0) link = (*conn)->link();
     ready.fetch_add(1);
     while (!go.load()) {
       if (abort.load()) return;
@@ -168,6 +173,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
   }
   threads.clear();  // joins
   result.gave_up = gave_up;
+  result.link = link;
   result.not_sent = not_sent;
   result.wall_s = std::chrono::duration<double>(*std::max_element(finished.begin(), finished.end()) - t0).count();
 

@@ -10,6 +10,7 @@
 
 #include "bench/input_source.h"
 #include "core/status.h"
+#include "transport/client_connection.h"
 #include "transport/delivery.h"
 #include "transport/tcp/curve_keys.h"
 
@@ -41,7 +42,8 @@ struct RequestRecord {
   std::string error;
   double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0, queue_ms = 0,
          handling_ms = 0, server_ms = 0;
-  double server_cpu_ms = 0;  // server process CPU time so far (cumulative)
+  double request_post_ms = 0;  // UCX: request send posted → completed (the paper's RDMA request-time); NaN elsewhere
+  double server_cpu_ms = 0;    // server process CPU time so far (cumulative)
   double server_rss_mb = 0;
   double gpu_mem_mb = 0;
   bool same_clock = false;  // request/response split from a shared monotonic clock (same host)
@@ -55,6 +57,7 @@ struct BenchResult {
   uint64_t not_sent = 0;             // requests of clients that gave up (max_consecutive_failures)
   std::vector<std::string> gave_up;  // one line per client that gave up, saying after what
   std::string setup_error;           // set when clients could not even start (connection refused, warm-up failed)
+  transport::LinkReport link;        // what client 0's connection ran over (UCX: the lanes each side used)
 };
 
 // Runs the benchmark. `local_handler` serves target "local" in-process (may be null otherwise). A non-empty

@@ -25,6 +25,7 @@ double metric_of(const RequestRecord& r, std::string_view name) {
   if (name == "handling-time") return r.handling_ms;
   if (name == "server-time") return r.server_ms;
   if (name == "transport-time") return r.total_ms - r.server_ms;
+  if (name == "request-post-time") return r.request_post_ms;
   return std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -84,6 +85,13 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
                    {"unanswered", unanswered},
                    {"not_sent", result.not_sent},
                    {"gave_up", result.gave_up}};
+  // What the link really was: for UCX the transports each side's endpoint uses (shared memory on one host
+  // is not RDMA, whatever the landing memory is called).
+  j["link"] = {{"kind", result.link.kind},
+               {"library", result.link.library},
+               {"landing", result.link.landing},
+               {"client_transports", result.link.client_transports},
+               {"server_transports", result.link.server_transports}};
   j["wall_s"] = result.wall_s;
   j["throughput_rps"] = result.wall_s > 0 ? static_cast<double>(result.ok) / result.wall_s : 0.0;
 
@@ -154,6 +162,12 @@ std::string format_table(const nlohmann::json& s) {
   std::string out = fmt::format("edgeserve bench: {} → {} | {} client(s) × {} requests | input {}\n",
                                 c["model"].get<std::string>(), c["target"].get<std::string>(), c["clients"].get<int>(),
                                 c["requests_per_client"].get<int>(), c["input"].get<std::string>());
+  if (s.contains("link") && !s["link"]["client_transports"].empty())
+    out += fmt::format(
+        "link: {} over {} (landing {}) | client lanes [{}] | server lanes [{}]\n", s["link"]["kind"].get<std::string>(),
+        s["link"]["library"].get<std::string>(), s["link"]["landing"].get<std::string>(),
+        fmt::format("{}", fmt::join(s["link"]["client_transports"].get<std::vector<std::string>>(), ", ")),
+        fmt::format("{}", fmt::join(s["link"]["server_transports"].get<std::vector<std::string>>(), ", ")));
   out += fmt::format("{:<20}{:>10}{:>10}{:>10}{:>10}{:>10}{:>8}\n", "metric (ms)", "mean", "p50", "p90", "p99", "max",
                      "CoV");
   for (const char* name : kTimeMetrics) {

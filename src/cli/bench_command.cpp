@@ -87,8 +87,9 @@ core::Result<bench::Input> make_input(const BenchFlags& f) {
 
 int run_bench_command(BenchFlags& f) {
   auto log = core::logger("bench");
-  if (f.options.target != "local" && !f.options.target.starts_with("tcp://")) {
-    log->error("--target '{}' is neither local nor tcp://HOST:PORT", f.options.target);
+  if (f.options.target != "local" && !f.options.target.starts_with("tcp://") &&
+      !f.options.target.starts_with("ucx://")) {
+    log->error("--target '{}' is neither local, tcp://HOST:PORT nor ucx://HOST:PORT", f.options.target);
     return kExitUsage;
   }
   if (!f.curve_key.empty()) {
@@ -173,8 +174,14 @@ Command add_bench_command(CLI::App& app) {
       "Examples:\n"
       "  edgeserve bench --target local --model tiny --out results/local\n"
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --requests 1000 "
-      "--input preprocessed --out results/tcp4");
-  cmd->add_option("--target", f->options.target, "tcp://HOST:PORT of a server, or local (in-process, from --repo)")
+      "--input preprocessed --out results/tcp4\n"
+      "  edgeserve bench --target ucx://127.0.0.1:6000 --model resnet50 --out results/rdma\n"
+      "UCX targets report the landing memory the server uses (host = the paper's rdma, cuda = gdr) and the UCX\n"
+      "transports each side really uses (summary.json \"link\"): on one host that is shared memory or TCP, not an\n"
+      "RDMA NIC. UCX_TLS / UCX_NET_DEVICES choose transports; EDGESERVE_UCX_SPIN_US (default 100) is how long a\n"
+      "waiting client busy-polls before it sleeps.");
+  cmd->add_option("--target", f->options.target,
+                  "tcp://HOST:PORT or ucx://HOST:PORT of a server, or local (in-process, from --repo)")
       ->capture_default_str();
   cmd->add_option("--model", f->options.model, "Model name, as in the server's repository")->capture_default_str();
   cmd->add_option("--clients", f->options.clients, "Concurrent clients (one thread and connection each)")

@@ -34,6 +34,7 @@ struct ServeFlags {
   std::string ready_file;
   std::string curve_key;
   std::string curve_clients;
+  std::string landing = "host";
 };
 
 int run_serve(const ServeFlags& f) {
@@ -54,6 +55,7 @@ int run_serve(const ServeFlags& f) {
   options.max_queue_per_client = f.max_queue_per_client;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
+  options.landing = f.landing == "cuda" ? engine::LandingKind::kCuda : engine::LandingKind::kHost;
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) {
@@ -87,16 +89,19 @@ Command add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
   auto* cmd = app.add_subcommand(
       "serve",
-      "Serve the models of a repository over TCP (ZeroMQ) until SIGINT/SIGTERM.\n"
+      "Serve the models of a repository over TCP (ZeroMQ) and/or UCX until SIGINT/SIGTERM.\n"
       "Examples:\n  edgeserve serve --repo models --models resnet50,tiny "
       "--listen tcp://0.0.0.0:5555 --workers 4\n"
-      "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients");
+      "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients\n"
+      "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR\n"
+      "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one\n"
+      "host; UCX_TLS restricts them); each client's lanes are logged when it connects.");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();
   cmd->add_option("--models", flags->models,
                   "Comma-separated model names to load (default: every model in the repository)");
   cmd->add_option("--listen", flags->listen,
-                  "Address to listen on, repeatable; tcp://HOST:PORT (port 0 picks a free one)")
+                  "Address to listen on, repeatable; tcp://HOST:PORT or ucx://HOST:PORT (port 0 picks a free one)")
       ->capture_default_str();
   cmd->add_option(
          "--workers", flags->workers,
@@ -116,6 +121,12 @@ Command add_serve_command(CLI::App& app) {
                   "(the paper's default); pool: one FIFO shared by all workers (limited concurrency); priority: "
                   "pool, but clients sending priority > 0 jump the queue onto high-priority CUDA streams")
       ->check(CLI::IsMember({"per-client", "pool", "priority"}))
+      ->capture_default_str();
+  cmd->add_option("--landing", flags->landing,
+                  "ucx:// listeners: where request payloads land. host: host memory, pinned next to a GPU (the "
+                  "paper's RDMA; a host-to-device copy follows); cuda: GPU memory registered with UCX (the paper's "
+                  "GDR; needs --device cuda:N and a CUDA-aware UCX)")
+      ->check(CLI::IsMember({"host", "cuda"}))
       ->capture_default_str();
   cmd->add_flag("--no-cuda-graphs", flags->no_cuda_graphs,
                 "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");

@@ -57,6 +57,12 @@ std::string ModelRepository::names_joined() const {
 
 namespace edgeserve::server {
 
+std::string ModelRepository::device() const {
+  for (const auto& [name, engine] : engines_)
+    if (engine->device() != "cpu") return engine->device();
+  return "cpu";
+}
+
 std::function<uint64_t()> ModelRepository::gpu_memory_probe() const {
   for (const auto& [name, engine] : engines_)
     if (engine->device() != "cpu") return [e = engine.get()] { return e->device_memory_bytes(); };

@@ -26,6 +26,8 @@ class ModelRepository {
   std::vector<std::string> names() const;
   // "resnet50, tiny" — for error messages.
   std::string names_joined() const;
+  // The device of the first GPU engine ("cuda:0"), or "cpu" when every engine is on the CPU.
+  std::string device() const;
   // Reads the device memory in use on the GPU of the first GPU engine; empty when every engine is on CPU.
   std::function<uint64_t()> gpu_memory_probe() const;
 

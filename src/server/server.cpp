@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "server/pipeline.h"
 #include "transport/tcp/tcp_listener.h"
+#include "transport/ucx/ucx_listener.h"
 
 namespace edgeserve::server {
 
@@ -17,7 +18,7 @@ struct Server::State {
   ServerOptions options;
   Pipeline pipeline;
   Scheduler scheduler;
-  std::vector<std::unique_ptr<transport::tcp::TcpListener>> listeners;
+  std::vector<std::unique_ptr<transport::Listener>> listeners;
   std::atomic<bool> stop_requested{false};
   std::atomic<int> listeners_bound{0};
 
@@ -48,11 +49,29 @@ core::Status Server::run() {
   listener_options.curve = s.options.curve;
   listener_options.max_clients = s.options.max_clients;
   s.listeners.reserve(s.options.listen.size());
+  transport::ucx::UcxListenerOptions ucx_options;
+  ucx_options.max_payload_bytes = s.options.max_payload_bytes;
+  ucx_options.max_clients = s.options.max_clients;
+  ucx_options.landing_on_device = s.options.landing == engine::LandingKind::kCuda;
+  const std::string device = s.models.device();
+  ucx_options.allocate = [device](size_t bytes, bool on_device) {
+    return engine::allocate_landing_memory(on_device ? engine::LandingKind::kCuda : engine::LandingKind::kHost, device,
+                                           bytes);
+  };
   for (const auto& address : s.options.listen) {
-    if (!address.starts_with("tcp://"))
-      return {core::StatusCode::kTransportError,
-              fmt::format("cannot listen on '{}': this build serves tcp://HOST:PORT", address)};
-    auto listener = transport::tcp::TcpListener::bind(address, listener_options);
+    core::Result<std::unique_ptr<transport::Listener>> listener =
+        core::Status(core::StatusCode::kTransportError,
+                     fmt::format("cannot listen on '{}': expected tcp://HOST:PORT or ucx://HOST:PORT", address));
+    if (address.starts_with("tcp://")) {
+      auto tcp = transport::tcp::TcpListener::bind(address, listener_options);
+      listener = tcp.ok() ? core::Result<std::unique_ptr<transport::Listener>>(std::move(tcp.value())) : tcp.status();
+    } else if (address.starts_with("ucx://")) {
+      if (ucx_options.landing_on_device && device == "cpu")
+        return {core::StatusCode::kTransportError,
+                "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads"};
+      auto ucx = transport::ucx::UcxListener::bind(address, ucx_options);
+      listener = ucx.ok() ? core::Result<std::unique_ptr<transport::Listener>>(std::move(ucx.value())) : ucx.status();
+    }
     if (!listener.ok()) return listener.status();
     s.listeners.push_back(std::move(listener.value()));
     s.listeners_bound.fetch_add(1);

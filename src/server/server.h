@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/landing_memory.h"
 #include "server/model_repository.h"
 #include "server/scheduler.h"
 #include "transport/tcp/curve_keys.h"
@@ -25,7 +26,10 @@ struct ServerOptions {
   size_t max_queue_per_client = 32;  // of those, from one client id
   size_t max_clients = 1024;         // clients served at once (a client idle for 60 s no longer counts)
   uint64_t max_payload_bytes = 64ull << 20;
-  std::optional<transport::tcp::CurveServerConfig> curve;  // require CURVE-authenticated clients
+  std::optional<transport::tcp::CurveServerConfig> curve;  // require CURVE-authenticated clients (tcp)
+  // ucx:// listeners: where requests land. host = the paper's RDMA (pinned next to a GPU; a copy follows),
+  // cuda = the paper's GDR (GPU memory registered with UCX; needs models on a GPU and a CUDA-aware UCX).
+  engine::LandingKind landing = engine::LandingKind::kHost;
   std::filesystem::path ready_file;  // written with the bound endpoints once serving (for scripts and tests)
 };
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "core/wire.h"
@@ -20,6 +21,17 @@ struct Reply {
   core::ResponseHeader header;
   std::span<const std::byte> payload;  // valid until the next call on the same connection
   uint64_t recv_clock_ns = 0;          // client monotonic clock when the reply had fully arrived
+  // UCX: request send posted → completed at the client (the paper's RDMA request-time); 0 elsewhere.
+  uint64_t request_post_ns = 0;
+};
+
+// What a connection really runs over, for results: a number measured over shared memory must never pass
+// for one measured over an RDMA NIC.
+struct LinkReport {
+  std::string kind;     // "local", "tcp", "rdma" (UCX, host landing) or "gdr" (UCX, GPU landing)
+  std::string library;  // "UCX 1.13.1", "ZeroMQ 4.3.4", or empty
+  std::string landing;  // UCX: "host" or "cuda"
+  std::vector<std::string> client_transports, server_transports;  // UCX lanes, e.g. "posix/memory", "tcp/lo"
 };
 
 class ClientConnection {
@@ -32,6 +44,7 @@ class ClientConnection {
   virtual core::Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
                             std::chrono::milliseconds timeout) = 0;
   virtual std::string target() const = 0;
+  virtual LinkReport link() const = 0;
 };
 
 struct ConnectOptions {
@@ -41,7 +54,7 @@ struct ConnectOptions {
   std::optional<tcp::CurveClientConfig> curve;  // tcp: encrypt and authenticate with these keys
 };
 
-// Opens a connection to `target`: "tcp://HOST:PORT" or "local".
+// Opens a connection to `target`: "tcp://HOST:PORT", "ucx://HOST:PORT" or "local".
 core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, const ConnectOptions& options = {});
 
 }  // namespace edgeserve::transport

@@ -4,6 +4,7 @@
 #include "transport/client_connection.h"
 #include "transport/local/local_connection.h"
 #include "transport/tcp/tcp_connection.h"
+#include "transport/ucx/ucx_connection.h"
 
 namespace edgeserve::transport {
 
@@ -14,8 +15,15 @@ core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& targe
     return local::connect_local(*options.local_handler, options.local_payload_on_device);
   }
   if (target.starts_with("tcp://")) return tcp::connect_tcp(target, options.curve);
+  if (target.starts_with("ucx://")) {
+    if (options.curve)
+      return core::Status(core::StatusCode::kTransportError,
+                          "CURVE keys are for tcp:// targets; ucx:// links are inside the fabric (see the README's "
+                          "trust model)");
+    return ucx::connect_ucx(target);
+  }
   return core::Status(core::StatusCode::kTransportError,
-                      fmt::format("unknown target '{}': expected tcp://HOST:PORT or local", target));
+                      fmt::format("unknown target '{}': expected tcp://HOST:PORT, ucx://HOST:PORT or local", target));
 }
 
 }  // namespace edgeserve::transport

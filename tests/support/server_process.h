@@ -33,15 +33,22 @@ class ServerProcess {
     process_.emplace(argv, dir_.path() / "server.log");
     const auto deadline = std::chrono::steady_clock::now() + 120s;
     while (!std::filesystem::exists(dir_.path() / "ready")) {
-      if (process_->wait(0ms) || std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "server did not start:\n" << process_->log();
+      if (const auto code = process_->wait(0ms); code || std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "server did not start (" << (code ? "exit code " + std::to_string(*code) : "timed out")
+                      << "):\n"
+                      << process_->log();
         return;
       }
       std::this_thread::sleep_for(20ms);
     }
-    std::ifstream(dir_.path() / "ready") >> endpoint_;
+    std::ifstream ready(dir_.path() / "ready");
+    for (std::string line; std::getline(ready, line);)
+      if (!line.empty()) endpoints_.push_back(line);
+    if (!endpoints_.empty()) endpoint_ = endpoints_.front();
   }
+  // The first listen address's endpoint; endpoints() has one per --listen, in order.
   const std::string& endpoint() const { return endpoint_; }
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
   ChildProcess& process() { return *process_; }
   std::string log() const { return process_->log(); }
 
@@ -49,6 +56,7 @@ class ServerProcess {
   TempDir dir_;
   std::optional<ChildProcess> process_;
   std::string endpoint_;
+  std::vector<std::string> endpoints_;
 };
 
 }  // namespace edgeserve::testing

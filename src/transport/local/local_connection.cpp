@@ -67,6 +67,7 @@ class LocalConnection final : public ClientConnection {
   }
 
   std::string target() const override { return "local"; }
+  LinkReport link() const override { return {"local", "", "", {}, {}}; }
 
  private:
   RequestHandler& handler_;

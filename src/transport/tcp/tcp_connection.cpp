@@ -89,6 +89,11 @@ class TcpConnection final : public ClientConnection {
   }
 
   std::string target() const override { return endpoint_; }
+  LinkReport link() const override {
+    int major = 0, minor = 0, patch = 0;
+    zmq_version(&major, &minor, &patch);
+    return {"tcp", fmt::format("ZeroMQ {}.{}.{}", major, minor, patch), "", {}, {}};
+  }
 
  private:
   std::string endpoint_;

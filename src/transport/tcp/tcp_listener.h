@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "transport/delivery.h"
+#include "transport/listener.h"
 #include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::transport::tcp {
@@ -29,22 +30,17 @@ struct ListenerOptions {
   std::optional<CurveServerConfig> curve;
 };
 
-class TcpListener {
+class TcpListener final : public Listener {
  public:
   // Binds to `endpoint` ("tcp://0.0.0.0:5555"; port 0 or "*" picks a free port: see endpoint()).
   static core::Result<std::unique_ptr<TcpListener>> bind(const std::string& endpoint, const ListenerOptions& options);
-  ~TcpListener();
+  ~TcpListener() override;
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
 
-  // The endpoint actually bound, e.g. "tcp://127.0.0.1:40123".
-  const std::string& endpoint() const;
-
-  // Runs the I/O loop on the calling thread until stop(): every well-framed request becomes a Delivery
-  // passed to `on_delivery` (which must not block for long); badly framed ones get an error reply here.
-  void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
-  // Ends run() after it has sent every reply queued so far. Thread-safe and async-signal-safe.
-  void stop();
+  const std::string& endpoint() const override;
+  void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) override;
+  void stop() override;
 
   struct Impl;
 

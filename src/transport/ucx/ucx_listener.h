@@ -1,0 +1,46 @@
+// UCX transport, server side: a UCX listener (connection set-up over a socket address), one worker driven
+// by the I/O loop's thread, and per-client landing buffers registered once and grown only when a larger
+// request arrives. Workers reply from any thread through a locked outbox; only the loop touches UCX.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/memory_buffer.h"
+#include "core/status.h"
+#include "transport/listener.h"
+
+namespace edgeserve::transport::ucx {
+
+struct UcxListenerOptions {
+  uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused with payload-too-large
+  size_t max_clients = 1024;                 // connections beyond this are rejected at set-up (logged)
+  bool landing_on_device = false;            // requests land in GPU memory (the paper's GDR) instead of host
+  // Makes landing (on_device as above) and reply (on_device = false) buffers; the server passes memory that
+  // suits its engine (pinned host memory next to a GPU). Unset: plain host memory.
+  std::function<core::Result<std::unique_ptr<core::MemoryBuffer>>(size_t bytes, bool on_device)> allocate;
+};
+
+class UcxListener final : public Listener {
+ public:
+  // Listens on "ucx://HOST:PORT" (port 0 picks a free one: see endpoint()). Fails clearly when the UCX in
+  // use cannot register GPU memory and landing_on_device is set.
+  static core::Result<std::unique_ptr<UcxListener>> bind(const std::string& uri, UcxListenerOptions options);
+  ~UcxListener() override;
+  UcxListener(const UcxListener&) = delete;
+  UcxListener& operator=(const UcxListener&) = delete;
+
+  const std::string& endpoint() const override;
+  void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) override;
+  void stop() override;
+
+  struct Impl;
+
+ private:
+  explicit UcxListener(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgeserve::transport::ucx
