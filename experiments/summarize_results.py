@@ -8,13 +8,21 @@ import pathlib
 import sys
 
 STAGES = ["total-time", "request-time", "response-time", "copy-time", "preprocessing-time", "inference-time",
-          "queue-time"]
+          "queue-time", "transport-time"]
+
+
+def link_of(s: dict) -> str:
+    """What the run's link really was: UCX lanes are named, so shared memory never passes for RDMA."""
+    link = s.get("link") or {}
+    kind = link.get("kind") or s["config"]["target"].split(":")[0]
+    lanes = link.get("client_transports") or []
+    return "%s (%s)" % (kind, ", ".join(lanes)) if lanes else kind
 
 
 def main() -> int:
     out, machine, command = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-    rows = ["| run | " + " | ".join(s + " p50" for s in STAGES) + " | total p99 | processing CoV | req/s | GPU MB |",
-            "|---" * (len(STAGES) + 5) + "|"]
+    rows = ["| run | " + " | ".join(s + " p50" for s in STAGES) + " | total p99 | processing CoV | req/s | GPU MB | link |",
+            "|---" * (len(STAGES) + 6) + "|"]
     for d in sorted(p for p in out.iterdir() if (p / "summary.json").exists()):
         s = json.load(open(d / "summary.json"))
         m = s["metrics"]
@@ -22,13 +30,13 @@ def main() -> int:
             rows.append("| %s | failed: %s |" % (d.name, s["requests"]))
             continue
         cells = ["%.3f" % m[k]["p50"] for k in STAGES]
-        rows.append("| %s | %s | %.3f | %.3f | %.1f | %.0f |" % (
+        rows.append("| %s | %s | %.3f | %.3f | %.1f | %.0f | %s |" % (
             d.name, " | ".join(cells), m["total-time"]["p99"], m["processing-time"]["cov"], s["throughput_rps"],
-            s["memory-usage"]["gpu_mem_mb_max"]))
+            s["memory-usage"]["gpu_mem_mb_max"], link_of(s)))
         for group, table in s.get("by_priority", {}).items():
             t = table["total-time"]
             if t["count"]:
-                rows.append("| %s (%s clients) | %.3f | | | | | | | %.3f | | | |" % (d.name, group, t["p50"], t["p99"]))
+                rows.append("| %s (%s clients) | %.3f | | | | | | | | %.3f | | | | |" % (d.name, group, t["p50"], t["p99"]))
     extra = ""
     probe = out / "memcpy_probe.json"
     if probe.exists():

@@ -11,6 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev python3-torch python3-torchvision   # libtorch for the engine; torch/torchvision to export models
   libzmq3-dev cppzmq-dev                           # tcp transport
+  libucx-dev                                       # ucx transport (Debian: UCX 1.13, no CUDA)
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libgtest-dev libgmock-dev clang-format
 )

@@ -1,6 +1,7 @@
 # Sourced by scripts and experiments: one `edgeserve serve` in the background on a free loopback port.
 #   source scripts/lib/background_server.sh
 #   start_server BIN LOG serve-flags...   # waits until it serves (or fails, showing its log); sets $endpoint
+#                                         # (the tcp one), and $ucx_endpoint when serve-flags add --listen ucx://
 #   stop_server                           # SIGTERM, wait; also runs on exit
 _bg_server_pid=
 _bg_server_dir=$(mktemp -d)
@@ -14,6 +15,7 @@ start_server() {
   for _ in $(seq 1200); do
     if [[ -s $_bg_server_dir/ready ]]; then
       endpoint=$(head -n1 "$_bg_server_dir/ready")
+      ucx_endpoint=$(grep -m1 '^ucx://' "$_bg_server_dir/ready" || true)
       return 0
     fi
     if ! kill -0 "$_bg_server_pid" 2>/dev/null; then

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -342,6 +343,48 @@ TEST(UcxTransport, GpuLandingWithoutAGpuIsRefusedClearly) {
   ASSERT_TRUE(code) << serve.log();
   EXPECT_EQ(*code, 2) << serve.log();
   EXPECT_NE(serve.log().find("--landing cuda needs models on a GPU"), std::string::npos) << serve.log();
+}
+
+// On the GPU machine (EDGESERVE_TEST_DEVICE=cuda:0, a CUDA-aware UCX): requests landing in GPU memory give
+// the same replies as requests landing in host memory, for preprocessed input and for raw frames that the
+// fused kernel preprocesses straight from the landing buffer.
+TEST(UcxTransport, GpuLandingRepliesEqualHostLanding) {
+  const char* device = std::getenv("EDGESERVE_TEST_DEVICE");
+  if (device == nullptr || std::string(device) == "cpu")
+    GTEST_SKIP() << "set EDGESERVE_TEST_DEVICE=cuda:0 on a GPU host";
+  ServerProcess host({"--device", device, "--landing", "host"}, "ucx://127.0.0.1:0");
+  ServerProcess gpu({"--device", device, "--landing", "cuda"}, "ucx://127.0.0.1:0");
+  ASSERT_FALSE(host.endpoint().empty() || gpu.endpoint().empty());
+  auto via_host = connect_or_fail(host.endpoint());
+  auto via_gpu = connect_or_fail(gpu.endpoint());
+  ASSERT_TRUE(via_host && via_gpu);
+  EXPECT_EQ(via_gpu->link().kind, "gdr");
+  EXPECT_EQ(via_gpu->link().landing, "cuda");
+  EXPECT_EQ(via_host->link().kind, "rdma");
+
+  auto close_enough = [](const std::vector<std::byte>& a, const std::vector<std::byte>& b) {
+    if (a.size() != b.size() || a.empty()) return false;
+    std::vector<float> x(a.size() / 4), y(b.size() / 4);
+    std::memcpy(x.data(), a.data(), a.size());
+    std::memcpy(y.data(), b.data(), b.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      if (std::abs(x[i] - y[i]) > 1e-3f * (1.0f + std::abs(y[i]))) return false;
+    return true;
+  };
+  const auto input = tiny_input(0.75f);
+  EXPECT_TRUE(close_enough(call_ok(*via_gpu, tiny_request(1), input), call_ok(*via_host, tiny_request(1), input)));
+
+  // A raw 640x480 frame for mobilenetv3: preprocessed on the GPU from where it landed.
+  std::vector<std::byte> frame(640 * 480 * 3);
+  for (size_t i = 0; i < frame.size(); ++i) frame[i] = static_cast<std::byte>((i * 7) % 251);
+  core::RequestHeader raw;
+  raw.request_id = 2;
+  raw.model = "mobilenetv3";
+  raw.input_kind = core::InputKind::kRaw;
+  raw.dtype = core::DType::kUInt8;
+  raw.shape = core::TensorShape{480, 640, 3};
+  raw.payload_bytes = frame.size();
+  EXPECT_TRUE(close_enough(call_ok(*via_gpu, raw, frame), call_ok(*via_host, raw, frame)));
 }
 
 TEST(UcxTransport, BenchRecordsTheLinkAndThePostToCompletionTime) {

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The UCX transport's benchmarks (issue 4), on the GPU machine, after scripts/gpu_host_build.sh:
+#   fig5   ResNet50, 1 client, raw and preprocessed: local, gdr (ucx, GPU landing), rdma (ucx, host landing), tcp
+#          (the paper's Fig. 5/6), then rdma and gdr again with client and server busy-polling
+#          (EDGESERVE_UCX_SPIN_US=20000: no sleep while waiting, as RDMA benchmarks usually run)
+#   fig11  MobileNetV3 raw, 1/2/4/8/16 clients over tcp, rdma and gdr, one lane per client (the paper's Fig. 11)
+# Every summary.json names the UCX lanes each side used ("link"). This host has no RDMA NIC: UCX runs over
+# shared memory, CUDA copy/IPC or TCP loopback here, and the results say which.
+# Writes results/gpu-ucx/<run>/summary.json, results/gpu-ucx/ucx_info.txt and results/gpu-ucx/summary.md.
+#   experiments/gpu_ucx.sh [export|fig5|fig11|report|all]     (default all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+phase=${1:-all}
+source build/cuda/env.sh
+bin=build/cuda/src/edgeserve
+models=build/cuda/ucx-models
+out=results/gpu-ucx
+python=${EDGESERVE_PYTHON:-python3}
+REQUESTS=${REQUESTS:-1000}
+SCALE_REQUESTS=${SCALE_REQUESTS:-300}
+mkdir -p "$out"
+
+run() { echo "==> $*" >&2; "$@"; }
+bench() {  # bench NAME ARGS...: one run into $out/NAME, table to the log
+  local name=$1
+  shift
+  run "$bin" bench --repo "$models" --no-progress --out "$out/$name" "$@" | tail -n +2 || echo "!! $name failed" >&2
+}
+source scripts/lib/background_server.sh
+# start_gpu_server LANDING ARGS...: tcp and ucx listeners on cuda:0; sets $endpoint (tcp) and $ucx_endpoint.
+start_gpu_server() {
+  local landing=$1
+  shift
+  start_server "$bin" "$out/server-$landing-$(date +%s%N).log" --repo "$models" --device cuda:0 \
+    --listen ucx://127.0.0.1:0 --landing "$landing" "$@"
+}
+
+if [[ $phase == export || $phase == all ]]; then
+  [[ -f $models/manifest.json ]] || run "$python" tools/export_models.py --models resnet50,mobilenetv3 --out "$models"
+  {
+    echo "# ucx_info -v"
+    ucx_info -v
+    echo "# ucx_info -d | grep -E 'Transport|Device|Memory domain'"
+    ucx_info -d | grep -E 'Memory domain|Transport|Device' || true
+  } >"$out/ucx_info.txt" 2>&1
+fi
+
+if [[ $phase == fig5 || $phase == all ]]; then
+  for input in raw preprocessed; do
+    bench "fig5-resnet50-local-$input" --target local --device cuda:0 --model resnet50 --input "$input" --requests "$REQUESTS"
+  done
+  start_gpu_server host --models resnet50 --workers 1
+  for input in raw preprocessed; do
+    bench "fig5-resnet50-tcp-$input" --target "$endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
+    bench "fig5-resnet50-rdma-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
+  done
+  stop_server
+  start_gpu_server cuda --models resnet50 --workers 1
+  for input in raw preprocessed; do
+    bench "fig5-resnet50-gdr-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
+  done
+  stop_server
+  export EDGESERVE_UCX_SPIN_US=20000
+  for landing in host cuda; do
+    name=$([[ $landing == host ]] && echo rdma || echo gdr)
+    start_gpu_server "$landing" --models resnet50 --workers 1
+    for input in raw preprocessed; do
+      bench "fig5-resnet50-$name-spin-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" \
+        --requests "$REQUESTS"
+    done
+    stop_server
+  done
+  unset EDGESERVE_UCX_SPIN_US
+fi
+
+if [[ $phase == fig11 || $phase == all ]]; then
+  for landing in host cuda; do
+    start_gpu_server "$landing" --models mobilenetv3 --workers 16
+    for clients in 1 2 4 8 16; do
+      if [[ $landing == host ]]; then
+        bench "fig11-mobilenetv3-tcp-c$clients" --target "$endpoint" --model mobilenetv3 --clients "$clients" \
+          --requests "$SCALE_REQUESTS"
+        bench "fig11-mobilenetv3-rdma-c$clients" --target "$ucx_endpoint" --model mobilenetv3 --clients "$clients" \
+          --requests "$SCALE_REQUESTS"
+      else
+        bench "fig11-mobilenetv3-gdr-c$clients" --target "$ucx_endpoint" --model mobilenetv3 --clients "$clients" \
+          --requests "$SCALE_REQUESTS"
+      fi
+    done
+    stop_server
+  done
+fi
+
+if [[ $phase == report || $phase == all ]]; then
+  "$python" experiments/summarize_results.py "$out" \
+    "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1), $(ucx_info -v | sed -n 's/^# Library version: /UCX /p')" \
+    "experiments/gpu_ucx.sh (after scripts/gpu_host_build.sh)"
+fi
