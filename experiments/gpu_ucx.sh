@@ -2,7 +2,8 @@
 # The UCX transport's benchmarks (issue 4), on the GPU machine, after scripts/gpu_host_build.sh:
 #   fig5   ResNet50, 1 client, raw and preprocessed: local, gdr (ucx, GPU landing), rdma (ucx, host landing), tcp
 #          (the paper's Fig. 5/6), then rdma and gdr again with client and server busy-polling
-#          (EDGESERVE_UCX_SPIN_US=20000: no sleep while waiting, as RDMA benchmarks usually run)
+#          (EDGESERVE_UCX_SPIN_US=20000: no sleep while waiting, as RDMA benchmarks usually run), then busy-polling
+#          without peer-failure detection (EDGESERVE_UCX_PEER_ERRORS=0), which lets UCX use CMA on one host
 #   fig11  MobileNetV3 raw, 1/2/4/8/16 clients over tcp, rdma and gdr, one lane per client (the paper's Fig. 11)
 # Every summary.json names the UCX lanes each side used ("link"). This host has no RDMA NIC: UCX runs over
 # shared memory, CUDA copy/IPC or TCP loopback here, and the results say which.
@@ -49,6 +50,8 @@ if [[ $phase == fig5 || $phase == all ]]; then
   for input in raw preprocessed; do
     bench "fig5-resnet50-local-$input" --target local --device cuda:0 --model resnet50 --input "$input" --requests "$REQUESTS"
   done
+  # UCX_PROTO_INFO: the servers log the protocol UCX picks for each message size and memory type.
+  export UCX_PROTO_INFO=y
   start_gpu_server host --models resnet50 --workers 1
   for input in raw preprocessed; do
     bench "fig5-resnet50-tcp-$input" --target "$endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
@@ -61,23 +64,34 @@ if [[ $phase == fig5 || $phase == all ]]; then
   done
   stop_server
   export EDGESERVE_UCX_SPIN_US=20000
-  for landing in host cuda; do
-    name=$([[ $landing == host ]] && echo rdma || echo gdr)
-    start_gpu_server "$landing" --models resnet50 --workers 1
-    for input in raw preprocessed; do
-      bench "fig5-resnet50-$name-spin-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" \
-        --requests "$REQUESTS"
+  for variant in spin spin-nodetect; do
+    [[ $variant == spin-nodetect ]] && export EDGESERVE_UCX_PEER_ERRORS=0
+    for landing in host cuda; do
+      name=$([[ $landing == host ]] && echo rdma || echo gdr)
+      start_gpu_server "$landing" --models resnet50 --workers 1
+      for input in raw preprocessed; do
+        bench "fig5-resnet50-$name-$variant-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" \
+          --requests "$REQUESTS"
+      done
+      stop_server
     done
-    stop_server
   done
-  unset EDGESERVE_UCX_SPIN_US
+  unset EDGESERVE_UCX_SPIN_US EDGESERVE_UCX_PEER_ERRORS UCX_PROTO_INFO
 fi
 
 if [[ $phase == fig11 || $phase == all ]]; then
-  for landing in host cuda; do
-    start_gpu_server "$landing" --models mobilenetv3 --workers 16
+  for landing in host cuda host-nodetect; do
+    if [[ $landing == host-nodetect ]]; then
+      export EDGESERVE_UCX_PEER_ERRORS=0
+      start_gpu_server host --models mobilenetv3 --workers 16
+    else
+      start_gpu_server "$landing" --models mobilenetv3 --workers 16
+    fi
     for clients in 1 2 4 8 16; do
-      if [[ $landing == host ]]; then
+      if [[ $landing == host-nodetect ]]; then
+        bench "fig11-mobilenetv3-rdma-nodetect-c$clients" --target "$ucx_endpoint" --model mobilenetv3 \
+          --clients "$clients" --requests "$SCALE_REQUESTS"
+      elif [[ $landing == host ]]; then
         bench "fig11-mobilenetv3-tcp-c$clients" --target "$endpoint" --model mobilenetv3 --clients "$clients" \
           --requests "$SCALE_REQUESTS"
         bench "fig11-mobilenetv3-rdma-c$clients" --target "$ucx_endpoint" --model mobilenetv3 --clients "$clients" \
@@ -89,6 +103,7 @@ if [[ $phase == fig11 || $phase == all ]]; then
     done
     stop_server
   done
+  unset EDGESERVE_UCX_PEER_ERRORS
 fi
 
 if [[ $phase == report || $phase == all ]]; then

@@ -156,6 +156,14 @@ std::chrono::microseconds spin_time() {
   return spin;
 }
 
+ucp_err_handling_mode_t error_handling_mode() {
+  static const ucp_err_handling_mode_t mode = [] {
+    const char* v = std::getenv("EDGESERVE_UCX_PEER_ERRORS");
+    return v && std::string(v) == "0" ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
+  }();
+  return mode;
+}
+
 bool progress_until(Worker& worker, const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline,
                     std::chrono::microseconds spin) {
   const auto spin_end = std::chrono::steady_clock::now() + spin;

@@ -116,6 +116,11 @@ bool progress_until(Worker& worker, const std::function<bool()>& done, std::chro
                     std::chrono::microseconds spin);
 // How long a waiting side spins before it sleeps: EDGESERVE_UCX_SPIN_US (default 100 µs).
 std::chrono::microseconds spin_time();
+// Peer-failure detection on every endpoint (default), or none with EDGESERVE_UCX_PEER_ERRORS=0: UCX (1.22
+// here) leaves CMA, the single-copy one-host transport, out of endpoints that detect peer failures, so the
+// option trades detection (a killed client's slot is then never freed; a dead server shows as timeouts)
+// for CMA. Both sides must agree.
+ucp_err_handling_mode_t error_handling_mode();
 
 // Closes an endpoint: flushes it unless `force`, progressing `worker` until done (bounded).
 void close_endpoint(ucp_worker_h worker, ucp_ep_h ep, bool force);

@@ -142,7 +142,7 @@ class UcxConnection final : public ClientConnection {
     params.flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER;
     params.sockaddr.addr = reinterpret_cast<const sockaddr*>(&storage);
     params.sockaddr.addrlen = length;
-    params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+    params.err_mode = error_handling_mode();
     params.err_handler.cb = &UcxConnection::on_endpoint_error;
     params.err_handler.arg = this;
     ep_failed_ = false;

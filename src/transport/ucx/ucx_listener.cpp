@@ -247,7 +247,7 @@ struct UcxListener::Impl {
     params.field_mask =
         UCP_EP_PARAM_FIELD_CONN_REQUEST | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
     params.conn_request = request;
-    params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+    params.err_mode = error_handling_mode();
     params.err_handler.cb = &Impl::on_endpoint_error;
     params.err_handler.arg = slot.get();
     if (ucs_status_t st = ucp_ep_create(s.worker->get(), &params, &slot->ep); st != UCS_OK) {
