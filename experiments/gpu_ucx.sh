@@ -4,7 +4,8 @@
 #          (the paper's Fig. 5/6), then rdma and gdr again with client and server busy-polling
 #          (EDGESERVE_UCX_SPIN_US=20000: no sleep while waiting, as RDMA benchmarks usually run), then busy-polling
 #          without peer-failure detection (EDGESERVE_UCX_PEER_ERRORS=0), which lets UCX use CMA on one host
-#   fig11  MobileNetV3 raw, 1/2/4/8/16 clients over tcp, rdma and gdr, one lane per client (the paper's Fig. 11)
+#   fig11  MobileNetV3 raw, 1/2/4/8/16 clients over tcp, rdma and gdr, one lane per client (the paper's Fig. 11),
+#          4 I/O threads per listener (ZeroMQ I/O threads; UCX workers sharing the clients)
 # Every summary.json names the UCX lanes each side used ("link"). This host has no RDMA NIC: UCX runs over
 # shared memory, CUDA copy/IPC or TCP loopback here, and the results say which.
 # Writes results/gpu-ucx/<run>/summary.json, results/gpu-ucx/ucx_info.txt and results/gpu-ucx/summary.md.
@@ -52,13 +53,13 @@ if [[ $phase == fig5 || $phase == all ]]; then
   done
   # UCX_PROTO_INFO: the servers log the protocol UCX picks for each message size and memory type.
   export UCX_PROTO_INFO=y
-  start_gpu_server host --models resnet50 --workers 1
+  start_gpu_server host --models resnet50 --workers 1 --io-threads 1
   for input in raw preprocessed; do
     bench "fig5-resnet50-tcp-$input" --target "$endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
     bench "fig5-resnet50-rdma-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
   done
   stop_server
-  start_gpu_server cuda --models resnet50 --workers 1
+  start_gpu_server cuda --models resnet50 --workers 1 --io-threads 1
   for input in raw preprocessed; do
     bench "fig5-resnet50-gdr-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" --requests "$REQUESTS"
   done
@@ -68,7 +69,7 @@ if [[ $phase == fig5 || $phase == all ]]; then
     [[ $variant == spin-nodetect ]] && export EDGESERVE_UCX_PEER_ERRORS=0
     for landing in host cuda; do
       name=$([[ $landing == host ]] && echo rdma || echo gdr)
-      start_gpu_server "$landing" --models resnet50 --workers 1
+      start_gpu_server "$landing" --models resnet50 --workers 1 --io-threads 1
       for input in raw preprocessed; do
         bench "fig5-resnet50-$name-$variant-$input" --target "$ucx_endpoint" --model resnet50 --input "$input" \
           --requests "$REQUESTS"
@@ -83,14 +84,18 @@ if [[ $phase == fig11 || $phase == all ]]; then
   for landing in host cuda host-nodetect; do
     if [[ $landing == host-nodetect ]]; then
       export EDGESERVE_UCX_PEER_ERRORS=0
-      start_gpu_server host --models mobilenetv3 --workers 16
+      start_gpu_server host --models mobilenetv3 --workers 16 --io-threads 4
     else
-      start_gpu_server "$landing" --models mobilenetv3 --workers 16
+      start_gpu_server "$landing" --models mobilenetv3 --workers 16 --io-threads 4
     fi
     for clients in 1 2 4 8 16; do
       if [[ $landing == host-nodetect ]]; then
         bench "fig11-mobilenetv3-rdma-nodetect-c$clients" --target "$ucx_endpoint" --model mobilenetv3 \
           --clients "$clients" --requests "$SCALE_REQUESTS"
+        # The rendezvous the other way round: each client writes its payload into the server's landing buffer
+        # (process_vm_writev over CMA) instead of the server's I/O threads reading it.
+        UCX_RNDV_SCHEME=put_zcopy bench "fig11-mobilenetv3-rdma-nodetect-put-c$clients" --target "$ucx_endpoint" \
+          --model mobilenetv3 --clients "$clients" --requests "$SCALE_REQUESTS"
       elif [[ $landing == host ]]; then
         bench "fig11-mobilenetv3-tcp-c$clients" --target "$endpoint" --model mobilenetv3 --clients "$clients" \
           --requests "$SCALE_REQUESTS"

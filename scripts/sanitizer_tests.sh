@@ -19,6 +19,10 @@ export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_init_order=1
 if [[ $mode == --tsan ]]; then
   preset=tsan
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tools/sanitizers/tsan.supp"
+  # UCX's memory hooks (libucm patches mmap/madvise to keep its registration cache coherent) run inside
+  # TSan's interceptors and crash every process at its first thread exit; edgeserve registers its buffers
+  # explicitly and needs no hooks.
+  export UCX_MEM_MMAP_HOOK_MODE=none UCX_MEM_MALLOC_HOOKS=n
 fi
 
 echo "==> configuring and building (preset $preset)"

@@ -28,6 +28,8 @@ inline const std::string kDefaultRepo = "models";
 // convolution path 13x slower for ResNet50 (476 ms vs 37 ms on the 2-core dev machine), while 4 clients
 // sharing 2 cores at 2 threads each still got 98 ms p50 (experiments/cpu_baseline.sh).
 int default_intra_op_threads();
+// I/O threads per listener: a quarter of the cores, 1 to 4.
+int default_io_threads();
 // "a,b" → {"a","b"}; empty → {}.
 std::vector<std::string> split_list(const std::string& s);
 

@@ -1,4 +1,5 @@
 // edgeserve: one binary, subcommands serve / bench / info.
+#include <algorithm>
 #include <thread>
 
 #include "cli/commands.h"
@@ -7,6 +8,7 @@
 namespace edgeserve::cli {
 
 int default_intra_op_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+int default_io_threads() { return static_cast<int>(std::clamp(std::thread::hardware_concurrency() / 4, 1u, 4u)); }
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;

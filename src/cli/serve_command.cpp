@@ -23,6 +23,7 @@ struct ServeFlags {
   std::string models;
   std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
   int workers = 4;
+  int io_threads = default_io_threads();
   int intra_op_threads = 0;
   std::string device = "cpu";
   std::string policy = "per-client";
@@ -49,6 +50,7 @@ int run_serve(const ServeFlags& f) {
   server::ServerOptions options;
   options.listen = f.listen;
   options.workers = f.workers;
+  options.io_threads = f.io_threads;
   options.policy = *server::parse_policy(f.policy);
   options.max_queue = f.max_queue;
   options.max_clients = f.max_clients;
@@ -108,6 +110,11 @@ Command add_serve_command(CLI::App& app) {
          "Worker threads, each owning one lane of every model (on GPU: its CUDA streams, buffers and graph); the "
          "paper uses one per client")
       ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--io-threads", flags->io_threads,
+                  "I/O threads per listener: ZeroMQ I/O threads for tcp://, UCX workers (each with its own thread "
+                  "and a share of the clients) for ucx://; the default is a quarter of the cores, 1 to 4")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_option(
          "--intra-op-threads", flags->intra_op_threads,

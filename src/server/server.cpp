@@ -48,11 +48,13 @@ core::Status Server::run() {
   listener_options.max_payload_bytes = s.options.max_payload_bytes;
   listener_options.curve = s.options.curve;
   listener_options.max_clients = s.options.max_clients;
+  listener_options.io_threads = std::max(1, s.options.io_threads);
   s.listeners.reserve(s.options.listen.size());
   transport::ucx::UcxListenerOptions ucx_options;
   ucx_options.max_payload_bytes = s.options.max_payload_bytes;
   ucx_options.max_clients = s.options.max_clients;
   ucx_options.landing_on_device = s.options.landing == engine::LandingKind::kCuda;
+  ucx_options.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
   const std::string device = s.models.device();
   ucx_options.allocate = [device](size_t bytes, bool on_device) {
     return engine::allocate_landing_memory(on_device ? engine::LandingKind::kCuda : engine::LandingKind::kHost, device,
@@ -86,8 +88,8 @@ core::Status Server::run() {
 
   std::vector<std::string> endpoints;
   for (const auto& l : s.listeners) endpoints.push_back(l->endpoint());
-  log->info("serving {} on {} with {} worker(s), scheduling {}", s.models.names_joined(), fmt::join(endpoints, ", "),
-            workers.size(), to_string(s.options.policy));
+  log->info("serving {} on {} with {} worker(s), {} I/O thread(s) per listener, scheduling {}", s.models.names_joined(),
+            fmt::join(endpoints, ", "), workers.size(), std::max(1, s.options.io_threads), to_string(s.options.policy));
   if (!s.options.ready_file.empty()) {
     const auto tmp = s.options.ready_file.string() + ".tmp";
     std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints, "\n"));

@@ -20,7 +20,8 @@ namespace edgeserve::server {
 
 struct ServerOptions {
   std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
-  int workers = 4;  // threads, each owning one lane of every engine; the paper uses one per client
+  int workers = 4;     // threads, each owning one lane of every engine; the paper uses one per client
+  int io_threads = 1;  // per listener: ZeroMQ I/O threads (tcp) or UCX workers with a thread each (ucx)
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
   size_t max_queue = 1024;           // admitted requests waiting for a worker; beyond: "overloaded" replies
   size_t max_queue_per_client = 32;  // of those, from one client id

@@ -1,6 +1,9 @@
-// UCX transport, server side: listener, I/O loop, per-client slots and the delivery type that replies
-// through them. Every UCX call happens on the loop's thread; UCX callbacks only record what happened, and
-// the loop acts on it (deliveries, error replies, welcomes, closing endpoints of clients that are gone).
+// UCX transport, server side: listener, I/O workers, per-client slots and the delivery type that replies
+// through them. Each I/O worker is one UCX worker driven by one thread; the listener lives on worker 0, which
+// hands each new connection to the worker with the fewest clients, so payload transfers of many clients are
+// progressed in parallel. Every UCX call happens on the thread of the worker it concerns; UCX callbacks only
+// record what happened, and the loop acts on it (deliveries, error replies, welcomes, closing endpoints of
+// clients that are gone).
 #include "transport/ucx/ucx_listener.h"
 
 #include <arpa/inet.h>
@@ -47,8 +50,10 @@ struct RetiredBuffer {
 
 // One connected client. The I/O thread owns every field except `reply*`, which the worker that runs the
 // client's request writes between the delivery and send_reply (the outbox's lock orders the hand-over).
+struct IoWorker;
+
 struct Slot : std::enable_shared_from_this<Slot> {
-  UcxListener::Impl* owner = nullptr;
+  IoWorker* owner = nullptr;
   uint64_t id = 0;
   std::string peer;  // "ucx client 3 (127.0.0.1:51234)"
   ucp_ep_h ep = nullptr;
@@ -167,25 +172,28 @@ struct ErrorReply {
 
 }  // namespace
 
-struct UcxListener::Impl {
-  UcxListenerOptions options;
-  std::string endpoint;
-  std::shared_ptr<Context> context;
+// One UCX worker, the clients it serves and the thread state of its loop.
+struct IoWorker {
+  UcxListener::Impl* impl = nullptr;
+  size_t index = 0;
   std::unique_ptr<Worker> worker;
-  ucp_listener_h listener = nullptr;
   std::shared_ptr<Outbox> outbox = std::make_shared<Outbox>();
-  std::atomic<bool> stopping{false};
   std::unordered_map<ucp_ep_h, std::shared_ptr<Slot>> slots;
-  uint64_t next_slot_id = 0;
+  std::atomic<size_t> client_count{0};
+  // Connection requests handed over by worker 0's listener (guarded by `incoming_mutex`).
+  std::mutex incoming_mutex;
+  std::vector<ucp_conn_request_h> incoming;
   // Recorded by callbacks, acted on by the loop.
   std::vector<std::shared_ptr<Slot>> landed, failed, hellos;
   std::vector<std::unique_ptr<ErrorReply>> errors_to_send, errors_in_flight;
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
 
-  ~Impl() {
+  const UcxListenerOptions& options() const;
+  bool stopping() const;
+
+  ~IoWorker() {
     for (auto& [ep, slot] : slots) close_endpoint(worker->get(), ep, /*force=*/false);
     slots.clear();
-    if (listener) ucp_listener_destroy(listener);
   }
 
   std::shared_ptr<Slot> find(const ucp_am_recv_param_t* param) {
@@ -203,7 +211,7 @@ struct UcxListener::Impl {
   }
 
   core::Result<std::unique_ptr<core::MemoryBuffer>> allocate(size_t bytes, bool on_device) {
-    if (options.allocate) return options.allocate(bytes, on_device);
+    if (options().allocate) return options().allocate(bytes, on_device);
     if (on_device) return Status(StatusCode::kInternal, "no allocator for GPU landing memory");
     return core::allocate_host_memory(bytes);
   }
@@ -211,13 +219,13 @@ struct UcxListener::Impl {
   // Grows the slot's landing buffer to hold `bytes` (allocation and registration once per size reached).
   Status reserve_landing(Slot& slot, size_t bytes) {
     if (slot.landing && slot.landing->bytes().size() >= bytes) return {};
-    const size_t capacity = std::min<uint64_t>(std::max<size_t>(bytes, 1 << 20), options.max_payload_bytes);
+    const size_t capacity = std::min<uint64_t>(std::max<size_t>(bytes, 1 << 20), options().max_payload_bytes);
     slot.landing_registration.reset();
     slot.landing.reset();
-    auto buffer = allocate(std::max(capacity, bytes), options.landing_on_device);
+    auto buffer = allocate(std::max(capacity, bytes), options().landing_on_device);
     if (!buffer.ok()) return buffer.status();
-    auto registration = Registration::map(context, buffer.value()->bytes().data(), buffer.value()->bytes().size(),
-                                          buffer.value()->on_device());
+    auto registration = Registration::map(worker->context(), buffer.value()->bytes().data(),
+                                          buffer.value()->bytes().size(), buffer.value()->on_device());
     if (!registration.ok()) return registration.status();
     slot.landing = std::move(buffer.value());
     slot.landing_registration = std::move(registration.value());
@@ -226,36 +234,43 @@ struct UcxListener::Impl {
 
   // --- UCX callbacks (inside ucp_worker_progress on the loop's thread) --------------------------------------
 
-  static void on_connection(ucp_conn_request_h request, void* arg) {
-    Impl& s = *static_cast<Impl*>(arg);
+  // Accepts a connection request handed over by the listener, on this worker.
+  void accept(ucp_conn_request_h request) {
     ucp_conn_request_attr_t attr{};
     attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
     const std::string from =
         ucp_conn_request_query(request, &attr) == UCS_OK ? format_address(attr.client_address) : "?";
-    if (s.stopping.load() || s.slots.size() >= s.options.max_clients) {
-      s.log->warn(
-          "refused a UCX connection from {}: {}", from,
-          s.stopping.load() ? "shutting down" : fmt::format("at the limit of {} clients", s.options.max_clients));
-      ucp_listener_reject(s.listener, request);
-      return;
-    }
     auto slot = std::make_shared<Slot>();
-    slot->owner = &s;
-    slot->id = ++s.next_slot_id;
+    slot->owner = this;
+    slot->id = next_slot_id();
     slot->peer = fmt::format("ucx client {} ({})", slot->id, from);
     ucp_ep_params_t params{};
     params.field_mask =
         UCP_EP_PARAM_FIELD_CONN_REQUEST | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
     params.conn_request = request;
     params.err_mode = error_handling_mode();
-    params.err_handler.cb = &Impl::on_endpoint_error;
+    params.err_handler.cb = &IoWorker::on_endpoint_error;
     params.err_handler.arg = slot.get();
-    if (ucs_status_t st = ucp_ep_create(s.worker->get(), &params, &slot->ep); st != UCS_OK) {
-      s.log->warn("cannot accept the UCX connection from {}: {}", from, to_string(st));
+    if (ucs_status_t st = ucp_ep_create(worker->get(), &params, &slot->ep); st != UCS_OK) {
+      log->warn("cannot accept the UCX connection from {}: {}", from, to_string(st));
+      client_count.fetch_sub(1);
       return;
     }
-    s.log->debug("{} connected", slot->peer);
-    s.slots.emplace(slot->ep, std::move(slot));
+    log->debug("{} connected to I/O worker {}", slot->peer, index);
+    slots.emplace(slot->ep, std::move(slot));
+  }
+
+  uint64_t next_slot_id();
+
+  bool accept_incoming() {
+    std::vector<ucp_conn_request_h> batch;
+    {
+      std::lock_guard lock(incoming_mutex);
+      if (incoming.empty()) return false;
+      batch.swap(incoming);
+    }
+    for (auto request : batch) accept(request);
+    return true;
   }
 
   static void on_endpoint_error(void* arg, ucp_ep_h /*ep*/, ucs_status_t status) {
@@ -268,7 +283,7 @@ struct UcxListener::Impl {
 
   static ucs_status_t on_hello(void* arg, const void* header, size_t header_length, void* /*data*/, size_t /*length*/,
                                const ucp_am_recv_param_t* param) {
-    Impl& s = *static_cast<Impl*>(arg);
+    IoWorker& s = *static_cast<IoWorker*>(arg);
     auto slot = s.find(param);
     if (!slot) return UCS_OK;
     Hello hello;
@@ -286,7 +301,7 @@ struct UcxListener::Impl {
 
   static ucs_status_t on_request(void* arg, const void* header, size_t header_length, void* data, size_t length,
                                  const ucp_am_recv_param_t* param) {
-    Impl& s = *static_cast<Impl*>(arg);
+    IoWorker& s = *static_cast<IoWorker*>(arg);
     const bool rendezvous = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
     // A refused rendezvous payload is never pulled; the sender's send ends with this status.
     const ucs_status_t refused = rendezvous ? UCS_ERR_REJECTED : UCS_OK;
@@ -301,19 +316,19 @@ struct UcxListener::Impl {
       s.queue_error(slot, id, Status(code, std::move(why)));
       return refused;
     };
-    if (s.stopping.load()) return refuse(StatusCode::kShuttingDown, "server is shutting down");
+    if (s.stopping()) return refuse(StatusCode::kShuttingDown, "server is shutting down");
     if (header_length != core::kRequestHeaderBytes)
       return refuse(StatusCode::kMalformedHeader,
                     fmt::format("request header has {} bytes, expected {}", header_length, core::kRequestHeaderBytes));
     if (slot->executing || slot->landed || slot->recv_request)
       return refuse(StatusCode::kOverloaded,
                     "one request at a time per UCX connection: the previous one is still being served");
-    if (length > s.options.max_payload_bytes)
+    if (length > s.options().max_payload_bytes)
       return refuse(StatusCode::kPayloadTooLarge,
                     fmt::format("payload of {} bytes is larger than this server's registered landing buffers allow "
                                 "({} bytes, --max-payload-mb)",
-                                length, s.options.max_payload_bytes));
-    if (!rendezvous && length > 0 && s.options.landing_on_device)
+                                length, s.options().max_payload_bytes));
+    if (!rendezvous && length > 0 && s.options().landing_on_device)
       return refuse(StatusCode::kTransportError,
                     "payload sent eagerly; GPU landing takes rendezvous payloads only (UCP_AM_SEND_FLAG_RNDV)");
     if (Status st = s.reserve_landing(*slot, length); !st.ok()) return refuse(st.code(), st.message());
@@ -328,7 +343,7 @@ struct UcxListener::Impl {
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMORY_TYPE |
                      UCP_OP_ATTR_FIELD_MEMH;
-    p.cb.recv_am = &Impl::on_payload;
+    p.cb.recv_am = &IoWorker::on_payload;
     p.user_data = slot.get();
     p.memory_type = slot->landing->on_device() ? UCS_MEMORY_TYPE_CUDA : UCS_MEMORY_TYPE_HOST;
     p.memh = slot->landing_registration->get();
@@ -385,12 +400,13 @@ struct UcxListener::Impl {
       if (slot->dead) continue;
       const auto lanes = endpoint_transports(slot->ep);
       log->debug("{}: UCX endpoint\n{}", slot->peer, endpoint_info(slot->ep));
-      slot->welcome.landing = options.landing_on_device ? Landing::kCuda : Landing::kHost;
-      slot->welcome.max_payload_bytes = options.max_payload_bytes;
+      slot->welcome.landing = options().landing_on_device ? Landing::kCuda : Landing::kHost;
+      slot->welcome.max_payload_bytes = options().max_payload_bytes;
       const std::string joined = fmt::format("{}", fmt::join(lanes, " "));
       std::strncpy(slot->welcome.server_transports, joined.c_str(), sizeof slot->welcome.server_transports - 1);
-      log->info("{} connected; UCX lanes [{}], landing {} ({})", slot->peer, fmt::join(lanes, ", "),
-                options.landing_on_device ? "cuda" : "host", paper_name(slot->welcome.landing));
+      log->info("{} connected to I/O worker {}; UCX lanes [{}], landing {} ({})", slot->peer, index,
+                fmt::join(lanes, ", "), options().landing_on_device ? "cuda" : "host",
+                paper_name(slot->welcome.landing));
       ucp_request_param_t p{};
       p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
       p.flags = UCP_AM_SEND_FLAG_EAGER;
@@ -413,7 +429,7 @@ struct UcxListener::Impl {
       if (e->slot->dead) continue;
       ucp_request_param_t p{};
       p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-      p.cb.send = &Impl::on_error_sent;
+      p.cb.send = &IoWorker::on_error_sent;
       p.user_data = e.get();
       ucs_status_ptr_t r = ucp_am_send_nbx(e->slot->ep, kReply, e->header.data(), e->header.size(), nullptr, 0, &p);
       if (UCS_PTR_IS_ERR(r)) {
@@ -443,7 +459,7 @@ struct UcxListener::Impl {
       }
       slot->landed = false;
       any = true;
-      on_delivery(std::make_unique<UcxDelivery>(slot, outbox, options));
+      on_delivery(std::make_unique<UcxDelivery>(slot, outbox, options()));
     }
     for (auto& slot : later) landed.push_back(std::move(slot));
     return any;
@@ -469,11 +485,11 @@ struct UcxListener::Impl {
     }
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-    p.cb.send = &Impl::on_reply_sent;
+    p.cb.send = &IoWorker::on_reply_sent;
     p.user_data = &slot;
     const size_t bytes = slot.reply ? slot.reply_bytes : 0;
     if (bytes && !slot.reply_registration) {
-      auto r = Registration::map(context, slot.reply->bytes().data(), slot.reply->bytes().size(), false);
+      auto r = Registration::map(worker->context(), slot.reply->bytes().data(), slot.reply->bytes().size(), false);
       if (r.ok()) slot.reply_registration = std::move(r.value());  // else UCX registers on the fly
     }
     if (bytes && slot.reply_registration) {
@@ -493,7 +509,7 @@ struct UcxListener::Impl {
     auto batch = std::move(failed);
     failed.clear();
     for (auto& slot : batch) {
-      slots.erase(slot->ep);
+      if (slots.erase(slot->ep)) client_count.fetch_sub(1);
       // Cancels what was outstanding (callbacks see the slot dead); a request still running keeps the slot
       // (and its buffers) alive until its reply is dropped, then everything is freed.
       close_endpoint(worker->get(), slot->ep, /*force=*/true);
@@ -503,6 +519,7 @@ struct UcxListener::Impl {
 
   bool work(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
     bool worked = ucp_worker_progress(worker->get()) != 0;
+    worked |= accept_incoming();
     worked |= deliver_landed(on_delivery);
     worked |= flush_outbox();
     worked |= send_welcomes();
@@ -518,7 +535,98 @@ struct UcxListener::Impl {
       if (slot->reply_request || slot->executing || slot->recv_request) return true;
     return false;
   }
+  void loop(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
+    const auto spin = spin_time();
+    pollfd fds[2] = {{worker->event_fd(), POLLIN, 0}, {outbox->wake_fd, POLLIN, 0}};
+    auto last_work = Clock::now();
+    while (!stopping()) {
+      if (work(on_delivery)) {
+        last_work = Clock::now();
+        continue;
+      }
+      if (Clock::now() - last_work < spin) continue;
+      // Sleep until UCX or a worker has something: announce it, then re-check what may have been queued.
+      outbox->sleeping.store(true);
+      bool queued = !outbox->empty() || !landed.empty();
+      if (!queued) {
+        std::lock_guard lock(incoming_mutex);
+        queued = !incoming.empty();
+      }
+      if (queued || ucp_worker_arm(worker->get()) != UCS_OK) {
+        outbox->sleeping.store(false);
+        continue;
+      }
+      ::poll(fds, 2, 100);
+      outbox->sleeping.store(false);
+      uint64_t count;
+      [[maybe_unused]] auto n = ::read(outbox->wake_fd, &count, sizeof count);
+    }
+    // Graceful stop: take nothing new (on_request refuses), send the replies of requests already taken.
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while ((outbox->unanswered.load() > 0 || !outbox->empty() || replies_in_flight()) && Clock::now() < deadline) {
+      if (!work(on_delivery)) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    if (const auto left = outbox->unanswered.load(); left > 0)
+      log->error("I/O worker {} stopped with {} request(s) still unanswered after 30 s", index, left);
+  }
 };
+
+struct UcxListener::Impl {
+  UcxListenerOptions options;
+  std::string endpoint;
+  std::shared_ptr<Context> context;
+  std::vector<std::unique_ptr<IoWorker>> io;  // io[0] also runs the listener
+  ucp_listener_h listener = nullptr;
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> slot_ids{0};
+  std::shared_ptr<spdlog::logger> log = core::logger("transport");
+
+  ~Impl() {
+    for (auto& w : io) {  // connection requests never accepted (the loops have stopped)
+      std::lock_guard lock(w->incoming_mutex);
+      for (auto request : w->incoming) ucp_listener_reject(listener, request);
+      w->incoming.clear();
+    }
+    if (listener) ucp_listener_destroy(listener);
+    io.clear();  // closes every endpoint, then destroys the workers
+  }
+
+  size_t clients() const {
+    size_t n = 0;
+    for (const auto& w : io) n += w->client_count.load();
+    return n;
+  }
+
+  // On worker 0's thread: hands the connection to the worker with the fewest clients.
+  static void on_connection(ucp_conn_request_h request, void* arg) {
+    Impl& s = *static_cast<Impl*>(arg);
+    if (s.stopping.load() || s.clients() >= s.options.max_clients) {
+      ucp_conn_request_attr_t attr{};
+      attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
+      const std::string from =
+          ucp_conn_request_query(request, &attr) == UCS_OK ? format_address(attr.client_address) : "?";
+      s.log->warn(
+          "refused a UCX connection from {}: {}", from,
+          s.stopping.load() ? "shutting down" : fmt::format("at the limit of {} clients", s.options.max_clients));
+      ucp_listener_reject(s.listener, request);
+      return;
+    }
+    IoWorker* target = s.io[0].get();
+    for (const auto& w : s.io)
+      if (w->client_count.load() < target->client_count.load()) target = w.get();
+    target->client_count.fetch_add(1);
+    if (target == s.io[0].get()) return target->accept(request);
+    {
+      std::lock_guard lock(target->incoming_mutex);
+      target->incoming.push_back(request);
+    }
+    target->outbox->wake();
+  }
+};
+
+const UcxListenerOptions& IoWorker::options() const { return impl->options; }
+bool IoWorker::stopping() const { return impl->stopping.load(); }
+uint64_t IoWorker::next_slot_id() { return impl->slot_ids.fetch_add(1) + 1; }
 
 core::Result<std::unique_ptr<UcxListener>> UcxListener::bind(const std::string& uri, UcxListenerOptions options) {
   auto address = parse_ucx_uri(uri);
@@ -534,16 +642,22 @@ core::Result<std::unique_ptr<UcxListener>> UcxListener::bind(const std::string& 
                               "has no CUDA support (use --landing host, or a CUDA-aware UCX such as PyPI's "
                               "libucx-cu13)",
                               Context::version()));
-  auto worker = Worker::create(impl->context);
-  if (!worker.ok()) return worker.status();
-  impl->worker = std::move(worker.value());
-  if (impl->worker->max_am_header() < core::kResponseHeaderBytes)
-    return Status(StatusCode::kTransportError,
-                  fmt::format("this UCX carries active-message headers of at most {} bytes; edgeserve needs {}",
-                              impl->worker->max_am_header(), core::kResponseHeaderBytes));
-  for (auto [id, cb] : {std::pair{kHello, &Impl::on_hello}, std::pair{kRequest, &Impl::on_request}})
-    if (Status s = impl->worker->set_am_handler(id, cb, impl.get()); !s.ok()) return s;
-
+  const size_t io_threads = std::max<size_t>(1, impl->options.io_threads);
+  for (size_t i = 0; i < io_threads; ++i) {
+    auto io = std::make_unique<IoWorker>();
+    io->impl = impl.get();
+    io->index = i;
+    auto worker = Worker::create(impl->context);
+    if (!worker.ok()) return worker.status();
+    io->worker = std::move(worker.value());
+    if (io->worker->max_am_header() < core::kResponseHeaderBytes)
+      return Status(StatusCode::kTransportError,
+                    fmt::format("this UCX carries active-message headers of at most {} bytes; edgeserve needs {}",
+                                io->worker->max_am_header(), core::kResponseHeaderBytes));
+    for (auto [id, cb] : {std::pair{kHello, &IoWorker::on_hello}, std::pair{kRequest, &IoWorker::on_request}})
+      if (Status s = io->worker->set_am_handler(id, cb, io.get()); !s.ok()) return s;
+    impl->io.push_back(std::move(io));
+  }
   sockaddr_storage storage{};
   socklen_t length = 0;
   if (Status s = resolve(address.value(), storage, length); !s.ok()) return s;
@@ -553,7 +667,7 @@ core::Result<std::unique_ptr<UcxListener>> UcxListener::bind(const std::string& 
   params.sockaddr.addrlen = length;
   params.conn_handler.cb = &Impl::on_connection;
   params.conn_handler.arg = impl.get();
-  if (ucs_status_t s = ucp_listener_create(impl->worker->get(), &params, &impl->listener); s != UCS_OK) {
+  if (ucs_status_t s = ucp_listener_create(impl->io[0]->worker->get(), &params, &impl->listener); s != UCS_OK) {
     impl->listener = nullptr;
     return Status(StatusCode::kTransportError, fmt::format("cannot listen on {}: {}", uri, to_string(s)));
   }
@@ -573,38 +687,14 @@ const std::string& UcxListener::endpoint() const { return impl_->endpoint; }
 
 void UcxListener::stop() {
   impl_->stopping.store(true);
-  impl_->outbox->wake();
+  for (const auto& io : impl_->io) io->outbox->wake();
 }
 
 void UcxListener::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
-  Impl& s = *impl_;
-  const auto spin = spin_time();
-  pollfd fds[2] = {{s.worker->event_fd(), POLLIN, 0}, {s.outbox->wake_fd, POLLIN, 0}};
-  auto last_work = Clock::now();
-  while (!s.stopping.load()) {
-    if (s.work(on_delivery)) {
-      last_work = Clock::now();
-      continue;
-    }
-    if (Clock::now() - last_work < spin) continue;
-    // Sleep until UCX or a worker has something: announce it, then re-check what a worker may have queued.
-    s.outbox->sleeping.store(true);
-    if (!s.outbox->empty() || !s.landed.empty() || ucp_worker_arm(s.worker->get()) != UCS_OK) {
-      s.outbox->sleeping.store(false);
-      continue;
-    }
-    ::poll(fds, 2, 100);
-    s.outbox->sleeping.store(false);
-    uint64_t count;
-    [[maybe_unused]] auto n = ::read(s.outbox->wake_fd, &count, sizeof count);
-  }
-  // Graceful stop: take nothing new (on_request refuses), send the replies of requests already taken.
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while ((s.outbox->unanswered.load() > 0 || !s.outbox->empty() || s.replies_in_flight()) && Clock::now() < deadline) {
-    if (!s.work(on_delivery)) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  }
-  if (const auto left = s.outbox->unanswered.load(); left > 0)
-    s.log->error("stopped with {} request(s) still unanswered after 30 s", left);
+  std::vector<std::jthread> others;
+  for (size_t i = 1; i < impl_->io.size(); ++i)
+    others.emplace_back([this, i, &on_delivery] { impl_->io[i]->loop(on_delivery); });
+  impl_->io[0]->loop(on_delivery);
 }
 
 }  // namespace edgeserve::transport::ucx

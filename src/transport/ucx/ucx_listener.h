@@ -18,6 +18,9 @@ struct UcxListenerOptions {
   uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused with payload-too-large
   size_t max_clients = 1024;                 // connections beyond this are rejected at set-up (logged)
   bool landing_on_device = false;            // requests land in GPU memory (the paper's GDR) instead of host
+  // UCX workers, each progressed by its own thread; connections are spread over them (fewest clients first),
+  // so the payload transfers of many clients run in parallel.
+  size_t io_threads = 1;
   // Makes landing (on_device as above) and reply (on_device = false) buffers; the server passes memory that
   // suits its engine (pinned host memory next to a GPU). Unset: plain host memory.
   std::function<core::Result<std::unique_ptr<core::MemoryBuffer>>(size_t bytes, bool on_device)> allocate;
