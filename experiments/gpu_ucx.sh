@@ -81,34 +81,29 @@ if [[ $phase == fig5 || $phase == all ]]; then
 fi
 
 if [[ $phase == fig11 || $phase == all ]]; then
-  for landing in host cuda host-nodetect; do
-    if [[ $landing == host-nodetect ]]; then
-      export EDGESERVE_UCX_PEER_ERRORS=0
-      start_gpu_server host --models mobilenetv3 --workers 16 --io-threads 4
-    else
+  # fig11_series NAME LANDING [ENV=VALUE...]: a server with that landing and environment, 1..16 clients over
+  # its ucx endpoint (and, for NAME rdma, over its tcp endpoint too).
+  fig11_series() {
+    local name=$1 landing=$2
+    shift 2
+    (
+      for assignment in "$@"; do export "${assignment?}"; done
       start_gpu_server "$landing" --models mobilenetv3 --workers 16 --io-threads 4
-    fi
-    for clients in 1 2 4 8 16; do
-      if [[ $landing == host-nodetect ]]; then
-        bench "fig11-mobilenetv3-rdma-nodetect-c$clients" --target "$ucx_endpoint" --model mobilenetv3 \
+      for clients in 1 2 4 8 16; do
+        [[ $name == rdma ]] && bench "fig11-mobilenetv3-tcp-c$clients" --target "$endpoint" --model mobilenetv3 \
           --clients "$clients" --requests "$SCALE_REQUESTS"
-        # The rendezvous the other way round: each client writes its payload into the server's landing buffer
-        # (process_vm_writev over CMA) instead of the server's I/O threads reading it.
-        UCX_RNDV_SCHEME=put_zcopy bench "fig11-mobilenetv3-rdma-nodetect-put-c$clients" --target "$ucx_endpoint" \
-          --model mobilenetv3 --clients "$clients" --requests "$SCALE_REQUESTS"
-      elif [[ $landing == host ]]; then
-        bench "fig11-mobilenetv3-tcp-c$clients" --target "$endpoint" --model mobilenetv3 --clients "$clients" \
+        bench "fig11-mobilenetv3-$name-c$clients" --target "$ucx_endpoint" --model mobilenetv3 --clients "$clients" \
           --requests "$SCALE_REQUESTS"
-        bench "fig11-mobilenetv3-rdma-c$clients" --target "$ucx_endpoint" --model mobilenetv3 --clients "$clients" \
-          --requests "$SCALE_REQUESTS"
-      else
-        bench "fig11-mobilenetv3-gdr-c$clients" --target "$ucx_endpoint" --model mobilenetv3 --clients "$clients" \
-          --requests "$SCALE_REQUESTS"
-      fi
-    done
-    stop_server
-  done
-  unset EDGESERVE_UCX_PEER_ERRORS
+      done
+      stop_server
+    )
+  }
+  fig11_series rdma host
+  fig11_series gdr cuda
+  fig11_series rdma-nodetect host EDGESERVE_UCX_PEER_ERRORS=0
+  # The rendezvous the other way round: each client writes its payload into the server's landing buffer
+  # (process_vm_writev over CMA) instead of the server's I/O threads reading it.
+  fig11_series rdma-nodetect-put host EDGESERVE_UCX_PEER_ERRORS=0 UCX_RNDV_SCHEME=put_zcopy
 fi
 
 if [[ $phase == report || $phase == all ]]; then
