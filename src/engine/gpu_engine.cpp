@@ -1,6 +1,7 @@
 // The GPU engine. Each lane is one CUDA stream (plus a high-priority twin) with its own pinned host
 // buffers, device buffers and CUDA graph, all made once at load; a request runs on one lane:
-//   payload → pinned staging → H2D → fused preprocessing kernel (raw) → graph replay → D2H → reply buffer,
+//   payload → pinned staging (unless it is page-locked already) → H2D → fused preprocessing kernel (raw) →
+//   graph replay → D2H → reply buffer,
 // with CUDA events between the steps, so copy-time, preprocessing-time and inference-time are GPU times.
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -130,19 +131,26 @@ class GpuEngine final : public Engine {
     cudaStream_t stream = ctx.high_priority ? lane.high_stream.get() : lane.stream.get();
     c10::cuda::CUDAStreamGuard guard(ctx.high_priority ? *lane.torch_high_stream : *lane.torch_stream);
     try {
-      // A payload in host memory is pageable (the transport's buffer): stage it in pinned memory so the
-      // H2D copy is a true DMA. A payload already on the device skips both (raw: the kernel reads it where
-      // it is; preprocessed: one device-to-device copy into the graph's fixed input).
+      // A payload in pageable host memory (a ZeroMQ message) is staged in pinned memory so the H2D copy is a
+      // true DMA; one already in page-locked memory (a UCX landing buffer, from engine/landing_memory.h) is
+      // copied from where it is. A payload already on the device skips both (raw: the kernel reads it where it
+      // is; preprocessed: one device-to-device copy into the graph's fixed input).
       uint64_t host_ns = 0;
       const size_t n = input.data.size();
+      bool pinned = false;
       if (!input.on_device) {
         const uint64_t t0 = core::now_ns();
-        if (lane.host_in.reserve(n))
-          core::logger("engine")->info("lane {}: staging buffer grown to {} bytes", ctx.lane, n);
-        std::memcpy(lane.host_in.get(), input.data.data(), n);
+        cudaPointerAttributes attributes{};
+        pinned = cudaPointerGetAttributes(&attributes, input.data.data()) == cudaSuccess &&
+                 attributes.type == cudaMemoryTypeHost;
+        if (!pinned) {
+          if (lane.host_in.reserve(n))
+            core::logger("engine")->info("lane {}: staging buffer grown to {} bytes", ctx.lane, n);
+          std::memcpy(lane.host_in.get(), input.data.data(), n);
+        }
         host_ns += core::now_ns() - t0;
       }
-      const void* source = input.on_device ? static_cast<const void*>(input.data.data()) : lane.host_in.get();
+      const void* source = input.on_device || pinned ? static_cast<const void*>(input.data.data()) : lane.host_in.get();
       const cudaMemcpyKind kind = input.on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice;
 
       cudaEventRecord(lane.start.get(), stream);
