@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "engine/engine.h"
+#include "transport/ucx/ucx_info.h"
 
 namespace edgeserve::cli {
 
@@ -27,7 +28,7 @@ int run_info(const InfoFlags& f) {
   fmt::print("  cuda: {}; GPU engine {}\n",
              engine::cuda_available() ? "available" : "not available in this libtorch / machine",
              engine::gpu_engine_built() ? "built" : "not built (CPU-only libtorch)");
-  fmt::print("transports: local, tcp (ZeroMQ)\n");
+  fmt::print("transports: local, tcp (ZeroMQ), ucx ({})\n", transport::ucx::describe());
   auto specs = engine::load_manifest(repo);
   if (!specs.ok()) {
     fmt::print("models: {}\n", specs.status().message());

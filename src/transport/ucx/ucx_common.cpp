@@ -240,6 +240,14 @@ std::vector<std::string> endpoint_transports(ucp_ep_h ep) {
   return out;
 }
 
+std::string describe() {
+  auto context = Context::shared();
+  if (!context.ok()) return "UCX " + Context::version() + ", cannot start: " + context.status().message();
+  return fmt::format("UCX {}, {}", Context::version(),
+                     context.value()->supports_cuda_memory() ? "can land requests in GPU memory"
+                                                             : "no CUDA support: --landing host only");
+}
+
 core::Result<SocketAddress> parse_ucx_uri(const std::string& uri) {
   constexpr std::string_view scheme = "ucx://";
   const auto bad = [&](std::string_view why) {

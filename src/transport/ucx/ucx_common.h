@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "transport/ucx/ucx_info.h"
 
 namespace edgeserve::transport::ucx {
 
