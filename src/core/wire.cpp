@@ -21,7 +21,7 @@ static_assert(kReqModel + kMaxModelNameBytes + 1 == kRequestHeaderBytes);
 
 // Response header layout.
 constexpr size_t kRespMagic = 0, kRespVersion = 4, kRespHeaderBytes = 6, kRespId = 8, kRespStatus = 16,
-                 kRespNOutputs = 18, kRespTimings = 24, kRespPayload = 120, kRespOutputs = 128, kOutputDescBytes = 72,
+                 kRespNOutputs = 18, kRespTimings = 24, kRespPayload = 136, kRespOutputs = 144, kOutputDescBytes = 72,
                  kRespErrorLen = kRespOutputs + kMaxOutputs * kOutputDescBytes, kRespError = kRespErrorLen + 2;
 static_assert(kRespTimings + sizeof(ServerTimings) == kRespPayload);
 static_assert(kRespError + kMaxErrorBytes == kResponseHeaderBytes);

@@ -19,12 +19,12 @@ namespace edgeserve::core {
 
 inline constexpr uint32_t kRequestMagic = 0x51525345;   // "ESRQ" in memory order
 inline constexpr uint32_t kResponseMagic = 0x53525345;  // "ESRS"
-inline constexpr uint16_t kWireVersion = 1;
+inline constexpr uint16_t kWireVersion = 2;             // 2: gateway timings in the response (error text 254 → 238)
 inline constexpr size_t kRequestHeaderBytes = 160;
 inline constexpr size_t kResponseHeaderBytes = 960;
 inline constexpr size_t kMaxModelNameBytes = 55;  // + NUL in a 56-byte field
 inline constexpr size_t kMaxOutputs = 8;
-inline constexpr size_t kMaxErrorBytes = 254;
+inline constexpr size_t kMaxErrorBytes = 238;
 
 // Wire-visible values: never renumber.
 enum class InputKind : uint8_t {
@@ -59,6 +59,9 @@ struct ServerTimings {
   uint64_t server_cpu_ns = 0;  // server process CPU time so far (user + system)
   uint64_t server_rss_bytes = 0;
   uint64_t gpu_mem_bytes = 0;  // device memory in use by the server (0 on CPU)
+  // Set by a gateway on the way back (0 on a direct connection):
+  uint64_t gateway_ns = 0;  // gateway receipt → its reply hand-off (the backend hop included)
+  uint64_t backend_ns = 0;  // gateway: request handed to the backend → backend's reply in hand
 };
 
 struct OutputDesc {
