@@ -8,8 +8,7 @@
 
 #include "core/log.h"
 #include "server/pipeline.h"
-#include "transport/tcp/tcp_listener.h"
-#include "transport/ucx/ucx_listener.h"
+#include "transport/listen.h"
 
 namespace edgeserve::server {
 
@@ -44,13 +43,12 @@ void Server::stop() {
 core::Status Server::run() {
   State& s = *state_;
   auto log = core::logger("server");
-  transport::tcp::ListenerOptions listener_options;
-  listener_options.max_payload_bytes = s.options.max_payload_bytes;
-  listener_options.curve = s.options.curve;
-  listener_options.max_clients = s.options.max_clients;
-  listener_options.io_threads = std::max(1, s.options.io_threads);
-  s.listeners.reserve(s.options.listen.size());
-  transport::ucx::UcxListenerOptions ucx_options;
+  transport::ListenOptions listen_options;
+  listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
+  listen_options.tcp.curve = s.options.curve;
+  listen_options.tcp.max_clients = s.options.max_clients;
+  listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
+  auto& ucx_options = listen_options.ucx;
   ucx_options.max_payload_bytes = s.options.max_payload_bytes;
   ucx_options.max_clients = s.options.max_clients;
   ucx_options.landing_on_device = s.options.landing == engine::LandingKind::kCuda;
@@ -60,20 +58,12 @@ core::Status Server::run() {
     return engine::allocate_landing_memory(on_device ? engine::LandingKind::kCuda : engine::LandingKind::kHost, device,
                                            bytes);
   };
+  s.listeners.reserve(s.options.listen.size());
   for (const auto& address : s.options.listen) {
-    core::Result<std::unique_ptr<transport::Listener>> listener =
-        core::Status(core::StatusCode::kTransportError,
-                     fmt::format("cannot listen on '{}': expected tcp://HOST:PORT or ucx://HOST:PORT", address));
-    if (address.starts_with("tcp://")) {
-      auto tcp = transport::tcp::TcpListener::bind(address, listener_options);
-      listener = tcp.ok() ? core::Result<std::unique_ptr<transport::Listener>>(std::move(tcp.value())) : tcp.status();
-    } else if (address.starts_with("ucx://")) {
-      if (ucx_options.landing_on_device && device == "cpu")
-        return {core::StatusCode::kTransportError,
-                "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads"};
-      auto ucx = transport::ucx::UcxListener::bind(address, ucx_options);
-      listener = ucx.ok() ? core::Result<std::unique_ptr<transport::Listener>>(std::move(ucx.value())) : ucx.status();
-    }
+    if (address.starts_with("ucx://") && ucx_options.landing_on_device && device == "cpu")
+      return {core::StatusCode::kTransportError,
+              "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads"};
+    auto listener = transport::listen(address, listen_options);
     if (!listener.ok()) return listener.status();
     s.listeners.push_back(std::move(listener.value()));
     s.listeners_bound.fetch_add(1);

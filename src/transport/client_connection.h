@@ -52,6 +52,9 @@ struct ConnectOptions {
   RequestHandler* local_handler = nullptr;
   bool local_payload_on_device = false;         // payloads given to call() are in the server's GPU memory
   std::optional<tcp::CurveClientConfig> curve;  // tcp: encrypt and authenticate with these keys
+  // ucx: payloads given to call() are different buffers each time (a gateway forwarding what it received):
+  // no registration is kept across calls, UCX registers each on the fly. Default: one buffer reused.
+  bool transient_payloads = false;
 };
 
 // Opens a connection to `target`: "tcp://HOST:PORT", "ucx://HOST:PORT" or "local".

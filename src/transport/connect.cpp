@@ -20,7 +20,7 @@ core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& targe
       return core::Status(core::StatusCode::kTransportError,
                           "CURVE keys are for tcp:// targets; ucx:// links are inside the fabric (see the README's "
                           "trust model)");
-    return ucx::connect_ucx(target);
+    return ucx::connect_ucx(target, std::chrono::seconds(10), options.transient_payloads);
   }
   return core::Status(core::StatusCode::kTransportError,
                       fmt::format("unknown target '{}': expected tcp://HOST:PORT, ucx://HOST:PORT or local", target));

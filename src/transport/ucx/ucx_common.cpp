@@ -202,16 +202,11 @@ void close_endpoint(ucp_worker_h worker, ucp_ep_h ep, bool force) {
   param.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
   ucs_status_ptr_t request = ucp_ep_close_nbx(ep, &param);
   if (request == nullptr || UCS_PTR_IS_ERR(request)) return;
-  // A graceful close waits for the peer; never let a dead peer hold the caller for long.
+  // A graceful close waits for the peer; never let a dead or silent peer hold the caller for long. A close
+  // request cannot be cancelled: past the deadline it is released and completes (or not) on its own.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (ucp_request_check_status(request) == UCS_INPROGRESS) {
+  while (ucp_request_check_status(request) == UCS_INPROGRESS && std::chrono::steady_clock::now() < deadline)
     ucp_worker_progress(worker);
-    if (std::chrono::steady_clock::now() > deadline) {
-      ucp_request_cancel(worker, request);
-      while (ucp_request_check_status(request) == UCS_INPROGRESS) ucp_worker_progress(worker);
-      break;
-    }
-  }
   ucp_request_free(request);
 }
 

@@ -24,8 +24,11 @@ using Clock = std::chrono::steady_clock;
 
 class UcxConnection final : public ClientConnection {
  public:
-  UcxConnection(std::string uri, SocketAddress address, std::unique_ptr<Worker> worker)
-      : uri_(std::move(uri)), address_(std::move(address)), worker_(std::move(worker)) {}
+  UcxConnection(std::string uri, SocketAddress address, std::unique_ptr<Worker> worker, bool transient_payloads)
+      : uri_(std::move(uri)),
+        address_(std::move(address)),
+        worker_(std::move(worker)),
+        transient_payloads_(transient_payloads) {}
 
   ~UcxConnection() override { drop_endpoint(/*force=*/false); }
 
@@ -201,6 +204,11 @@ class UcxConnection final : public ClientConnection {
   }
 
   Status register_payload(std::span<const std::byte> payload) {
+    if (transient_payloads_) {
+      // A buffer at a reused address may be new memory: a kept registration could point at the old pages.
+      payload_registration_.reset();
+      return {};
+    }
     if (payload.empty() || (payload.data() == registered_data_ && payload.size() == registered_bytes_)) return {};
     // The contract of call(): the payload stays valid and unchanged while the connection lives, so one
     // registration per distinct buffer is enough.
@@ -323,6 +331,7 @@ class UcxConnection final : public ClientConnection {
   std::string uri_;
   SocketAddress address_;
   std::unique_ptr<Worker> worker_;
+  bool transient_payloads_ = false;
   ucp_ep_h ep_ = nullptr;
   bool ep_failed_ = false;
   ucs_status_t ep_error_ = UCS_OK;
@@ -355,14 +364,16 @@ class UcxConnection final : public ClientConnection {
 
 }  // namespace
 
-core::Result<std::unique_ptr<ClientConnection>> connect_ucx(const std::string& uri, std::chrono::milliseconds timeout) {
+core::Result<std::unique_ptr<ClientConnection>> connect_ucx(const std::string& uri, std::chrono::milliseconds timeout,
+                                                            bool transient_payloads) {
   auto address = parse_ucx_uri(uri);
   if (!address.ok()) return address.status();
   auto context = Context::shared();
   if (!context.ok()) return context.status();
   auto worker = Worker::create(context.value());
   if (!worker.ok()) return worker.status();
-  auto connection = std::make_unique<UcxConnection>(uri, address.value(), std::move(worker.value()));
+  auto connection =
+      std::make_unique<UcxConnection>(uri, address.value(), std::move(worker.value()), transient_payloads);
   if (Status s = connection->open(timeout); !s.ok()) return s;
   return std::unique_ptr<ClientConnection>(std::move(connection));
 }

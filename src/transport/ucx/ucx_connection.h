@@ -9,7 +9,9 @@
 namespace edgeserve::transport::ucx {
 
 // Connects to "ucx://HOST:PORT" and says hello; fails with a clear error when no UCX server answers.
+// `transient_payloads`: see ConnectOptions.
 core::Result<std::unique_ptr<ClientConnection>> connect_ucx(
-    const std::string& uri, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    const std::string& uri, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+    bool transient_payloads = false);
 
 }  // namespace edgeserve::transport::ucx

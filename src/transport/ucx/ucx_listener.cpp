@@ -191,8 +191,9 @@ struct IoWorker {
   const UcxListenerOptions& options() const;
   bool stopping() const;
 
+  // Every reply has left by now (the loop drained): clients only learn that the server is gone.
   ~IoWorker() {
-    for (auto& [ep, slot] : slots) close_endpoint(worker->get(), ep, /*force=*/false);
+    for (auto& [ep, slot] : slots) close_endpoint(worker->get(), ep, /*force=*/true);
     slots.clear();
   }
 
