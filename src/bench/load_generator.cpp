@@ -34,6 +34,8 @@ RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   r.queue_ms = core::ns_to_ms(t.queue_ns);
   r.handling_ms = core::ns_to_ms(t.handling_ns);
   r.request_post_ms = reply.request_post_ns ? core::ns_to_ms(reply.request_post_ns) : kNaN;
+  r.gateway_ms = t.gateway_ns ? core::ns_to_ms(t.gateway_ns) : kNaN;
+  r.backend_hop_ms = t.backend_ns ? core::ns_to_ms(t.backend_ns) : kNaN;
   r.server_cpu_ms = core::ns_to_ms(t.server_cpu_ns);
   r.server_rss_mb = static_cast<double>(t.server_rss_bytes) / (1 << 20);
   r.gpu_mem_mb = static_cast<double>(t.gpu_mem_bytes) / (1 << 20);

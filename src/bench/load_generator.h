@@ -43,7 +43,8 @@ struct RequestRecord {
   double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0, queue_ms = 0,
          handling_ms = 0, server_ms = 0;
   double request_post_ms = 0;  // UCX: request send posted → completed (the paper's RDMA request-time); NaN elsewhere
-  double server_cpu_ms = 0;    // server process CPU time so far (cumulative)
+  double gateway_ms = 0, backend_hop_ms = 0;  // through a gateway: time in it, and its backend call; NaN direct
+  double server_cpu_ms = 0;                   // server process CPU time so far (cumulative)
   double server_rss_mb = 0;
   double gpu_mem_mb = 0;
   bool same_clock = false;  // request/response split from a shared monotonic clock (same host)

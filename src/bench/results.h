@@ -15,8 +15,9 @@ namespace edgeserve::bench {
 // Metric names exactly as in the paper's Table I (plus queue-time and the server's own totals), in
 // milliseconds; the order is the table's.
 inline constexpr const char* kTimeMetrics[] = {
-    "total-time", "request-time",  "response-time", "copy-time",      "preprocessing-time", "inference-time",
-    "queue-time", "handling-time", "server-time",   "transport-time", "request-post-time"};
+    "total-time",        "request-time", "response-time",   "copy-time",   "preprocessing-time",
+    "inference-time",    "queue-time",   "handling-time",   "server-time", "transport-time",
+    "request-post-time", "gateway-time", "backend-hop-time"};
 
 nlohmann::json summarize(const BenchResult& result, const BenchOptions& options, const Input& input);
 

@@ -20,6 +20,7 @@ Command add_serve_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_keygen_command(CLI::App& app);
+Command add_gateway_command(CLI::App& app);
 
 // Defaults shared by subcommands.
 inline const std::string kDefaultRepo = "models";

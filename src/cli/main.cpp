@@ -1,4 +1,4 @@
-// edgeserve: one binary, subcommands serve / bench / info.
+// edgeserve: one binary, subcommands serve / gateway / bench / info / keygen.
 #include <algorithm>
 #include <thread>
 
@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
       "edgeserve " EDGESERVE_VERSION
       " — model serving for edge offloading, with every stage of every request timed.\n\n"
       "  edgeserve serve --repo models --listen tcp://0.0.0.0:5555     serve the models of a repository\n"
+      "  edgeserve gateway --listen tcp://0.0.0.0:5556 --backend ucx://gpu1:6000 --backend ucx://gpu2:6000\n"
+      "                                                                  forward clients to GPU servers\n"
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --out results/run1\n"
       "  edgeserve bench --target local --model tiny --out results/local   (in-process lower bound)\n"
       "  edgeserve info                                                  versions, devices, models\n"
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   const Command bench = add_bench_command(app);
   const Command info = add_info_command(app);
   const Command keygen = add_keygen_command(app);
+  const Command gateway = add_gateway_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -58,5 +61,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("serve")) return serve();
   if (app.got_subcommand("bench")) return bench();
   if (app.got_subcommand("keygen")) return keygen();
+  if (app.got_subcommand("gateway")) return gateway();
   return info();
 }

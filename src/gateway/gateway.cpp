@@ -1,0 +1,276 @@
+// The gateway: front listeners → a bounded queue → forwarding threads → backends (least outstanding
+// requests first; a failed backend is left out for retry_after, then tried again) → the reply, with the
+// gateway's own times added, back through the front transport.
+#include "gateway/gateway.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/wire.h"
+#include "transport/client_connection.h"
+#include "transport/listen.h"
+
+namespace edgeserve::gateway {
+
+namespace {
+
+using core::Status;
+using core::StatusCode;
+using transport::Delivery;
+
+struct Backend {
+  std::string uri;
+  std::atomic<int> outstanding{0};
+  std::atomic<uint64_t> down_until_ns{0};  // core::now_ns() before which it is left out; 0: up
+  std::atomic<bool> failed_last{false};    // its last call failed (a success after that is logged as "back")
+  std::atomic<uint64_t> forwarded{0}, failures{0};
+};
+
+// Deliveries waiting for a forwarding thread. Bounded; close() wakes every waiter.
+class DeliveryQueue {
+ public:
+  explicit DeliveryQueue(size_t limit) : limit_(limit) {}
+  // False (and `d` untouched) when full or closed.
+  bool push(std::unique_ptr<Delivery>& d) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_ || queue_.size() >= limit_) return false;
+      queue_.push_back(std::move(d));
+    }
+    ready_.notify_one();
+    return true;
+  }
+  // Null once closed and empty.
+  std::unique_ptr<Delivery> pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+    if (queue_.empty()) return nullptr;
+    auto d = std::move(queue_.front());
+    queue_.pop_front();
+    return d;
+  }
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::unique_ptr<Delivery>> queue_;
+  size_t limit_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+struct Gateway::State {
+  GatewayOptions options;
+  std::vector<std::unique_ptr<Backend>> backends;
+  DeliveryQueue queue;
+  std::vector<std::unique_ptr<transport::Listener>> listeners;
+  std::atomic<bool> stop_requested{false};
+  std::atomic<int> listeners_bound{0};
+  std::atomic<uint64_t> forwarded{0}, failed{0};
+  std::atomic<size_t> next_start{0};
+  std::shared_ptr<spdlog::logger> log = core::logger("gateway");
+
+  explicit State(GatewayOptions o) : options(std::move(o)), queue(options.max_queue) {
+    for (const auto& uri : options.backends) {
+      backends.push_back(std::make_unique<Backend>());
+      backends.back()->uri = uri;
+    }
+  }
+
+  // Answers with an error from the gateway itself (the backend never saw the request, or failed it).
+  void reply_error(Delivery& d, uint64_t request_id, const Status& status) {
+    failed.fetch_add(1, std::memory_order_relaxed);
+    log->warn("request {} from {}: {}", request_id, d.peer(), status.to_string());
+    auto header = core::error_response(request_id, status);
+    const uint64_t now = core::now_ns();
+    header.timings.clock_domain = core::clock_domain();
+    header.timings.recv_clock_ns = d.recv_ns();
+    header.timings.send_clock_ns = now;
+    header.timings.gateway_ns = now - d.recv_ns();
+    d.reply_payload(0);
+    core::ResponseHeaderBytes bytes;
+    core::encode(header, bytes);
+    d.send_reply(bytes);
+  }
+
+  // The index of the backend with the fewest requests in flight among those not left out; none when all are.
+  // Ties rotate (the scan starts one further each time), so sequential clients are spread too.
+  std::optional<size_t> pick(const std::vector<bool>& tried) {
+    const uint64_t now = core::now_ns();
+    const size_t n = backends.size(), start = next_start.fetch_add(1, std::memory_order_relaxed);
+    std::optional<size_t> best;
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = (start + k) % n;
+      if (tried[i] || backends[i]->down_until_ns.load() > now) continue;
+      if (!best || backends[i]->outstanding.load() < backends[*best]->outstanding.load()) best = i;
+    }
+    return best;
+  }
+
+  void mark_failed(Backend& b, const Status& why) {
+    b.failures.fetch_add(1, std::memory_order_relaxed);
+    b.down_until_ns.store(core::now_ns() + static_cast<uint64_t>(options.retry_after.count()) * 1'000'000);
+    if (!b.failed_last.exchange(true))
+      log->warn("backend {} failed ({}); left out for {} ms, then tried again", b.uri, why.to_string(),
+                options.retry_after.count());
+  }
+
+  // One request, start to finish, on a forwarding thread that owns `connections` (one per backend).
+  void forward(Delivery& d, std::vector<std::unique_ptr<transport::ClientConnection>>& connections) {
+    auto header = core::decode_request_header(d.header());
+    if (!header.ok()) return reply_error(d, core::peek_request_id(d.header()), header.status());
+    const uint64_t id = header->request_id;
+    if (Status s = core::check_payload(*header, d.payload().size(), options.max_payload_bytes); !s.ok())
+      return reply_error(d, id, s);
+    if (d.payload_on_device())
+      return reply_error(d, id, {StatusCode::kInternal, "gateway received a payload in GPU memory"});
+    // A backend that cannot even be connected to never saw the request: try the next one. Once a request has
+    // been sent, it is never sent again (it may have run): a failure then is the client's error reply.
+    std::vector<bool> tried(backends.size(), false);
+    while (const auto chosen = pick(tried)) {
+      tried[*chosen] = true;
+      Backend& backend = *backends[*chosen];
+      auto& connection = connections[*chosen];
+      if (!connection) {
+        transport::ConnectOptions connect_options;
+        connect_options.transient_payloads = true;  // each request's payload is a different front buffer
+        auto made = transport::connect(backend.uri, connect_options);
+        if (!made.ok()) {
+          mark_failed(backend, made.status());
+          continue;
+        }
+        connection = std::move(made.value());
+      }
+      return forward_to(d, *header, backend, connection);
+    }
+    reply_error(d, id,
+                {StatusCode::kTransportError,
+                 fmt::format("no backend available: all {} are unreachable or failed in the last {} ms",
+                             backends.size(), options.retry_after.count())});
+  }
+
+  void forward_to(Delivery& d, const core::RequestHeader& header, Backend& backend,
+                  std::unique_ptr<transport::ClientConnection>& connection) {
+    transport::Reply reply;
+    backend.outstanding.fetch_add(1);
+    const uint64_t sent = core::now_ns();
+    const Status s = connection->call(header, d.payload(), reply, options.backend_timeout);
+    const uint64_t back = core::now_ns();
+    backend.outstanding.fetch_sub(1);
+    if (!s.ok()) {
+      connection.reset();  // reconnect on next use: no late reply can meet a newer request
+      mark_failed(backend, s);
+      return reply_error(d, header.request_id,
+                         {StatusCode::kTransportError, fmt::format("backend {} failed: {}", backend.uri, s.message())});
+    }
+    if (backend.failed_last.exchange(false)) log->info("backend {} is back", backend.uri);
+    backend.down_until_ns.store(0);
+    backend.forwarded.fetch_add(1, std::memory_order_relaxed);
+    // One copy of the reply payload, from the backend connection's buffer into the front transport's.
+    auto out = d.reply_payload(reply.payload.size());
+    if (!reply.payload.empty()) std::memcpy(out.data(), reply.payload.data(), reply.payload.size());
+    core::ResponseHeader h = std::move(reply.header);
+    h.timings.backend_ns = back - sent;
+    h.timings.gateway_ns = core::now_ns() - d.recv_ns();
+    core::ResponseHeaderBytes bytes;
+    core::encode(h, bytes);
+    d.send_reply(bytes);
+    forwarded.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+core::Result<std::unique_ptr<Gateway>> Gateway::create(GatewayOptions options) {
+  if (options.backends.empty())
+    return Status(StatusCode::kTransportError, "a gateway needs at least one --backend tcp://HOST:PORT or ucx://...");
+  for (const auto& b : options.backends)
+    if (!b.starts_with("tcp://") && !b.starts_with("ucx://"))
+      return Status(StatusCode::kTransportError,
+                    fmt::format("backend '{}' is neither tcp://HOST:PORT nor ucx://HOST:PORT", b));
+  return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(std::move(options))));
+}
+
+Gateway::Gateway(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Gateway::~Gateway() = default;
+
+void Gateway::stop() {
+  state_->stop_requested.store(true);
+  const int bound = state_->listeners_bound.load();
+  for (int i = 0; i < bound; ++i) state_->listeners[static_cast<size_t>(i)]->stop();
+}
+
+core::Status Gateway::run() {
+  State& s = *state_;
+  transport::ListenOptions listen_options;
+  listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
+  listen_options.tcp.max_clients = s.options.max_clients;
+  listen_options.tcp.curve = s.options.curve;
+  listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
+  listen_options.ucx.max_payload_bytes = s.options.max_payload_bytes;
+  listen_options.ucx.max_clients = s.options.max_clients;
+  listen_options.ucx.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
+  s.listeners.reserve(s.options.listen.size());
+  for (const auto& address : s.options.listen) {
+    auto listener = transport::listen(address, listen_options);
+    if (!listener.ok()) return listener.status();
+    s.listeners.push_back(std::move(listener.value()));
+    s.listeners_bound.fetch_add(1);
+  }
+  if (s.stop_requested.load()) return {};
+
+  std::vector<std::jthread> workers;
+  for (int i = 0; i < std::max(1, s.options.workers); ++i)
+    workers.emplace_back([&s] {
+      std::vector<std::unique_ptr<transport::ClientConnection>> connections(s.backends.size());
+      while (auto d = s.queue.pop()) s.forward(*d, connections);
+    });
+
+  std::vector<std::string> endpoints;
+  for (const auto& l : s.listeners) endpoints.push_back(l->endpoint());
+  std::vector<std::string> backend_uris;
+  for (const auto& b : s.backends) backend_uris.push_back(b->uri);
+  s.log->info("gateway on {} → {} ({} forwarding thread(s), least outstanding requests first)",
+              fmt::join(endpoints, ", "), fmt::join(backend_uris, ", "), workers.size());
+  if (!s.options.ready_file.empty()) {
+    const auto tmp = s.options.ready_file.string() + ".tmp";
+    std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints, "\n"));
+    std::filesystem::rename(tmp, s.options.ready_file);
+  }
+
+  auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
+    if (s.queue.push(d)) return;
+    s.reply_error(*d, core::peek_request_id(d->header()),
+                  {StatusCode::kOverloaded,
+                   fmt::format("gateway queue is full ({} requests waiting)", s.options.max_queue)});
+  };
+  {
+    std::vector<std::jthread> io;
+    for (size_t i = 1; i < s.listeners.size(); ++i) io.emplace_back([&, i] { s.listeners[i]->run(on_delivery); });
+    s.listeners[0]->run(on_delivery);
+  }  // every listener has drained its replies
+  s.queue.close();
+  workers.clear();
+  for (const auto& b : s.backends)
+    s.log->info("backend {}: {} request(s) forwarded, {} failure(s)", b->uri, b->forwarded.load(), b->failures.load());
+  s.log->info("stopped: {} request(s) forwarded, {} answered with an error", s.forwarded.load(), s.failed.load());
+  return {};
+}
+
+}  // namespace edgeserve::gateway

@@ -1,0 +1,54 @@
+// The gateway of the paper's proxied connections: clients reach it over any front transport (tcp, ucx), it
+// forwards each request to a backend server over any back transport, and the reply comes back with the
+// server's stage times plus the gateway's own (gateway_ns, backend_ns in the response timings).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "transport/tcp/curve_keys.h"
+
+namespace edgeserve::gateway {
+
+struct GatewayOptions {
+  std::vector<std::string> listen{"tcp://0.0.0.0:5556"};
+  std::vector<std::string> backends;  // tcp://HOST:PORT or ucx://HOST:PORT of edgeserve servers
+  // Forwarding threads, each with its own connection to every backend: the requests in flight at once.
+  int workers = 32;
+  int io_threads = 1;                // per front listener (see ServerOptions::io_threads)
+  size_t max_queue = 1024;           // requests waiting for a forwarding thread; beyond: "overloaded" replies
+  size_t max_clients = 1024;         // front-side clients at once
+  uint64_t max_payload_bytes = 64ull << 20;
+  std::chrono::milliseconds backend_timeout{10'000};  // a backend that does not answer in time has failed
+  std::chrono::milliseconds retry_after{1'000};       // a failed backend is left out this long, then tried again
+  std::optional<transport::tcp::CurveServerConfig> curve;  // front tcp listeners: CURVE-authenticated clients only
+  std::filesystem::path ready_file;  // written with the bound front endpoints once serving
+};
+
+class Gateway {
+ public:
+  // Errors: no backend, or a backend address that is neither tcp:// nor ucx://.
+  static core::Result<std::unique_ptr<Gateway>> create(GatewayOptions options);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds the front listeners, forwards until stop(), then answers what it took. Errors: a listen failure.
+  core::Status run();
+  // Async-signal-safe.
+  void stop();
+
+  struct State;
+
+ private:
+  explicit Gateway(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace edgeserve::gateway
