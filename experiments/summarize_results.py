@@ -8,7 +8,7 @@ import pathlib
 import sys
 
 STAGES = ["total-time", "request-time", "response-time", "copy-time", "preprocessing-time", "inference-time",
-          "queue-time", "transport-time"]
+          "queue-time", "transport-time", "gateway-time", "backend-hop-time"]
 
 
 def link_of(s: dict) -> str:
@@ -29,14 +29,16 @@ def main() -> int:
         if s["requests"]["ok"] == 0:
             rows.append("| %s | failed: %s |" % (d.name, s["requests"]))
             continue
-        cells = ["%.3f" % m[k]["p50"] for k in STAGES]
+        # Metrics a run does not have (no gateway; older result files) show as a dash, not as 0.
+        cells = ["%.3f" % m[k]["p50"] if m.get(k, {}).get("count") else "—" for k in STAGES]
         rows.append("| %s | %s | %.3f | %.3f | %.1f | %.0f | %s |" % (
             d.name, " | ".join(cells), m["total-time"]["p99"], m["processing-time"]["cov"], s["throughput_rps"],
             s["memory-usage"]["gpu_mem_mb_max"], link_of(s)))
         for group, table in s.get("by_priority", {}).items():
             t = table["total-time"]
             if t["count"]:
-                rows.append("| %s (%s clients) | %.3f | | | | | | | | %.3f | | | | |" % (d.name, group, t["p50"], t["p99"]))
+                rows.append("| %s (%s clients) | %.3f |%s %.3f | | | | |" % (d.name, group, t["p50"], " |" * (len(STAGES) - 1),
+                                                                           t["p99"]))
     extra = ""
     probe = out / "memcpy_probe.json"
     if probe.exists():
