@@ -95,6 +95,12 @@ struct Gateway::State {
     }
   }
 
+  static transport::ConnectOptions connect_options() {
+    transport::ConnectOptions o;
+    o.transient_payloads = true;  // each request's payload is a different front buffer
+    return o;
+  }
+
   // Answers with an error from the gateway itself (the backend never saw the request, or failed it).
   void reply_error(Delivery& d, uint64_t request_id, const Status& status) {
     failed.fetch_add(1, std::memory_order_relaxed);
@@ -149,10 +155,9 @@ struct Gateway::State {
       tried[*chosen] = true;
       Backend& backend = *backends[*chosen];
       auto& connection = connections[*chosen];
+      if (connection && !connection->usable()) connection.reset();  // its peer is known gone: reconnect first
       if (!connection) {
-        transport::ConnectOptions connect_options;
-        connect_options.transient_payloads = true;  // each request's payload is a different front buffer
-        auto made = transport::connect(backend.uri, connect_options);
+        auto made = transport::connect(backend.uri, connect_options());
         if (!made.ok()) {
           mark_failed(backend, made.status());
           continue;
@@ -238,7 +243,13 @@ core::Status Gateway::run() {
   std::vector<std::jthread> workers;
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
     workers.emplace_back([&s] {
+      // Connected before the first request, so connection set-up (tens of ms for UCX) never lands on one;
+      // a backend that is down now is connected to lazily later.
       std::vector<std::unique_ptr<transport::ClientConnection>> connections(s.backends.size());
+      for (size_t b = 0; b < s.backends.size(); ++b) {
+        auto made = transport::connect(s.backends[b]->uri, s.connect_options());
+        if (made.ok()) connections[b] = std::move(made.value());
+      }
       while (auto d = s.queue.pop()) s.forward(*d, connections);
     });
 
@@ -256,9 +267,9 @@ core::Status Gateway::run() {
 
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
     if (s.queue.push(d)) return;
-    s.reply_error(*d, core::peek_request_id(d->header()),
-                  {StatusCode::kOverloaded,
-                   fmt::format("gateway queue is full ({} requests waiting)", s.options.max_queue)});
+    s.reply_error(
+        *d, core::peek_request_id(d->header()),
+        {StatusCode::kOverloaded, fmt::format("gateway queue is full ({} requests waiting)", s.options.max_queue)});
   };
   {
     std::vector<std::jthread> io;

@@ -45,6 +45,9 @@ class ClientConnection {
                             std::chrono::milliseconds timeout) = 0;
   virtual std::string target() const = 0;
   virtual LinkReport link() const = 0;
+  // False when the connection already knows its peer is gone (a UCX endpoint error seen while idle), so a
+  // caller with other places to send to can go there without sending this one anything. True is no promise.
+  virtual bool usable() { return true; }
 };
 
 struct ConnectOptions {

@@ -51,9 +51,9 @@ class GatewayProcess {
  public:
   GatewayProcess(const std::vector<std::string>& backends, const std::vector<std::string>& listen,
                  const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{testing::edgeserve_binary(), "gateway", "--ready-file",
-                                  (dir_.path() / "ready").string(), "--retry-ms", "300", "--backend-timeout-ms",
-                                  "2000"};
+    std::vector<std::string> argv{testing::edgeserve_binary(),      "gateway",    "--ready-file",
+                                  (dir_.path() / "ready").string(), "--retry-ms", "300",
+                                  "--backend-timeout-ms",           "2000"};
     for (const auto& b : backends) argv.insert(argv.end(), {"--backend", b});
     for (const auto& l : listen) argv.insert(argv.end(), {"--listen", l});
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -231,8 +231,11 @@ void kill_a_backend_mid_run(const std::string& scheme) {
   std::this_thread::sleep_for(1500ms);  // the gateway serves on through the steady backend
   const int ok_while_down = ok.load();
   flaky = std::make_unique<ServerProcess>(std::vector<std::string>{}, flaky_uri);
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (gateway.log().find("backend " + flaky_uri + " is back") == std::string::npos &&
+  // ucx: the gateway saw the backend fail at once and logs when it is back. tcp: ZeroMQ reconnects by
+  // itself and may even deliver a request queued while the backend was down, so there may be no failure.
+  const bool ucx = scheme == "ucx";
+  const auto deadline = std::chrono::steady_clock::now() + (ucx ? 20s : 2s);
+  while ((!ucx || gateway.log().find("backend " + flaky_uri + " is back") == std::string::npos) &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(100ms);
   std::this_thread::sleep_for(500ms);
@@ -241,9 +244,11 @@ void kill_a_backend_mid_run(const std::string& scheme) {
 
   EXPECT_EQ(lost.load(), 0) << "every request gets a reply";
   EXPECT_GT(ok_while_down, 0);
-  EXPECT_LE(error_replies.load(), 5) << "only requests in flight on the killed backend (or probing it) fail";
-  EXPECT_NE(gateway.log().find("backend " + flaky_uri + " failed"), std::string::npos) << gateway.log();
-  EXPECT_NE(gateway.log().find("backend " + flaky_uri + " is back"), std::string::npos) << gateway.log();
+  EXPECT_LE(error_replies.load(), 5) << "only requests in flight on the killed backend fail";
+  if (ucx) {
+    EXPECT_NE(gateway.log().find("backend " + flaky_uri + " failed"), std::string::npos) << gateway.log();
+    EXPECT_NE(gateway.log().find("backend " + flaky_uri + " is back"), std::string::npos) << gateway.log();
+  }
   EXPECT_GT(served_count(*flaky), 0u) << "the restarted backend was taken back";
   EXPECT_FALSE(gateway.process().wait(0ms)) << "the gateway died:\n" << gateway.log();
 }

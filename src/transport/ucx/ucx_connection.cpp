@@ -124,6 +124,11 @@ class UcxConnection final : public ClientConnection {
 
   std::string target() const override { return uri_; }
 
+  bool usable() override {
+    ucp_worker_progress(worker_->get());  // delivers an endpoint error that arrived while idle
+    return ep_ != nullptr && !ep_failed_;
+  }
+
   LinkReport link() const override {
     LinkReport r;
     r.kind = paper_name(landing_);
