@@ -9,7 +9,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -81,14 +80,13 @@ struct Gateway::State {
   GatewayOptions options;
   std::vector<std::unique_ptr<Backend>> backends;
   DeliveryQueue queue;
-  std::vector<std::unique_ptr<transport::Listener>> listeners;
+  transport::ListenerSet listeners;
   std::atomic<bool> stop_requested{false};
-  std::atomic<int> listeners_bound{0};
   std::atomic<uint64_t> forwarded{0}, failed{0};
   std::atomic<size_t> next_start{0};
   std::shared_ptr<spdlog::logger> log = core::logger("gateway");
 
-  explicit State(GatewayOptions o) : options(std::move(o)), queue(options.max_queue) {
+  explicit State(GatewayOptions o) : options(std::move(o)), queue(options.max_queue), listeners(options.listen.size()) {
     for (const auto& uri : options.backends) {
       backends.push_back(std::make_unique<Backend>());
       backends.back()->uri = uri;
@@ -217,8 +215,7 @@ Gateway::~Gateway() = default;
 
 void Gateway::stop() {
   state_->stop_requested.store(true);
-  const int bound = state_->listeners_bound.load();
-  for (int i = 0; i < bound; ++i) state_->listeners[static_cast<size_t>(i)]->stop();
+  state_->listeners.stop();
 }
 
 core::Status Gateway::run() {
@@ -231,12 +228,8 @@ core::Status Gateway::run() {
   listen_options.ucx.max_payload_bytes = s.options.max_payload_bytes;
   listen_options.ucx.max_clients = s.options.max_clients;
   listen_options.ucx.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
-  s.listeners.reserve(s.options.listen.size());
   for (const auto& address : s.options.listen) {
-    auto listener = transport::listen(address, listen_options);
-    if (!listener.ok()) return listener.status();
-    s.listeners.push_back(std::move(listener.value()));
-    s.listeners_bound.fetch_add(1);
+    if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
   }
   if (s.stop_requested.load()) return {};
 
@@ -253,17 +246,12 @@ core::Status Gateway::run() {
       while (auto d = s.queue.pop()) s.forward(*d, connections);
     });
 
-  std::vector<std::string> endpoints;
-  for (const auto& l : s.listeners) endpoints.push_back(l->endpoint());
+  const std::vector<std::string> endpoints = s.listeners.endpoints();
   std::vector<std::string> backend_uris;
   for (const auto& b : s.backends) backend_uris.push_back(b->uri);
   s.log->info("gateway on {} → {} ({} forwarding thread(s), least outstanding requests first)",
               fmt::join(endpoints, ", "), fmt::join(backend_uris, ", "), workers.size());
-  if (!s.options.ready_file.empty()) {
-    const auto tmp = s.options.ready_file.string() + ".tmp";
-    std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints, "\n"));
-    std::filesystem::rename(tmp, s.options.ready_file);
-  }
+  if (!s.options.ready_file.empty()) s.listeners.write_ready_file(s.options.ready_file);
 
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
     if (s.queue.push(d)) return;
@@ -271,11 +259,7 @@ core::Status Gateway::run() {
         *d, core::peek_request_id(d->header()),
         {StatusCode::kOverloaded, fmt::format("gateway queue is full ({} requests waiting)", s.options.max_queue)});
   };
-  {
-    std::vector<std::jthread> io;
-    for (size_t i = 1; i < s.listeners.size(); ++i) io.emplace_back([&, i] { s.listeners[i]->run(on_delivery); });
-    s.listeners[0]->run(on_delivery);
-  }  // every listener has drained its replies
+  s.listeners.run(on_delivery);  // returns once every listener has drained its replies
   s.queue.close();
   workers.clear();
   for (const auto& b : s.backends)

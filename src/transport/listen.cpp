@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <thread>
+
 namespace edgeserve::transport {
 
 core::Result<std::unique_ptr<Listener>> listen(const std::string& uri, const ListenOptions& options) {
@@ -18,6 +21,40 @@ core::Result<std::unique_ptr<Listener>> listen(const std::string& uri, const Lis
   }
   return core::Status(core::StatusCode::kTransportError,
                       fmt::format("cannot listen on '{}': expected tcp://HOST:PORT or ucx://HOST:PORT", uri));
+}
+
+core::Status ListenerSet::add(const std::string& uri, const ListenOptions& options) {
+  if (listeners_.size() == listeners_.capacity())
+    return {core::StatusCode::kInternal, "more listeners than the set was made for"};
+  auto listener = listen(uri, options);
+  if (!listener.ok()) return listener.status();
+  listeners_.push_back(std::move(listener.value()));
+  bound_.fetch_add(1);
+  return {};
+}
+
+void ListenerSet::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
+  if (listeners_.empty()) return;
+  std::vector<std::jthread> others;
+  for (size_t i = 1; i < listeners_.size(); ++i) others.emplace_back([&, i] { listeners_[i]->run(on_delivery); });
+  listeners_[0]->run(on_delivery);
+}
+
+void ListenerSet::stop() {
+  const size_t bound = bound_.load();
+  for (size_t i = 0; i < bound; ++i) listeners_[i]->stop();
+}
+
+std::vector<std::string> ListenerSet::endpoints() const {
+  std::vector<std::string> out;
+  for (const auto& l : listeners_) out.push_back(l->endpoint());
+  return out;
+}
+
+void ListenerSet::write_ready_file(const std::filesystem::path& path) const {
+  const auto tmp = path.string() + ".tmp";
+  std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints(), "\n"));
+  std::filesystem::rename(tmp, path);
 }
 
 }  // namespace edgeserve::transport

@@ -1,8 +1,12 @@
 // The one place where server-side transports are chosen by URI (the client side's is connect()).
 #pragma once
 
+#include <atomic>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "transport/listener.h"
@@ -18,5 +22,24 @@ struct ListenOptions {
 
 // Binds "tcp://HOST:PORT" or "ucx://HOST:PORT"; anything else is an error that names both.
 core::Result<std::unique_ptr<Listener>> listen(const std::string& uri, const ListenOptions& options);
+
+// The listeners of one serving process (server or gateway), run together and stopped together.
+class ListenerSet {
+ public:
+  explicit ListenerSet(size_t capacity) { listeners_.reserve(capacity); }
+  // Binds one more; stop() may run concurrently (it sees the listeners bound so far).
+  core::Status add(const std::string& uri, const ListenOptions& options);
+  // Runs every listener (the first on the calling thread) until stop(); returns when all have drained.
+  void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
+  // Async-signal-safe.
+  void stop();
+  std::vector<std::string> endpoints() const;
+  // Writes endpoints(), one per line, to `path` (atomically: scripts and tests wait for it to appear).
+  void write_ready_file(const std::filesystem::path& path) const;
+
+ private:
+  std::vector<std::unique_ptr<Listener>> listeners_;  // never reallocates: capacity is reserved up front
+  std::atomic<size_t> bound_{0};
+};
 
 }  // namespace edgeserve::transport

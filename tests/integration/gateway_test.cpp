@@ -15,6 +15,7 @@
 
 #include "../support/child_process.h"
 #include "../support/server_process.h"
+#include "../support/tiny_client.h"
 #include "core/wire.h"
 #include "transport/client_connection.h"
 
@@ -24,67 +25,28 @@ namespace {
 using namespace std::chrono_literals;
 using core::StatusCode;
 using testing::ChildProcess;
+using testing::connect_or_fail;
+using testing::kTinyInputBytes;
 using testing::ServerProcess;
 using testing::TempDir;
-
-constexpr size_t kTinyInputBytes = 3 * 32 * 32 * 4;
-
-core::RequestHeader tiny_request(uint64_t id) {
-  core::RequestHeader h;
-  h.request_id = id;
-  h.model = "tiny";
-  h.shape = core::TensorShape{1, 3, 32, 32};
-  h.payload_bytes = kTinyInputBytes;
-  return h;
-}
-
-std::vector<std::byte> tiny_input(float value) {
-  std::vector<float> v(kTinyInputBytes / 4);
-  for (size_t i = 0; i < v.size(); ++i) v[i] = value * static_cast<float>(i % 89) / 89.0f;
-  std::vector<std::byte> bytes(kTinyInputBytes);
-  std::memcpy(bytes.data(), v.data(), bytes.size());
-  return bytes;
-}
+using testing::tiny_input;
+using testing::tiny_request;
 
 // A gateway process in front of `backends`, listening on each of `listen`.
-class GatewayProcess {
+class GatewayProcess : public testing::EdgeserveProcess {
  public:
-  GatewayProcess(const std::vector<std::string>& backends, const std::vector<std::string>& listen,
-                 const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{testing::edgeserve_binary(),      "gateway",    "--ready-file",
-                                  (dir_.path() / "ready").string(), "--retry-ms", "300",
-                                  "--backend-timeout-ms",           "2000"};
-    for (const auto& b : backends) argv.insert(argv.end(), {"--backend", b});
-    for (const auto& l : listen) argv.insert(argv.end(), {"--listen", l});
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_.emplace(argv, dir_.path() / "gateway.log");
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (!std::filesystem::exists(dir_.path() / "ready")) {
-      if (const auto code = process_->wait(0ms); code || std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "gateway did not start:\n" << process_->log();
-        return;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    std::ifstream ready(dir_.path() / "ready");
-    for (std::string line; std::getline(ready, line);)
-      if (!line.empty()) endpoints_.push_back(line);
-  }
-  const std::vector<std::string>& endpoints() const { return endpoints_; }
-  ChildProcess& process() { return *process_; }
-  std::string log() const { return process_->log(); }
+  GatewayProcess(const std::vector<std::string>& backends, const std::vector<std::string>& listen)
+      : EdgeserveProcess(arguments(backends, listen), "gateway") {}
 
  private:
-  TempDir dir_;
-  std::optional<ChildProcess> process_;
-  std::vector<std::string> endpoints_;
+  static std::vector<std::string> arguments(const std::vector<std::string>& backends,
+                                            const std::vector<std::string>& listen) {
+    std::vector<std::string> args{"gateway", "--retry-ms", "300", "--backend-timeout-ms", "2000"};
+    for (const auto& b : backends) args.insert(args.end(), {"--backend", b});
+    for (const auto& l : listen) args.insert(args.end(), {"--listen", l});
+    return args;
+  }
 };
-
-std::unique_ptr<transport::ClientConnection> connect_or_fail(const std::string& target) {
-  auto c = transport::connect(target);
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return c.ok() ? std::move(c.value()) : nullptr;
-}
 
 uint64_t served_count(ServerProcess& server) {
   server.process().signal(SIGTERM);
@@ -92,19 +54,6 @@ uint64_t served_count(ServerProcess& server) {
   const std::string log = server.log();
   const auto at = log.find("stopped: ");
   return at == std::string::npos ? 0 : std::stoull(log.substr(at + 9));
-}
-
-uint16_t free_fixed_port() {  // below the ephemeral range: see ucx_transport_test.cpp
-  for (uint16_t port = static_cast<uint16_t>(30000 + getpid() % 2000);; ++port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (free) return port;
-  }
 }
 
 TEST(Gateway, ForwardsEveryFrontToEveryBackWithTheDirectPathsRepliesAndItsOwnTimes) {
@@ -203,7 +152,7 @@ TEST(Gateway, MalformedRequestsAreAnsweredAtTheGateway) {
 // A tcp backend's death shows as a timeout (--backend-timeout-ms); a ucx backend's at once (peer failure).
 void kill_a_backend_mid_run(const std::string& scheme) {
   ServerProcess steady;
-  const std::string flaky_uri = scheme + "://127.0.0.1:" + std::to_string(free_fixed_port());
+  const std::string flaky_uri = scheme + "://127.0.0.1:" + std::to_string(testing::free_fixed_port(30000));
   auto flaky = std::make_unique<ServerProcess>(std::vector<std::string>{}, flaky_uri);
   ASSERT_EQ(flaky->endpoint(), flaky_uri);
   GatewayProcess gateway({steady.endpoint(), flaky_uri}, {"tcp://127.0.0.1:0"});

@@ -16,6 +16,7 @@
 
 #include "../support/child_process.h"
 #include "../support/server_process.h"
+#include "../support/tiny_client.h"
 #include "core/wire.h"
 #include "transport/client_connection.h"
 #include "transport/ucx/ucx_common.h"
@@ -26,35 +27,13 @@ namespace {
 using namespace std::chrono_literals;
 using core::StatusCode;
 using testing::ChildProcess;
+using testing::connect_or_fail;
+using testing::kTinyInputBytes;
+using testing::kTinyOutputBytes;
 using testing::ServerProcess;
 using testing::TempDir;
-
-constexpr size_t kTinyInputBytes = 3 * 32 * 32 * 4;
-constexpr size_t kTinyOutputBytes = 10 * 4;
-
-core::RequestHeader tiny_request(uint64_t id, uint32_t client = 0) {
-  core::RequestHeader h;
-  h.request_id = id;
-  h.client_id = client;
-  h.model = "tiny";
-  h.shape = core::TensorShape{1, 3, 32, 32};
-  h.payload_bytes = kTinyInputBytes;
-  return h;
-}
-
-std::vector<std::byte> tiny_input(float value) {
-  std::vector<float> v(kTinyInputBytes / 4);
-  for (size_t i = 0; i < v.size(); ++i) v[i] = value * static_cast<float>(i % 97) / 97.0f;
-  std::vector<std::byte> bytes(kTinyInputBytes);
-  std::memcpy(bytes.data(), v.data(), bytes.size());
-  return bytes;
-}
-
-std::unique_ptr<transport::ClientConnection> connect_or_fail(const std::string& target) {
-  auto c = transport::connect(target);
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return c.ok() ? std::move(c.value()) : nullptr;
-}
+using testing::tiny_input;
+using testing::tiny_request;
 
 // One call; returns the reply payload (empty on failure, with a test failure recorded).
 std::vector<std::byte> call_ok(transport::ClientConnection& c, const core::RequestHeader& h,
@@ -66,21 +45,6 @@ std::vector<std::byte> call_ok(transport::ClientConnection& c, const core::Reque
   EXPECT_EQ(reply.header.status, StatusCode::kOk) << reply.header.error;
   EXPECT_EQ(reply.header.request_id, h.request_id);
   return {reply.payload.begin(), reply.payload.end()};
-}
-
-// A free port below Linux's ephemeral range (32768+): a client reconnecting to a dead server on an
-// ephemeral port can be handed that very port as its own source port (TCP self-connect) and then hold it.
-uint16_t free_fixed_port() {
-  for (uint16_t port = static_cast<uint16_t>(20000 + getpid() % 10000);; port = port >= 30000 ? 20000 : port + 1) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (free) return port;
-  }
 }
 
 TEST(UcxTransport, RepliesEqualTheTcpPathAndTheLinkIsReported) {
@@ -311,7 +275,7 @@ TEST(UcxTransport, AKilledClientFreesItsSlotAndOthersAreServed) {
 }
 
 TEST(UcxTransport, AClientReconnectsToARestartedServer) {
-  const std::string uri = "ucx://127.0.0.1:" + std::to_string(free_fixed_port());
+  const std::string uri = "ucx://127.0.0.1:" + std::to_string(testing::free_fixed_port(20000));
   auto server = std::make_unique<ServerProcess>(std::vector<std::string>{}, uri);
   ASSERT_EQ(server->endpoint(), uri) << server->log();
   auto c = connect_or_fail(uri);
