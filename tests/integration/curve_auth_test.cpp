@@ -68,6 +68,28 @@ TEST(CurveAuth, OnlyAuthorizedClientsAreServedAndRefusalsAreLogged) {
   EXPECT_TRUE(served(server.endpoint(), authorized, 20s)) << "refusals leave the server serving:\n" << log;
 }
 
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(CurveAuth, AClientRetryingARefusedHandshakeCannotFloodTheLog) {
+  TempDir keys;
+  std::filesystem::create_directories(keys.path() / "clients");
+  keygen(keys, "server");
+  keygen(keys, "clients/cam1");
+  testing::ServerProcess server(
+      {"--curve-key", (keys.path() / "server.key").string(), "--curve-clients", (keys.path() / "clients").string()});
+  ASSERT_FALSE(server.endpoint().empty());
+  // Twelve plain clients, each refused at least once (each also retries every 100 ms while it waits).
+  for (int i = 0; i < 12; ++i) EXPECT_FALSE(served(server.endpoint(), {}, 300ms));
+  const std::string log = server.log();
+  EXPECT_GE(count(log, "CURVE handshake failed"), 1u) << log;
+  EXPECT_LE(count(log, "CURVE handshake failed"), 5u) << "refusals must be rate-limited:\n" << log;
+  EXPECT_NE(log.find("counted, not logged"), std::string::npos) << log;
+}
+
 TEST(CurveAuth, BadKeyFilesAreClearStartupErrors) {
   TempDir keys;
   std::filesystem::create_directories(keys.path() / "empty");

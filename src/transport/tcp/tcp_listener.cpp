@@ -56,8 +56,40 @@ int poll_once(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeou
   }
 }
 
-// Admits CURVE clients by public key (the ZAP protocol, RFC 27) and logs every refused handshake, from a
-// socket monitor on the ROUTER. Its sockets live in the listener's context and are used only by its thread.
+// At most kLines log lines of one kind per window; the rest are counted and summed up in the next window's
+// first line. A client retrying a refused handshake every 100 ms (ZeroMQ's reconnect) cannot flood the log.
+class LogLimiter {
+ public:
+  static constexpr int kLines = 5;
+  static constexpr std::chrono::seconds kWindow{10};
+  // True when this occurrence may be logged; `note` is then a suffix to append (what was left out before).
+  bool allow(std::string& note) {
+    const auto now = std::chrono::steady_clock::now();
+    note.clear();
+    if (now - window_start_ >= kWindow) {
+      if (suppressed_ > 0)
+        note = fmt::format(" ({} more like this in the last {} s were not logged)", suppressed_, kWindow.count());
+      window_start_ = now;
+      logged_ = 0;
+      suppressed_ = 0;
+    }
+    if (logged_ < kLines) {
+      if (++logged_ == kLines)
+        note += fmt::format(" (further ones in the next {} s are counted, not logged)", kWindow.count());
+      return true;
+    }
+    ++suppressed_;
+    return false;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point window_start_{};
+  int logged_ = 0, suppressed_ = 0;
+};
+
+// Admits CURVE clients by public key (the ZAP protocol, RFC 27) and logs refused handshakes (rate-limited per
+// kind), from a socket monitor on the ROUTER. Its sockets live in the listener's context and are used only by
+// its thread.
 class CurveGatekeeper {
  public:
   CurveGatekeeper(zmq::context_t& context, zmq::socket_t& router, std::set<std::string> authorized)
@@ -98,11 +130,11 @@ class CurveGatekeeper {
       if (authorized_.count(z85)) {
         status = "200";
         text = "OK";
-      } else {
-        log.warn("refused client {}: CURVE public key {} is not authorized", address, z85);
+      } else if (std::string note; unknown_key_.allow(note)) {
+        log.warn("refused client {}: CURVE public key {} is not authorized{}", address, z85, note);
       }
-    } else {
-      log.warn("refused client {}: mechanism {} (CURVE required)", address, mechanism);
+    } else if (std::string note; wrong_mechanism_.allow(note)) {
+      log.warn("refused client {}: mechanism {} (CURVE required){}", address, mechanism, note);
     }
     std::vector<zmq::message_t> reply;
     reply.emplace_back(std::string_view("1.0"));
@@ -121,16 +153,20 @@ class CurveGatekeeper {
     uint32_t value = 0;
     std::memcpy(&id, event[0].data(), 2);
     std::memcpy(&value, event[0].data<uint8_t>() + 2, 4);
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-      log.warn("refused a client on {}: authentication failed (ZAP status {})", event[1].to_string(), value);
-    else
+    std::string note;
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      if (auth_failed_.allow(note))
+        log.warn("refused a client on {}: authentication failed (ZAP status {}){}", event[1].to_string(), value, note);
+    } else if (handshake_failed_.allow(note)) {
       log.warn(
           "refused a client on {}: CURVE handshake failed (ZMTP error 0x{:x}; a client without CURVE or "
-          "without this server's public key?)",
-          event[1].to_string(), value);
+          "without this server's public key?){}",
+          event[1].to_string(), value, note);
+    }
   }
 
   std::set<std::string> authorized_;
+  LogLimiter unknown_key_, wrong_mechanism_, auth_failed_, handshake_failed_;
   zmq::socket_t zap_, events_;
   std::jthread thread_;  // last: stops and joins before the sockets close
 };
