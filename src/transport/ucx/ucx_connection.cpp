@@ -52,7 +52,6 @@ class UcxConnection final : public ClientConnection {
     if (Status s = register_payload(payload); !s.ok()) return s;
     core::encode(header, header_bytes_);
     send_done_ = reply_done_ = false;
-    send_status_ = UCS_OK;
     reply_error_.clear();
 
     ucp_request_param_t param{};
@@ -240,10 +239,11 @@ class UcxConnection final : public ClientConnection {
     return true;
   }
 
-  static void on_send_done(void* /*request*/, ucs_status_t status, void* user_data) {
+  // A failed send (e.g. a payload the server refused before pulling it) still gets an error reply from the
+  // server, so the reply, not the send status, decides the outcome.
+  static void on_send_done(void* /*request*/, ucs_status_t /*status*/, void* user_data) {
     auto* self = static_cast<UcxConnection*>(user_data);
     self->send_done_ = true;
-    self->send_status_ = status;
     self->send_done_ns_ = core::now_ns();
   }
 
@@ -313,7 +313,6 @@ class UcxConnection final : public ClientConnection {
       } else {
         self->welcome_error_.clear();
         self->landing_ = w.landing;
-        self->server_max_payload_ = w.max_payload_bytes;
         self->server_transports_.clear();
         std::string list = w.server_transports;
         for (size_t start = 0; start < list.size();) {
@@ -345,7 +344,6 @@ class UcxConnection final : public ClientConnection {
   bool welcome_done_ = false;
   std::string welcome_error_;
   Landing landing_ = Landing::kHost;
-  uint64_t server_max_payload_ = 0;
   std::vector<std::string> client_transports_, server_transports_;
 
   core::RequestHeaderBytes header_bytes_{};
@@ -354,7 +352,6 @@ class UcxConnection final : public ClientConnection {
   std::unique_ptr<Registration> payload_registration_;
   ucs_status_ptr_t send_request_ = nullptr;
   bool send_done_ = false;
-  ucs_status_t send_status_ = UCS_OK;
   uint64_t send_done_ns_ = 0;
 
   core::ResponseHeaderBytes reply_header_{};

@@ -40,6 +40,21 @@ std::string format_address(const sockaddr_storage& a) {
   return fmt::format("{}:{}", text, ntohs(in.sin_port));
 }
 
+// "127.0.0.1:51234" of the client asking to connect, for log lines; "?" when UCX cannot say.
+std::string client_address(ucp_conn_request_h request) {
+  ucp_conn_request_attr_t attr{};
+  attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
+  return ucp_conn_request_query(request, &attr) == UCS_OK ? format_address(attr.client_address) : "?";
+}
+
+// Landing (on_device as asked) or reply memory from the server's allocator; plain host memory without one.
+core::Result<std::unique_ptr<core::MemoryBuffer>> allocate(const UcxListenerOptions& options, size_t bytes,
+                                                           bool on_device) {
+  if (options.allocate) return options.allocate(bytes, on_device);
+  if (on_device) return Status(StatusCode::kInternal, "no allocator for GPU landing memory");
+  return core::allocate_host_memory(bytes);
+}
+
 // A reply buffer replaced by a larger one: released by the I/O thread (registrations are undone there).
 struct RetiredBuffer {
   std::unique_ptr<core::MemoryBuffer> buffer;
@@ -136,9 +151,7 @@ class UcxDelivery final : public Delivery {
     if (!s.reply || s.reply->bytes().size() < bytes) {
       // Grows once per larger reply size; the old buffer's registration is undone on the I/O thread.
       s.retired.push_back({std::move(s.reply), std::move(s.reply_registration)});
-      auto made = options_.allocate
-                      ? options_.allocate(bytes, false)
-                      : core::Result<std::unique_ptr<core::MemoryBuffer>>(core::allocate_host_memory(bytes));
+      auto made = allocate(options_, bytes, false);
       s.reply = made.ok() ? std::move(made.value()) : core::allocate_host_memory(bytes);
     }
     s.reply_bytes = bytes;
@@ -211,19 +224,13 @@ struct IoWorker {
     errors_to_send.push_back(std::move(e));
   }
 
-  core::Result<std::unique_ptr<core::MemoryBuffer>> allocate(size_t bytes, bool on_device) {
-    if (options().allocate) return options().allocate(bytes, on_device);
-    if (on_device) return Status(StatusCode::kInternal, "no allocator for GPU landing memory");
-    return core::allocate_host_memory(bytes);
-  }
-
   // Grows the slot's landing buffer to hold `bytes` (allocation and registration once per size reached).
   Status reserve_landing(Slot& slot, size_t bytes) {
     if (slot.landing && slot.landing->bytes().size() >= bytes) return {};
     const size_t capacity = std::min<uint64_t>(std::max<size_t>(bytes, 1 << 20), options().max_payload_bytes);
     slot.landing_registration.reset();
     slot.landing.reset();
-    auto buffer = allocate(std::max(capacity, bytes), options().landing_on_device);
+    auto buffer = allocate(options(), std::max(capacity, bytes), options().landing_on_device);
     if (!buffer.ok()) return buffer.status();
     auto registration = Registration::map(worker->context(), buffer.value()->bytes().data(),
                                           buffer.value()->bytes().size(), buffer.value()->on_device());
@@ -237,10 +244,7 @@ struct IoWorker {
 
   // Accepts a connection request handed over by the listener, on this worker.
   void accept(ucp_conn_request_h request) {
-    ucp_conn_request_attr_t attr{};
-    attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
-    const std::string from =
-        ucp_conn_request_query(request, &attr) == UCS_OK ? format_address(attr.client_address) : "?";
+    const std::string from = client_address(request);
     auto slot = std::make_shared<Slot>();
     slot->owner = this;
     slot->id = next_slot_id();
@@ -602,12 +606,8 @@ struct UcxListener::Impl {
   static void on_connection(ucp_conn_request_h request, void* arg) {
     Impl& s = *static_cast<Impl*>(arg);
     if (s.stopping.load() || s.clients() >= s.options.max_clients) {
-      ucp_conn_request_attr_t attr{};
-      attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
-      const std::string from =
-          ucp_conn_request_query(request, &attr) == UCS_OK ? format_address(attr.client_address) : "?";
       s.log->warn(
-          "refused a UCX connection from {}: {}", from,
+          "refused a UCX connection from {}: {}", client_address(request),
           s.stopping.load() ? "shutting down" : fmt::format("at the limit of {} clients", s.options.max_clients));
       ucp_listener_reject(s.listener, request);
       return;
