@@ -100,6 +100,12 @@ Command add_gateway_command(CLI::App& app) {
                   "Requests that may wait for a forwarding thread; beyond this, requests are answered 'overloaded'")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_option("--max-queue-per-client", f->options.max_queue_per_client,
+                  "Of those, requests one client may have waiting: a flooding client is answered 'overloaded' "
+                  "while the others are forwarded. A client is its front connection, or its public key under "
+                  "--curve-*; the client id in request headers does not count")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--max-clients", f->options.max_clients, "Front-side clients served at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -147,7 +147,8 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-queue-per-client", flags->max_queue_per_client,
                   "Of those, requests one client may have waiting: a flooding client is answered 'overloaded' "
-                  "while the others are served")
+                  "while the others are served. A client is its connection, or its public key under --curve-*; "
+                  "the client id in request headers does not count")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-clients", flags->max_clients,

@@ -12,9 +12,11 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
 #include "core/wire.h"
 #include "transport/client_connection.h"
 #include "transport/listen.h"
@@ -35,19 +37,30 @@ struct Backend {
   std::atomic<uint64_t> forwarded{0}, failures{0};
 };
 
-// Deliveries waiting for a forwarding thread. Bounded; close() wakes every waiter.
+// Deliveries waiting for a forwarding thread. Bounded in all and per sender (Delivery::sender: the front
+// connection or CURVE key), so one flooding client cannot fill it for everyone; close() wakes every waiter.
 class DeliveryQueue {
  public:
-  explicit DeliveryQueue(size_t limit) : limit_(limit) {}
-  // False (and `d` untouched) when full or closed.
-  bool push(std::unique_ptr<Delivery>& d) {
+  DeliveryQueue(size_t limit, size_t limit_per_sender) : limit_(limit), limit_per_sender_(limit_per_sender) {}
+  // An error (and `d` untouched) when full, when its sender already has its share waiting, or when closed.
+  Status push(std::unique_ptr<Delivery>& d) {
     {
       std::lock_guard lock(mutex_);
-      if (closed_ || queue_.size() >= limit_) return false;
+      if (closed_) return {StatusCode::kShuttingDown, "the gateway is stopping"};
+      if (queue_.size() >= limit_)
+        return {StatusCode::kOverloaded, fmt::format("gateway queue is full ({} requests waiting)", limit_)};
+      size_t& mine = waiting_per_sender_[d->sender()];
+      if (mine >= limit_per_sender_) {
+        if (mine == 0) waiting_per_sender_.erase(d->sender());
+        return {StatusCode::kOverloaded,
+                fmt::format("this client already has {} requests waiting at the gateway (the limit per client)",
+                            limit_per_sender_)};
+      }
+      ++mine;
       queue_.push_back(std::move(d));
     }
     ready_.notify_one();
-    return true;
+    return {};
   }
   // Null once closed and empty.
   std::unique_ptr<Delivery> pop() {
@@ -56,6 +69,8 @@ class DeliveryQueue {
     if (queue_.empty()) return nullptr;
     auto d = std::move(queue_.front());
     queue_.pop_front();
+    if (auto it = waiting_per_sender_.find(d->sender()); it != waiting_per_sender_.end() && --it->second == 0)
+      waiting_per_sender_.erase(it);
     return d;
   }
   void close() {
@@ -70,7 +85,8 @@ class DeliveryQueue {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::unique_ptr<Delivery>> queue_;
-  size_t limit_;
+  std::unordered_map<uint64_t, size_t> waiting_per_sender_;  // only senders with deliveries waiting
+  size_t limit_, limit_per_sender_;
   bool closed_ = false;
 };
 
@@ -85,8 +101,12 @@ struct Gateway::State {
   std::atomic<uint64_t> forwarded{0}, failed{0};
   std::atomic<size_t> next_start{0};
   std::shared_ptr<spdlog::logger> log = core::logger("gateway");
+  core::LogLimiterByStatus error_log;  // clients choose how many errors they cause; the log stays bounded
 
-  explicit State(GatewayOptions o) : options(std::move(o)), queue(options.max_queue), listeners(options.listen.size()) {
+  explicit State(GatewayOptions o)
+      : options(std::move(o)),
+        queue(options.max_queue, options.max_queue_per_client),
+        listeners(options.listen.size()) {
     for (const auto& uri : options.backends) {
       backends.push_back(std::make_unique<Backend>());
       backends.back()->uri = uri;
@@ -102,7 +122,8 @@ struct Gateway::State {
   // Answers with an error from the gateway itself (the backend never saw the request, or failed it).
   void reply_error(Delivery& d, uint64_t request_id, const Status& status) {
     failed.fetch_add(1, std::memory_order_relaxed);
-    log->warn("request {} from {}: {}", request_id, d.peer(), status.to_string());
+    if (std::string note; error_log.allow(status.code(), note))
+      log->warn("request {} from {}: {}{}", request_id, d.peer(), status.to_string(), note);
     auto header = core::error_response(request_id, status);
     const uint64_t now = core::now_ns();
     header.timings.clock_domain = core::clock_domain();
@@ -254,10 +275,7 @@ core::Status Gateway::run() {
   if (!s.options.ready_file.empty()) s.listeners.write_ready_file(s.options.ready_file);
 
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
-    if (s.queue.push(d)) return;
-    s.reply_error(
-        *d, core::peek_request_id(d->header()),
-        {StatusCode::kOverloaded, fmt::format("gateway queue is full ({} requests waiting)", s.options.max_queue)});
+    if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, core::peek_request_id(d->header()), queued);
   };
   s.listeners.run(on_delivery);  // returns once every listener has drained its replies
   s.queue.close();

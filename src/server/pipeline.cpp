@@ -26,7 +26,8 @@ core::ServerTimings Pipeline::base_timings(const transport::Delivery& delivery) 
 
 void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, const Status& status) {
   failed_.fetch_add(1, std::memory_order_relaxed);
-  core::logger("server")->warn("request {} from {}: {}", request_id, delivery.peer(), status.to_string());
+  if (std::string note; error_log_.allow(status.code(), note))
+    core::logger("server")->warn("request {} from {}: {}{}", request_id, delivery.peer(), status.to_string(), note);
   auto header = core::error_response(request_id, status);
   header.timings = base_timings(delivery);
   const uint64_t now = core::now_ns();
@@ -64,6 +65,7 @@ bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
   }
   job.delivery = &delivery;
   job.header = std::move(header.value());
+  job.sender = delivery.sender();
   job.engine = engine;
   job.admitted_ns = core::now_ns();
   return true;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/log_limiter.h"
 #include "core/wire.h"
 #include "engine/engine.h"
 #include "metrics/process_stats.h"
@@ -19,6 +20,7 @@ struct Job {
   std::unique_ptr<transport::Delivery> owned;  // set when the job was queued; null when run inline
   transport::Delivery* delivery = nullptr;
   core::RequestHeader header;
+  uint64_t sender = 0;  // Delivery::sender(): per-client limits are keyed on it
   engine::Engine* engine = nullptr;
   uint64_t admitted_ns = 0;
 };
@@ -54,6 +56,7 @@ class Pipeline final : public transport::RequestHandler {
   PipelineOptions options_;
   metrics::ResourceSampler resources_;
   std::atomic<uint64_t> served_{0}, failed_{0};
+  core::LogLimiterByStatus error_log_;  // clients choose how many errors they cause; the log stays bounded
 };
 
 }  // namespace edgeserve::server

@@ -37,12 +37,11 @@ core::Status Scheduler::push(Job&& job) {
     if (closed_) return {core::StatusCode::kShuttingDown, "the server is stopping"};
     if (waiting_ >= capacity_)
       return {core::StatusCode::kOverloaded, fmt::format("server queue is full ({} waiting requests)", capacity_)};
-    size_t& mine = waiting_per_client_[job.header.client_id];
+    size_t& mine = waiting_per_client_[job.sender];
     if (mine >= per_client_capacity_) {
-      if (mine == 0) waiting_per_client_.erase(job.header.client_id);
+      if (mine == 0) waiting_per_client_.erase(job.sender);
       return {core::StatusCode::kOverloaded,
-              fmt::format("client {} already has {} requests waiting (the limit per client)", job.header.client_id,
-                          per_client_capacity_)};
+              fmt::format("this client already has {} requests waiting (the limit per client)", per_client_capacity_)};
     }
     ++mine;
     if (policy_ == SchedulingPolicy::kPriority && job.header.priority > 0)
@@ -70,8 +69,7 @@ std::optional<ScheduledJob> Scheduler::pop(int worker) {
   ScheduledJob out{std::move(from.front()), {}};
   from.pop_front();
   --waiting_;
-  if (auto it = waiting_per_client_.find(out.job.header.client_id);
-      it != waiting_per_client_.end() && --it->second == 0)
+  if (auto it = waiting_per_client_.find(out.job.sender); it != waiting_per_client_.end() && --it->second == 0)
     waiting_per_client_.erase(it);
   out.context.lane = worker;
   out.context.high_priority = &from == &urgent_;

@@ -6,8 +6,10 @@
 //               limited concurrency, Fig. 15)
 //   priority    like pool, but requests flagged priority > 0 jump the queue and run on their lane's
 //               high-priority CUDA stream (Fig. 16)
-// Bounded: beyond `capacity` waiting jobs in all, or `per_client_capacity` from one client id, push()
-// refuses and the caller answers "overloaded" — so one client flooding requests cannot crowd out the others.
+// Bounded: beyond `capacity` waiting jobs in all, or `per_client_capacity` from one sender, push() refuses and
+// the caller answers "overloaded" — so one client flooding requests cannot crowd out the others. The sender is
+// the transport's (Job::sender: the connection or CURVE key), not the header's client id, which a client can
+// change with every request; the client id only picks the worker under per-client.
 #pragma once
 
 #include <condition_variable>
@@ -54,7 +56,7 @@ class Scheduler {
   std::vector<std::deque<Job>> queues_;  // one per worker (per-client) or one shared (pool, priority)
   std::deque<Job> urgent_;               // priority policy: requests with priority > 0
   size_t waiting_ = 0;
-  std::unordered_map<uint32_t, size_t> waiting_per_client_;  // only clients with jobs waiting: bounded by capacity
+  std::unordered_map<uint64_t, size_t> waiting_per_client_;  // senders with jobs waiting: bounded by capacity
   bool closed_ = false;
 };
 

@@ -24,7 +24,7 @@ struct ServerOptions {
   int io_threads = 1;  // per listener: ZeroMQ I/O threads (tcp) or UCX workers with a thread each (ucx)
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
   size_t max_queue = 1024;           // admitted requests waiting for a worker; beyond: "overloaded" replies
-  size_t max_queue_per_client = 32;  // of those, from one client id
+  size_t max_queue_per_client = 32;  // of those, from one client (connection or CURVE key)
   size_t max_clients = 1024;         // clients served at once (a client idle for 60 s no longer counts)
   uint64_t max_payload_bytes = 64ull << 20;
   std::optional<transport::tcp::CurveServerConfig> curve;  // require CURVE-authenticated clients (tcp)

@@ -12,7 +12,8 @@ namespace edgeserve::transport {
 
 class Delivery {
  public:
-  explicit Delivery(uint64_t recv_ns) : recv_ns_(recv_ns) {}
+  // `sender`: see sender() (transport/sender.h makes them).
+  Delivery(uint64_t recv_ns, uint64_t sender) : recv_ns_(recv_ns), sender_(sender) {}
   virtual ~Delivery() = default;
   Delivery(const Delivery&) = delete;
   Delivery& operator=(const Delivery&) = delete;
@@ -31,9 +32,13 @@ class Delivery {
 
   // The monotonic time the last byte of the request arrived (core::now_ns()).
   uint64_t recv_ns() const { return recv_ns_; }
+  // Who sent it, as the transport knows them: the connection, or the authenticated CURVE key. Per-client
+  // limits are keyed on this, never on the header's client-chosen client_id.
+  uint64_t sender() const { return sender_; }
 
  private:
   uint64_t recv_ns_;
+  uint64_t sender_;
 };
 
 // What a transport hands a delivery to. process() runs the request to completion on the calling thread

@@ -2,6 +2,10 @@
 // unknown keys and plain clients are refused during the handshake and logged, and never reach the pipeline.
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
 #include "../support/child_process.h"
 #include "../support/server_process.h"
 #include "core/wire.h"
@@ -88,6 +92,84 @@ TEST(CurveAuth, AClientRetryingARefusedHandshakeCannotFloodTheLog) {
   EXPECT_GE(count(log, "CURVE handshake failed"), 1u) << log;
   EXPECT_LE(count(log, "CURVE handshake failed"), 5u) << "refusals must be rate-limited:\n" << log;
   EXPECT_NE(log.find("counted, not logged"), std::string::npos) << log;
+}
+
+// A raw DEALER logged in with `keys`, connected once a first request has been answered.
+zmq::socket_t curve_dealer(zmq::context_t& context, const transport::tcp::CurveClientConfig& keys,
+                           const std::string& endpoint) {
+  zmq::socket_t s(context, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::sndhwm, 0);
+  s.set(zmq::sockopt::rcvtimeo, 30'000);
+  s.set(zmq::sockopt::curve_serverkey, keys.server_public_key);
+  s.set(zmq::sockopt::curve_publickey, keys.client.public_key);
+  s.set(zmq::sockopt::curve_secretkey, keys.client.secret_key);
+  s.connect(endpoint);
+  return s;
+}
+
+void send_request(zmq::socket_t& s, const core::RequestHeader& request) {
+  core::RequestHeaderBytes header;
+  core::encode(request, header);
+  std::vector<std::byte> payload(request.payload_bytes);
+  s.send(zmq::buffer(header), zmq::send_flags::sndmore);
+  s.send(zmq::buffer(payload));
+}
+
+std::optional<core::ResponseHeader> receive_reply(zmq::socket_t& s) {
+  std::vector<zmq::message_t> frames;
+  if (!zmq::recv_multipart(s, std::back_inserter(frames)) || frames.empty()) return std::nullopt;
+  auto reply = core::decode_response_header({frames[0].data<std::byte>(), frames[0].size()});
+  if (!reply.ok()) return std::nullopt;
+  return std::move(reply.value());
+}
+
+core::RequestHeader request_for(const std::string& model, uint64_t id) {
+  core::RequestHeader h;
+  h.request_id = id;
+  h.client_id = static_cast<uint32_t>(id);  // a different client id every time: it must not matter
+  h.model = model;
+  const int64_t side = model == "tiny" ? 32 : 224;
+  h.shape = core::TensorShape{1, 3, side, side};
+  h.payload_bytes = static_cast<uint64_t>(3 * side * side * 4);
+  return h;
+}
+
+// Under CURVE a client's share of the queue is its key's: a second connection with the same key is held to
+// the same share, so a key holder cannot buy more by opening connections. One connection floods (MobileNetV3
+// requests, so they wait); the other, same key, sends one request in the middle and is refused.
+TEST(CurveAuth, OneKeyIsOneShareHoweverManyConnectionsItOpens) {
+  TempDir keys;
+  std::filesystem::create_directories(keys.path() / "clients");
+  keygen(keys, "server");
+  keygen(keys, "clients/cam1");
+  testing::ServerProcess server({"--curve-key", (keys.path() / "server.key").string(), "--curve-clients",
+                                 (keys.path() / "clients").string(), "--max-queue-per-client", "2"});
+  ASSERT_FALSE(server.endpoint().empty());
+  const auto cam1 = client_keys(keys, "clients/cam1.key");
+  zmq::context_t context;
+  zmq::socket_t flood = curve_dealer(context, cam1, server.endpoint());
+  zmq::socket_t second = curve_dealer(context, cam1, server.endpoint());
+  for (zmq::socket_t* s : {&flood, &second}) {  // both logged in before the flood starts
+    send_request(*s, request_for("tiny", 1));
+    const auto first = receive_reply(*s);
+    ASSERT_TRUE(first && first->status == core::StatusCode::kOk) << server.log();
+  }
+  // A round fails to show the shared share only if the workers drain the flooder's waiting requests before
+  // the second connection's request arrives; with MobileNetV3 on CPU that is milliseconds, so three rounds.
+  bool refused = false;
+  for (int round = 0; round < 3 && !refused; ++round) {
+    constexpr uint64_t kFlood = 20;
+    for (uint64_t i = 0; i < kFlood; ++i) send_request(flood, request_for("mobilenetv3", 100 + i));
+    send_request(second, request_for("tiny", 2));
+    for (uint64_t i = kFlood; i < 2 * kFlood; ++i) send_request(flood, request_for("mobilenetv3", 100 + i));
+    const auto reply = receive_reply(second);
+    ASSERT_TRUE(reply) << server.log();
+    refused =
+        reply->status == core::StatusCode::kOverloaded && reply->error.find("limit per client") != std::string::npos;
+    for (uint64_t i = 0; i < 2 * kFlood; ++i) ASSERT_TRUE(receive_reply(flood)) << "every request is answered";
+  }
+  EXPECT_TRUE(refused) << "the second connection of the same key got a share of its own:\n" << server.log();
 }
 
 TEST(CurveAuth, BadKeyFilesAreClearStartupErrors) {

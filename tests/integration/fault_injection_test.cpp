@@ -10,6 +10,8 @@
 
 #include "../support/child_process.h"
 #include "../support/server_process.h"
+#include "../support/tcp_flood.h"
+#include "../support/tiny_client.h"
 #include "core/wire.h"
 #include "transport/client_connection.h"
 
@@ -116,8 +118,12 @@ TEST(FaultInjection, ClientReconnectsWhenTheServerComesBack) {
   EXPECT_TRUE(served) << "the client never got through to the restarted server:\n" << second.log();
 }
 
+// On the GPU machine (EDGESERVE_TEST_DEVICE=cuda:0) the server runs on the GPU and its device memory, which
+// every reply reports, is held to a bound too.
 TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
-  ServerProcess server;
+  const char* device = std::getenv("EDGESERVE_TEST_DEVICE");
+  const bool on_gpu = device != nullptr && std::string(device) != "cpu";
+  ServerProcess server(on_gpu ? std::vector<std::string>{"--device", device} : std::vector<std::string>{});
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
   auto run = [&](const std::string& name, const std::string& requests) {
@@ -129,13 +135,21 @@ TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
     EXPECT_TRUE(code && *code == 0) << bench.log();
     return read_summary(dir.path() / name);
   };
-  run("warm", "200");  // first-touch allocations out of the way
+  const auto warm = run("warm", "200");  // first-touch allocations (and the CUDA caching allocator's) out of the way
   const uint64_t before = rss_bytes(server.process().pid());
   const auto soak = run("soak", "1500");
   const uint64_t after = rss_bytes(server.process().pid());
-  ASSERT_FALSE(soak.is_null());
+  ASSERT_FALSE(soak.is_null() || warm.is_null());
   EXPECT_EQ(soak["requests"]["ok"].get<uint64_t>(), 6000u);
   EXPECT_EQ(soak["requests"]["unanswered"].get<uint64_t>(), 0u);
+  const double gpu_warm = warm["memory-usage"]["gpu_mem_mb_max"].get<double>(),
+               gpu_soak = soak["memory-usage"]["gpu_mem_mb_max"].get<double>();
+  if (on_gpu) {
+    EXPECT_GT(gpu_warm, 0.0) << "a GPU server reports its device memory";
+    EXPECT_LE(gpu_soak, gpu_warm + 16.0) << "device memory grew from " << gpu_warm << " to " << gpu_soak << " MB";
+  } else {
+    EXPECT_EQ(gpu_soak, 0.0) << "a CPU server reports no device memory";
+  }
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "RSS bound not checked under ASan: its quarantine keeps freed memory resident by design";
 #endif
@@ -183,6 +197,23 @@ TEST(FaultInjection, ClientThatNeverReadsCostsBoundedMemoryAndOthersAreServed) {
   EXPECT_LT(after, before + (48u << 20)) << "server RSS grew from " << before << " to " << after << " bytes";
 #endif
   (void)after;
+}
+
+// The per-client share is the connection's, whatever client ids its requests carry: a flood that changes its
+// id with every request is still held to --max-queue-per-client, and every request is answered.
+TEST(Limits, AClientCannotEscapeItsShareByChangingItsClientId) {
+  ServerProcess server({"--max-queue-per-client", "4"});
+  ASSERT_FALSE(server.endpoint().empty());
+  const auto got = testing::flood_with_changing_client_ids(server.endpoint(), 2000);
+  EXPECT_EQ(got.replies, 2000u) << server.log();
+  EXPECT_GT(got.refused_per_client, 0u) << "2000 pipelined requests, 2 workers, a share of 4: some must wait too many";
+  EXPECT_GT(got.ok, 0u);
+  auto other = testing::connect_or_fail(server.endpoint());
+  ASSERT_TRUE(other);
+  transport::Reply reply;
+  const auto input = testing::tiny_input(0.5f);
+  ASSERT_TRUE(other->call(testing::tiny_request(1, 1), input, reply, 20s).ok());
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << "another connection, even with the flood's ids, is served";
 }
 
 TEST(Limits, ClientsBeyondMaxClientsAreAnsweredOverloaded) {

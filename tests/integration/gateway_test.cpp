@@ -15,6 +15,7 @@
 
 #include "../support/child_process.h"
 #include "../support/server_process.h"
+#include "../support/tcp_flood.h"
 #include "../support/tiny_client.h"
 #include "core/wire.h"
 #include "transport/client_connection.h"
@@ -35,13 +36,16 @@ using testing::tiny_request;
 // A gateway process in front of `backends`, listening on each of `listen`.
 class GatewayProcess : public testing::EdgeserveProcess {
  public:
-  GatewayProcess(const std::vector<std::string>& backends, const std::vector<std::string>& listen)
-      : EdgeserveProcess(arguments(backends, listen), "gateway") {}
+  GatewayProcess(const std::vector<std::string>& backends, const std::vector<std::string>& listen,
+                 const std::vector<std::string>& extra = {})
+      : EdgeserveProcess(arguments(backends, listen, extra), "gateway") {}
 
  private:
   static std::vector<std::string> arguments(const std::vector<std::string>& backends,
-                                            const std::vector<std::string>& listen) {
+                                            const std::vector<std::string>& listen,
+                                            const std::vector<std::string>& extra) {
     std::vector<std::string> args{"gateway", "--retry-ms", "300", "--backend-timeout-ms", "2000"};
+    args.insert(args.end(), extra.begin(), extra.end());
     for (const auto& b : backends) args.insert(args.end(), {"--backend", b});
     for (const auto& l : listen) args.insert(args.end(), {"--listen", l});
     return args;
@@ -204,6 +208,20 @@ void kill_a_backend_mid_run(const std::string& scheme) {
 
 TEST(Gateway, AKilledTcpBackendCostsErrorRepliesNotLostRequestsAndIsTakenBack) { kill_a_backend_mid_run("tcp"); }
 TEST(Gateway, AKilledUcxBackendCostsErrorRepliesNotLostRequestsAndIsTakenBack) { kill_a_backend_mid_run("ucx"); }
+
+// Untrusted clients meet the gateway first: it holds each front connection to its share of the queue, whatever
+// client ids the requests carry, and answers every request.
+TEST(Gateway, AClientCannotEscapeItsShareOfTheQueueByChangingItsClientId) {
+  ServerProcess backend;
+  GatewayProcess gateway({backend.endpoint()}, {"tcp://127.0.0.1:0"},
+                         {"--workers", "1", "--max-queue-per-client", "2"});
+  ASSERT_FALSE(gateway.endpoints().empty());
+  const auto got = testing::flood_with_changing_client_ids(gateway.endpoints()[0], 2000);
+  EXPECT_EQ(got.replies, 2000u) << gateway.log();
+  EXPECT_GT(got.refused_per_client, 0u) << "2000 pipelined requests, 1 forwarding thread, a share of 2";
+  EXPECT_GT(got.ok, 0u);
+  EXPECT_NE(gateway.log().find("waiting at the gateway (the limit per client)"), std::string::npos) << gateway.log();
+}
 
 TEST(Gateway, NoBackendIsAClearStartupError) {
   TempDir dir;

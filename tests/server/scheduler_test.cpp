@@ -8,9 +8,11 @@
 namespace edgeserve::server {
 namespace {
 
-Job job_from(uint32_t client, uint64_t id, uint8_t priority = 0) {
+// `sender` is the transport's name for the connection; by default each client id has its own.
+Job job_from(uint32_t client, uint64_t id, uint8_t priority = 0, uint64_t sender = ~0ull) {
   Job job;
   job.header.client_id = client;
+  job.sender = sender == ~0ull ? 1000 + client : sender;
   job.header.request_id = id;
   job.header.priority = priority;
   return job;
@@ -86,10 +88,23 @@ TEST(Scheduler, OneClientCannotFillTheQueueForEveryoneElse) {
   ASSERT_TRUE(s.push(job_from(5, 2)).ok());
   const auto refused = s.push(job_from(5, 3));
   EXPECT_EQ(refused.code(), core::StatusCode::kOverloaded);
-  EXPECT_NE(refused.message().find("client 5"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("limit per client"), std::string::npos) << refused.message();
   EXPECT_TRUE(s.push(job_from(6, 4)).ok()) << "another client still gets in";
   EXPECT_EQ(s.pop(0)->job.header.request_id, 1u);
   EXPECT_TRUE(s.push(job_from(5, 5)).ok()) << "a slot frees when one of the client's jobs starts";
+}
+
+// The share belongs to the sender the transport names, not to the client id a client writes into its
+// headers: a flooder changing its id with every request is still held to its share, and a client that
+// writes the flooder's id is not punished for it.
+TEST(Scheduler, TheShareIsKeyedOnTheSenderNotTheHeadersClientId) {
+  Scheduler s(SchedulingPolicy::kPool, 1, 100, 2);
+  const uint64_t flooder = 77, honest = 78;
+  ASSERT_TRUE(s.push(job_from(1, 1, 0, flooder)).ok());
+  ASSERT_TRUE(s.push(job_from(2, 2, 0, flooder)).ok());
+  EXPECT_EQ(s.push(job_from(3, 3, 0, flooder)).code(), core::StatusCode::kOverloaded)
+      << "a fresh client id does not buy a fresh share";
+  EXPECT_TRUE(s.push(job_from(1, 4, 0, honest)).ok()) << "the flooder's client id does not cost another sender";
 }
 
 TEST(Scheduler, ParsesPolicyNames) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "transport/sender.h"
 
 namespace edgeserve::transport::local {
 
@@ -13,8 +14,8 @@ namespace {
 class LocalDelivery final : public Delivery {
  public:
   LocalDelivery(std::span<const std::byte> header, std::span<const std::byte> payload, bool payload_on_device,
-                std::vector<std::byte>& reply_buffer, core::ResponseHeaderBytes& reply_header)
-      : Delivery(core::now_ns()),
+                uint64_t sender, std::vector<std::byte>& reply_buffer, core::ResponseHeaderBytes& reply_header)
+      : Delivery(core::now_ns(), sender),
         header_(header),
         payload_(payload),
         payload_on_device_(payload_on_device),
@@ -55,7 +56,7 @@ class LocalConnection final : public ClientConnection {
   core::Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
                     std::chrono::milliseconds /*timeout: the call runs inline*/) override {
     core::encode(header, request_header_);
-    LocalDelivery delivery(request_header_, payload, payload_on_device_, reply_buffer_, reply_header_);
+    LocalDelivery delivery(request_header_, payload, payload_on_device_, sender_, reply_buffer_, reply_header_);
     handler_.process(delivery);
     reply.recv_clock_ns = core::now_ns();
     if (!delivery.replied()) return {core::StatusCode::kInternal, "local pipeline returned without a reply"};
@@ -72,6 +73,7 @@ class LocalConnection final : public ClientConnection {
  private:
   RequestHandler& handler_;
   bool payload_on_device_;
+  uint64_t sender_ = new_connection_sender();
   core::RequestHeaderBytes request_header_{};
   core::ResponseHeaderBytes reply_header_{};
   std::vector<std::byte> reply_buffer_;

@@ -18,6 +18,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
+#include "transport/sender.h"
 
 namespace edgeserve::transport::tcp {
 
@@ -56,37 +58,6 @@ int poll_once(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeou
   }
 }
 
-// At most kLines log lines of one kind per window; the rest are counted and summed up in the next window's
-// first line. A client retrying a refused handshake every 100 ms (ZeroMQ's reconnect) cannot flood the log.
-class LogLimiter {
- public:
-  static constexpr int kLines = 5;
-  static constexpr std::chrono::seconds kWindow{10};
-  // True when this occurrence may be logged; `note` is then a suffix to append (what was left out before).
-  bool allow(std::string& note) {
-    const auto now = std::chrono::steady_clock::now();
-    note.clear();
-    if (now - window_start_ >= kWindow) {
-      if (suppressed_ > 0)
-        note = fmt::format(" ({} more like this in the last {} s were not logged)", suppressed_, kWindow.count());
-      window_start_ = now;
-      logged_ = 0;
-      suppressed_ = 0;
-    }
-    if (logged_ < kLines) {
-      if (++logged_ == kLines)
-        note += fmt::format(" (further ones in the next {} s are counted, not logged)", kWindow.count());
-      return true;
-    }
-    ++suppressed_;
-    return false;
-  }
-
- private:
-  std::chrono::steady_clock::time_point window_start_{};
-  int logged_ = 0, suppressed_ = 0;
-};
-
 // Admits CURVE clients by public key (the ZAP protocol, RFC 27) and logs refused handshakes (rate-limited per
 // kind), from a socket monitor on the ROUTER. Its sockets live in the listener's context and are used only by
 // its thread.
@@ -122,7 +93,7 @@ class CurveGatekeeper {
   void answer(spdlog::logger& log) {
     std::vector<zmq::message_t> req;
     if (!zmq::recv_multipart(zap_, std::back_inserter(req)) || req.size() < 6) return;
-    std::string status = "400", text = "not authorized";
+    std::string status = "400", text = "not authorized", user_id;
     const std::string address = req[3].to_string(), mechanism = req[5].to_string();
     if (mechanism == "CURVE" && req.size() >= 7 && req[6].size() == 32) {
       char z85[41] = {};
@@ -130,6 +101,7 @@ class CurveGatekeeper {
       if (authorized_.count(z85)) {
         status = "200";
         text = "OK";
+        user_id = z85;  // every message of this client carries it as "User-Id": its share is keyed on the key
       } else if (std::string note; unknown_key_.allow(note)) {
         log.warn("refused client {}: CURVE public key {} is not authorized{}", address, z85, note);
       }
@@ -141,7 +113,7 @@ class CurveGatekeeper {
     reply.push_back(std::move(req[1]));
     reply.emplace_back(std::string_view(status));
     reply.emplace_back(std::string_view(text));
-    reply.emplace_back();
+    reply.emplace_back(std::string_view(user_id));
     reply.emplace_back();
     zmq::send_multipart(zap_, reply);
   }
@@ -166,7 +138,8 @@ class CurveGatekeeper {
   }
 
   std::set<std::string> authorized_;
-  LogLimiter unknown_key_, wrong_mechanism_, auth_failed_, handshake_failed_;
+  // Refused handshakes: a client retrying every 100 ms (ZeroMQ's reconnect) cannot flood the log.
+  core::LogLimiter unknown_key_, wrong_mechanism_, auth_failed_, handshake_failed_;
   zmq::socket_t zap_, events_;
   std::jthread thread_;  // last: stops and joins before the sockets close
 };
@@ -193,9 +166,9 @@ struct Outbox {
 
 class TcpDelivery final : public Delivery {
  public:
-  TcpDelivery(uint64_t recv_ns, zmq::message_t identity, zmq::message_t header, zmq::message_t payload,
+  TcpDelivery(uint64_t recv_ns, uint64_t sender, zmq::message_t identity, zmq::message_t header, zmq::message_t payload,
               std::shared_ptr<Outbox> outbox)
-      : Delivery(recv_ns),
+      : Delivery(recv_ns, sender),
         identity_(std::move(identity)),
         header_(std::move(header)),
         payload_(std::move(payload)),
@@ -252,6 +225,9 @@ struct TcpListener::Impl {
   std::unique_ptr<CurveGatekeeper> gatekeeper;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> clients;  // identity → last request
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
+  // What clients can make happen as often as they like is logged rate-limited.
+  core::LogLimiterByStatus request_log;
+  core::LogLimiter dropped_log{20};
 
   explicit Impl(const ListenerOptions& o)
       : context(o.io_threads), router(context, zmq::socket_type::router), options(o) {}
@@ -262,16 +238,20 @@ struct TcpListener::Impl {
     send({std::move(identity), zmq::message_t(bytes.data(), bytes.size()), zmq::message_t()});
   }
 
+  void warn_dropped(std::string_view what) {
+    if (std::string note; dropped_log.allow(note)) log->warn("{}{}", what, note);
+  }
+
   // Never blocks the loop: a client that has gone, or that stopped reading, loses its reply (logged).
   void send(Outgoing&& out) {
     try {
       if (!router.send(out.identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
           !router.send(out.header, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
           !router.send(out.payload, zmq::send_flags::dontwait))
-        log->warn("reply dropped: client is not reading (send queue full)");
+        warn_dropped("reply dropped: client is not reading (send queue full)");
     } catch (const zmq::error_t& e) {
       if (e.num() == EHOSTUNREACH)
-        log->warn("reply dropped: client disconnected before its reply was ready");
+        warn_dropped("reply dropped: client disconnected before its reply was ready");
       else
         log->error("reply dropped: {}", e.what());
     }
@@ -291,6 +271,15 @@ struct TcpListener::Impl {
     if (clients.size() >= options.max_clients) return false;
     clients.emplace(std::move(id), now);
     return true;
+  }
+
+  // The client's CURVE public key when it authenticated (ZAP's user id, carried by each of its messages), so
+  // one key is one share however many connections it opens; otherwise the routing id, which ROUTER keeps
+  // unique among its live peers (a client that picks one already in use is not connected).
+  uint64_t sender_of(const zmq::message_t& identity, const zmq::message_t& header) const {
+    if (const char* user = zmq_msg_gets(header.handle(), "User-Id"); user && *user)
+      return sender_from_name("curve", user);
+    return sender_from_name(endpoint, {identity.data<char>(), identity.size()});
   }
 
   void flush_outbox() {
@@ -319,11 +308,13 @@ struct TcpListener::Impl {
           const std::span<const std::byte> header(frames[1].data<std::byte>(), frames[1].size());
           const core::Status status(core::StatusCode::kOverloaded,
                                     fmt::format("server is at its limit of {} clients", options.max_clients));
-          log->warn("refused request {}: {}", core::peek_request_id(header), status.to_string());
+          if (std::string note; request_log.allow(status.code(), note))
+            log->warn("refused request {}: {}{}", core::peek_request_id(header), status.to_string(), note);
           send_error(std::move(frames[0]), core::peek_request_id(header), status);
           continue;
         }
-        on_delivery(std::make_unique<TcpDelivery>(recv_ns, std::move(frames[0]), std::move(frames[1]),
+        const uint64_t sender = sender_of(frames[0], frames[1]);
+        on_delivery(std::make_unique<TcpDelivery>(recv_ns, sender, std::move(frames[0]), std::move(frames[1]),
                                                   std::move(frames[2]), outbox));
         continue;
       }
@@ -338,7 +329,8 @@ struct TcpListener::Impl {
                              fmt::format("request has {} frame(s), expected 2 (header, payload)", frames.size() - 1))
               : core::Status(core::StatusCode::kMalformedHeader,
                              fmt::format("request has {} frames, expected 2 (header, payload)", frames.size() - 1));
-      log->warn("rejected request {}: {}", id, status.to_string());
+      if (std::string note; request_log.allow(status.code(), note))
+        log->warn("rejected request {}: {}{}", id, status.to_string(), note);
       send_error(std::move(frames[0]), id, status);
     }
   }

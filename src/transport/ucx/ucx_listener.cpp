@@ -22,6 +22,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
+#include "transport/sender.h"
 #include "transport/ucx/ucx_common.h"
 
 namespace edgeserve::transport::ucx {
@@ -70,7 +72,8 @@ struct IoWorker;
 struct Slot : std::enable_shared_from_this<Slot> {
   IoWorker* owner = nullptr;
   uint64_t id = 0;
-  std::string peer;  // "ucx client 3 (127.0.0.1:51234)"
+  uint64_t sender = new_connection_sender();  // one endpoint, one share of the server (transport/sender.h)
+  std::string peer;                           // "ucx client 3 (127.0.0.1:51234)"
   ucp_ep_h ep = nullptr;
   bool dead = false;
   bool executing = false;  // a request arrived and its reply has not been handed to the loop yet
@@ -121,7 +124,7 @@ struct Outbox {
 class UcxDelivery final : public Delivery {
  public:
   UcxDelivery(std::shared_ptr<Slot> slot, std::shared_ptr<Outbox> outbox, const UcxListenerOptions& options)
-      : Delivery(slot->recv_ns), slot_(std::move(slot)), outbox_(std::move(outbox)), options_(options) {
+      : Delivery(slot->recv_ns, slot->sender), slot_(std::move(slot)), outbox_(std::move(outbox)), options_(options) {
     outbox_->unanswered.fetch_add(1);
   }
 
@@ -200,6 +203,7 @@ struct IoWorker {
   std::vector<std::shared_ptr<Slot>> landed, failed, hellos;
   std::vector<std::unique_ptr<ErrorReply>> errors_to_send, errors_in_flight;
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
+  core::LogLimiterByStatus request_log;  // clients choose how many bad requests they send; the log stays bounded
 
   const UcxListenerOptions& options() const;
   bool stopping() const;
@@ -217,7 +221,8 @@ struct IoWorker {
   }
 
   void queue_error(const std::shared_ptr<Slot>& slot, uint64_t request_id, const Status& status) {
-    log->warn("request {} from {}: {}", request_id, slot->peer, status.to_string());
+    if (std::string note; request_log.allow(status.code(), note))
+      log->warn("request {} from {}: {}{}", request_id, slot->peer, status.to_string(), note);
     auto e = std::make_unique<ErrorReply>();
     e->slot = slot;
     core::encode(core::error_response(request_id, status), e->header);
