@@ -216,9 +216,9 @@ TEST(Gateway, AClientCannotEscapeItsShareOfTheQueueByChangingItsClientId) {
   GatewayProcess gateway({backend.endpoint()}, {"tcp://127.0.0.1:0"},
                          {"--workers", "1", "--max-queue-per-client", "2"});
   ASSERT_FALSE(gateway.endpoints().empty());
-  const auto got = testing::flood_with_changing_client_ids(gateway.endpoints()[0], 2000);
-  EXPECT_EQ(got.replies, 2000u) << gateway.log();
-  EXPECT_GT(got.refused_per_client, 0u) << "2000 pipelined requests, 1 forwarding thread, a share of 2";
+  const auto got = testing::flood_with_changing_client_ids(gateway.endpoints()[0], 300);
+  EXPECT_EQ(got.replies, 300u) << gateway.log();
+  EXPECT_GT(got.refused_per_client, 0u) << "300 pipelined requests, 1 forwarding thread, a share of 2";
   EXPECT_GT(got.ok, 0u);
   EXPECT_NE(gateway.log().find("waiting at the gateway (the limit per client)"), std::string::npos) << gateway.log();
 }

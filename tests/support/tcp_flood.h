@@ -20,7 +20,7 @@ struct FloodReplies {
 // One tcp connection (a raw DEALER) sends `count` tiny requests back to back, each with a different client
 // id, then reads every reply (at most `wait` for each).
 inline FloodReplies flood_with_changing_client_ids(const std::string& endpoint, uint64_t count,
-                                                   std::chrono::milliseconds wait = std::chrono::seconds(30)) {
+                                                   std::chrono::milliseconds wait = std::chrono::seconds(60)) {
   zmq::context_t context;
   zmq::socket_t dealer(context, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
@@ -24,21 +27,63 @@ zmq::context_t& client_context() {
   return context;
 }
 
+// The connection events of one DEALER, from a ZeroMQ socket monitor: a call learns at once that the
+// connection carrying its request went down (the server was killed, restarted or closed it), instead of
+// waiting out its timeout. A peer that vanishes without closing (host down, cable pulled) still shows
+// only as a timeout.
+class ConnectionWatch {
+ public:
+  ConnectionWatch(zmq::context_t& context, zmq::socket_t& watched)
+      : watched_(watched), events_(context, zmq::socket_type::pair) {
+    static std::atomic<uint64_t> next{0};  // inproc names are per context; a counter never reuses one
+    const std::string address = fmt::format("inproc://edgeserve-client-events-{}", next.fetch_add(1));
+    if (zmq_socket_monitor(watched_.handle(), address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) throw zmq::error_t();
+    events_.set(zmq::sockopt::linger, 0);
+    events_.connect(address);
+  }
+  ~ConnectionWatch() { zmq_socket_monitor(watched_.handle(), nullptr, 0); }
+  ConnectionWatch(const ConnectionWatch&) = delete;
+  ConnectionWatch& operator=(const ConnectionWatch&) = delete;
+
+  zmq::socket_t& socket() { return events_; }
+  // Reads every queued event; true if the connection went down since the last call.
+  bool went_down() {
+    bool down = false;
+    std::vector<zmq::message_t> event;
+    while (zmq::recv_multipart(events_, std::back_inserter(event), zmq::recv_flags::dontwait)) {
+      if (!event.empty() && event[0].size() >= 2) {
+        uint16_t id = 0;
+        std::memcpy(&id, event[0].data(), sizeof id);
+        down = down || id == ZMQ_EVENT_DISCONNECTED;
+      }
+      event.clear();
+    }
+    return down;
+  }
+
+ private:
+  zmq::socket_t& watched_;
+  zmq::socket_t events_;
+};
+
 class TcpConnection final : public ClientConnection {
  public:
   TcpConnection(std::string endpoint, const std::optional<CurveClientConfig>& curve)
-      : endpoint_(std::move(endpoint)), socket_(client_context(), zmq::socket_type::dealer) {
+      : endpoint_(std::move(endpoint)), curve_(curve.has_value()), socket_(client_context(), zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
     if (curve) {
       socket_.set(zmq::sockopt::curve_serverkey, curve->server_public_key);
       socket_.set(zmq::sockopt::curve_publickey, curve->client.public_key);
       socket_.set(zmq::sockopt::curve_secretkey, curve->client.secret_key);
     }
+    watch_.emplace(client_context(), socket_);
     socket_.connect(endpoint_);
   }
 
   Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
               std::chrono::milliseconds timeout) override {
+    // A drop before this request does not concern it: ZeroMQ reconnects and delivers it to the server then.
+    watch_->went_down();
     core::encode(header, header_bytes_);
     try {
       // The payload is handed to ZeroMQ without a copy (no free function: the caller owns the buffer).
@@ -53,10 +98,10 @@ class TcpConnection final : public ClientConnection {
     while (true) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {watch_->socket().handle(), 0, ZMQ_POLLIN, 0}};
       int ready = 0;
       try {
-        ready = left.count() > 0 ? zmq::poll(&item, 1, left) : 0;
+        ready = left.count() > 0 ? zmq::poll(items, 2, left) : 0;
       } catch (const zmq::error_t& e) {
         if (e.num() == EINTR) continue;  // a signal: wait again for what is left of the timeout
         return {StatusCode::kTransportError, fmt::format("waiting for {} failed: {}", endpoint_, e.what())};
@@ -64,6 +109,13 @@ class TcpConnection final : public ClientConnection {
       if (ready == 0)
         return {StatusCode::kTimeout, fmt::format("no reply to request {} from {} within {} ms", header.request_id,
                                                   endpoint_, timeout.count())};
+      // A reply that arrived before the drop is still taken; otherwise the request went down with the link.
+      if ((items[1].revents & ZMQ_POLLIN) && !(items[0].revents & ZMQ_POLLIN) && watch_->went_down())
+        return {StatusCode::kTransportError,
+                fmt::format("connection to {} lost while waiting for the reply to request {} (the server closed it{})",
+                            endpoint_, header.request_id,
+                            curve_ ? ", went away, or refused this client's CURVE key" : " or went away")};
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
       frames_.clear();
       try {
         if (!zmq::recv_multipart(socket_, std::back_inserter(frames_), zmq::recv_flags::dontwait)) continue;
@@ -97,7 +149,9 @@ class TcpConnection final : public ClientConnection {
 
  private:
   std::string endpoint_;
+  bool curve_;
   zmq::socket_t socket_;
+  std::optional<ConnectionWatch> watch_;  // after socket_: stops watching before the socket closes
   core::RequestHeaderBytes header_bytes_{};
   std::vector<zmq::message_t> frames_;  // the last reply's frames: Reply::payload points into them
 };

@@ -291,8 +291,11 @@ struct TcpListener::Impl {
     for (auto& out : batch) send(std::move(out));
   }
 
-  void receive_all(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
-    while (true) {
+  // Takes at most kReceiveBatch requests, so that under a flood of requests the loop still gets to send the
+  // replies waiting in the outbox in between (ZeroMQ's poll reports the rest as still readable).
+  static constexpr int kReceiveBatch = 64;
+  void receive_some(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
+    for (int taken = 0; taken < kReceiveBatch; ++taken) {
       frames.clear();
       std::optional<size_t> n;
       try {
@@ -379,7 +382,7 @@ void TcpListener::run(const std::function<void(std::unique_ptr<Delivery>)>& on_d
       s.outbox->wake.drain();
       s.flush_outbox();
     }
-    if (items[0].revents & ZMQ_POLLIN) s.receive_all(on_delivery);
+    if (items[0].revents & ZMQ_POLLIN) s.receive_some(on_delivery);
   }
   // Graceful stop: receive nothing new, but send the replies of requests already taken (bounded wait).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
