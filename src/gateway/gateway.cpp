@@ -29,6 +29,9 @@ using core::Status;
 using core::StatusCode;
 using transport::Delivery;
 
+// How long a forwarding thread waits for a backend's connection to come up before it tries the next backend.
+constexpr std::chrono::milliseconds kReadyWait{1000};
+
 struct Backend {
   std::string uri;
   std::atomic<int> outstanding{0};
@@ -182,6 +185,13 @@ struct Gateway::State {
           continue;
         }
         connection = std::move(made.value());
+      }
+      // A tcp backend that nothing answers at (dead, not yet back) is found out here, before the request is
+      // sent, so the request goes to the next backend instead of waiting out --backend-timeout-ms.
+      if (Status up = connection->ready(std::min<std::chrono::milliseconds>(options.backend_timeout, kReadyWait));
+          !up.ok()) {
+        mark_failed(backend, up);
+        continue;
       }
       return forward_to(d, *header, backend, connection);
     }

@@ -48,6 +48,10 @@ class ClientConnection {
   // False when the connection already knows its peer is gone (a UCX endpoint error seen while idle), so a
   // caller with other places to send to can go there without sending this one anything. True is no promise.
   virtual bool usable() { return true; }
+  // Waits up to `wait` until the link can carry a request now. An error means the peer cannot be reached at
+  // the moment (tcp: nothing accepted the connection, or its handshake failed) and nothing was sent, so a
+  // caller with other places to send to can go there. Transports that connect in connect() are always ready.
+  virtual core::Status ready(std::chrono::milliseconds /*wait*/) { return {}; }
 };
 
 struct ConnectOptions {

@@ -153,7 +153,9 @@ TEST(Gateway, MalformedRequestsAreAnsweredAtTheGateway) {
   EXPECT_EQ(served_count(backend), 1u) << "the malformed request never reached the backend";
 }
 
-// A tcp backend's death shows as a timeout (--backend-timeout-ms); a ucx backend's at once (peer failure).
+// A backend killed with a request in flight fails that request at once (tcp: the connection drop, seen by a
+// socket monitor; ucx: peer failure). An idle tcp connection to it learns only when its next request times out
+// (--backend-timeout-ms); an idle ucx one learns at once.
 void kill_a_backend_mid_run(const std::string& scheme) {
   ServerProcess steady;
   const std::string flaky_uri = scheme + "://127.0.0.1:" + std::to_string(testing::free_fixed_port(30000));
@@ -208,6 +210,32 @@ void kill_a_backend_mid_run(const std::string& scheme) {
 
 TEST(Gateway, AKilledTcpBackendCostsErrorRepliesNotLostRequestsAndIsTakenBack) { kill_a_backend_mid_run("tcp"); }
 TEST(Gateway, AKilledUcxBackendCostsErrorRepliesNotLostRequestsAndIsTakenBack) { kill_a_backend_mid_run("ucx"); }
+
+// A tcp backend with nothing listening (dead and not back) costs no request: the gateway finds out before it
+// sends (the connection never came up) and goes to the next backend, instead of waiting --backend-timeout-ms
+// and answering with an error.
+TEST(Gateway, ADeadTcpBackendCostsNoRequests) {
+  ServerProcess steady;
+  const std::string dead = "tcp://127.0.0.1:" + std::to_string(testing::free_fixed_port(31000));
+  GatewayProcess gateway({steady.endpoint(), dead}, {"tcp://127.0.0.1:0"});
+  ASSERT_FALSE(gateway.endpoints().empty());
+  auto c = connect_or_fail(gateway.endpoints()[0]);
+  ASSERT_TRUE(c);
+  const auto input = tiny_input(0.5f);
+  int ok = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t id = 1; id <= 20; ++id) {
+    transport::Reply reply;
+    ASSERT_TRUE(c->call(tiny_request(id), input, reply, 15s).ok()) << gateway.log();
+    EXPECT_EQ(reply.header.status, StatusCode::kOk) << reply.header.error;
+    ok += reply.header.status == StatusCode::kOk;
+    std::this_thread::sleep_for(50ms);  // past --retry-ms (300) several times: the dead backend is tried again
+  }
+  EXPECT_EQ(ok, 20);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "requests waited for the dead backend's timeout";
+  EXPECT_NE(gateway.log().find("backend " + dead + " failed (transport-error: cannot reach"), std::string::npos)
+      << gateway.log();
+}
 
 // Untrusted clients meet the gateway first: it holds each front connection to its share of the queue, whatever
 // client ids the requests carry, and answers every request.

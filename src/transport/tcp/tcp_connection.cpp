@@ -27,17 +27,20 @@ zmq::context_t& client_context() {
   return context;
 }
 
-// The connection events of one DEALER, from a ZeroMQ socket monitor: a call learns at once that the
-// connection carrying its request went down (the server was killed, restarted or closed it), instead of
-// waiting out its timeout. A peer that vanishes without closing (host down, cable pulled) still shows
-// only as a timeout.
+// The connection events of one DEALER, from a ZeroMQ socket monitor. A call learns at once that the connection
+// carrying its request went down (the server was killed, restarted or closed it) instead of waiting out its
+// timeout, and ready() can tell that nothing is listening before anything is sent. A peer that vanishes
+// without closing (host down, cable pulled) still shows only as a timeout.
 class ConnectionWatch {
  public:
   ConnectionWatch(zmq::context_t& context, zmq::socket_t& watched)
       : watched_(watched), events_(context, zmq::socket_type::pair) {
     static std::atomic<uint64_t> next{0};  // inproc names are per context; a counter never reuses one
     const std::string address = fmt::format("inproc://edgeserve-client-events-{}", next.fetch_add(1));
-    if (zmq_socket_monitor(watched_.handle(), address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) throw zmq::error_t();
+    constexpr int kEvents = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_CONNECT_RETRIED |
+                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(watched_.handle(), address.c_str(), kEvents) != 0) throw zmq::error_t();
     events_.set(zmq::sockopt::linger, 0);
     events_.connect(address);
   }
@@ -45,25 +48,41 @@ class ConnectionWatch {
   ConnectionWatch(const ConnectionWatch&) = delete;
   ConnectionWatch& operator=(const ConnectionWatch&) = delete;
 
+  // What the events read by one update() said.
+  struct Seen {
+    bool went_down = false;  // an established connection dropped
+    bool refused = false;    // a connection attempt failed (refused, or its handshake failed)
+  };
+
   zmq::socket_t& socket() { return events_; }
-  // Reads every queued event; true if the connection went down since the last call.
-  bool went_down() {
-    bool down = false;
+  bool up() const { return up_; }
+  // Reads every queued event and keeps up() current.
+  Seen update() {
+    Seen seen;
     std::vector<zmq::message_t> event;
     while (zmq::recv_multipart(events_, std::back_inserter(event), zmq::recv_flags::dontwait)) {
       if (!event.empty() && event[0].size() >= 2) {
         uint16_t id = 0;
         std::memcpy(&id, event[0].data(), sizeof id);
-        down = down || id == ZMQ_EVENT_DISCONNECTED;
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+          up_ = true;
+        } else if (id == ZMQ_EVENT_DISCONNECTED) {
+          seen.went_down = seen.went_down || up_;
+          up_ = false;
+        } else {
+          seen.refused = true;
+          up_ = false;
+        }
       }
       event.clear();
     }
-    return down;
+    return seen;
   }
 
  private:
   zmq::socket_t& watched_;
   zmq::socket_t events_;
+  bool up_ = false;
 };
 
 class TcpConnection final : public ClientConnection {
@@ -83,7 +102,7 @@ class TcpConnection final : public ClientConnection {
   Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
               std::chrono::milliseconds timeout) override {
     // A drop before this request does not concern it: ZeroMQ reconnects and delivers it to the server then.
-    watch_->went_down();
+    watch_->update();
     core::encode(header, header_bytes_);
     try {
       // The payload is handed to ZeroMQ without a copy (no free function: the caller owns the buffer).
@@ -110,7 +129,7 @@ class TcpConnection final : public ClientConnection {
         return {StatusCode::kTimeout, fmt::format("no reply to request {} from {} within {} ms", header.request_id,
                                                   endpoint_, timeout.count())};
       // A reply that arrived before the drop is still taken; otherwise the request went down with the link.
-      if ((items[1].revents & ZMQ_POLLIN) && !(items[0].revents & ZMQ_POLLIN) && watch_->went_down())
+      if ((items[1].revents & ZMQ_POLLIN) && !(items[0].revents & ZMQ_POLLIN) && watch_->update().went_down)
         return {StatusCode::kTransportError,
                 fmt::format("connection to {} lost while waiting for the reply to request {} (the server closed it{})",
                             endpoint_, header.request_id,
@@ -137,6 +156,30 @@ class TcpConnection final : public ClientConnection {
       reply.header = std::move(decoded.value());
       reply.payload = {frames_[1].data<std::byte>(), frames_[1].size()};
       return {};
+    }
+  }
+
+  Status ready(std::chrono::milliseconds wait) override {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (true) {
+      const auto seen = watch_->update();
+      if (watch_->up()) return {};
+      if (seen.refused)
+        return {StatusCode::kTransportError, fmt::format("cannot reach {}: connection refused or handshake failed "
+                                                         "(is the server up{}?)",
+                                                         endpoint_, curve_ ? ", and does it accept this key" : "")};
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return {StatusCode::kTransportError,
+                fmt::format("cannot reach {}: no connection within {} ms", endpoint_, wait.count())};
+      zmq::pollitem_t item{watch_->socket().handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, left);
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR)
+          return {StatusCode::kTransportError, fmt::format("waiting for {}: {}", endpoint_, e.what())};
+      }
     }
   }
 
