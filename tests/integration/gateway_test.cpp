@@ -65,12 +65,13 @@ TEST(Gateway, ForwardsEveryFrontToEveryBackWithTheDirectPathsRepliesAndItsOwnTim
   ServerProcess ucx_backend({}, "ucx://127.0.0.1:0");
   ASSERT_FALSE(tcp_backend.endpoint().empty() || ucx_backend.endpoint().empty());
   const auto input = tiny_input(1.25f);
-  transport::Reply direct;
+  std::vector<std::byte> expected;
   {
     auto c = connect_or_fail(tcp_backend.endpoint());
+    transport::Reply direct;
     ASSERT_TRUE(c && c->call(tiny_request(1), input, direct, 10s).ok());
+    expected.assign(direct.payload.begin(), direct.payload.end());  // the payload lives in the connection
   }
-  const std::vector<std::byte> expected(direct.payload.begin(), direct.payload.end());
   ASSERT_EQ(expected.size(), 40u);
 
   for (const auto& backend : {tcp_backend.endpoint(), ucx_backend.endpoint()}) {
