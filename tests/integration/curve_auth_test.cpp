@@ -33,10 +33,11 @@ transport::tcp::CurveClientConfig client_keys(const TempDir& dir, const std::str
   return config.value();
 }
 
-// One tiny request; true when it was answered with a result.
-bool served(const std::string& endpoint, const transport::ConnectOptions& options, std::chrono::milliseconds timeout) {
+// One tiny request on a new connection; success when it was answered with a result, else what happened.
+::testing::AssertionResult served(const std::string& endpoint, const transport::ConnectOptions& options,
+                                  std::chrono::milliseconds timeout) {
   auto conn = transport::connect(endpoint, options);
-  if (!conn.ok()) return false;
+  if (!conn.ok()) return ::testing::AssertionFailure() << "cannot connect: " << conn.status().to_string();
   core::RequestHeader h;
   h.request_id = 1;
   h.model = "tiny";
@@ -44,8 +45,12 @@ bool served(const std::string& endpoint, const transport::ConnectOptions& option
   h.payload_bytes = 3 * 32 * 32 * 4;
   std::vector<float> input(3 * 32 * 32, 0.25f);
   transport::Reply reply;
-  return (*conn)->call(h, std::as_bytes(std::span(input)), reply, timeout).ok() &&
-         reply.header.status == core::StatusCode::kOk;
+  const auto s = (*conn)->call(h, std::as_bytes(std::span(input)), reply, timeout);
+  if (!s.ok()) return ::testing::AssertionFailure() << "call failed: " << s.to_string();
+  if (reply.header.status != core::StatusCode::kOk)
+    return ::testing::AssertionFailure() << "answered " << core::to_string(reply.header.status) << ": "
+                                         << reply.header.error;
+  return ::testing::AssertionSuccess() << "served";
 }
 
 TEST(CurveAuth, OnlyAuthorizedClientsAreServedAndRefusalsAreLogged) {
