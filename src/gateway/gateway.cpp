@@ -12,7 +12,6 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -20,6 +19,7 @@
 #include "core/wire.h"
 #include "transport/client_connection.h"
 #include "transport/listen.h"
+#include "transport/sender.h"
 
 namespace edgeserve::gateway {
 
@@ -44,7 +44,7 @@ struct Backend {
 // connection or CURVE key), so one flooding client cannot fill it for everyone; close() wakes every waiter.
 class DeliveryQueue {
  public:
-  DeliveryQueue(size_t limit, size_t limit_per_sender) : limit_(limit), limit_per_sender_(limit_per_sender) {}
+  DeliveryQueue(size_t limit, size_t limit_per_sender) : limit_(limit), per_sender_(limit_per_sender) {}
   // An error (and `d` untouched) when full, when its sender already has its share waiting, or when closed.
   Status push(std::unique_ptr<Delivery>& d) {
     {
@@ -52,14 +52,10 @@ class DeliveryQueue {
       if (closed_) return {StatusCode::kShuttingDown, "the gateway is stopping"};
       if (queue_.size() >= limit_)
         return {StatusCode::kOverloaded, fmt::format("gateway queue is full ({} requests waiting)", limit_)};
-      size_t& mine = waiting_per_sender_[d->sender()];
-      if (mine >= limit_per_sender_) {
-        if (mine == 0) waiting_per_sender_.erase(d->sender());
+      if (!per_sender_.take(d->sender()))
         return {StatusCode::kOverloaded,
                 fmt::format("this client already has {} requests waiting at the gateway (the limit per client)",
-                            limit_per_sender_)};
-      }
-      ++mine;
+                            per_sender_.limit())};
       queue_.push_back(std::move(d));
     }
     ready_.notify_one();
@@ -72,8 +68,7 @@ class DeliveryQueue {
     if (queue_.empty()) return nullptr;
     auto d = std::move(queue_.front());
     queue_.pop_front();
-    if (auto it = waiting_per_sender_.find(d->sender()); it != waiting_per_sender_.end() && --it->second == 0)
-      waiting_per_sender_.erase(it);
+    per_sender_.give_back(d->sender());
     return d;
   }
   void close() {
@@ -88,8 +83,8 @@ class DeliveryQueue {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::unique_ptr<Delivery>> queue_;
-  std::unordered_map<uint64_t, size_t> waiting_per_sender_;  // only senders with deliveries waiting
-  size_t limit_, limit_per_sender_;
+  size_t limit_;
+  transport::SenderShares per_sender_;
   bool closed_ = false;
 };
 

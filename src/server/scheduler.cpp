@@ -28,8 +28,8 @@ Scheduler::Scheduler(SchedulingPolicy policy, int workers, size_t capacity, size
     : policy_(policy),
       workers_(std::max(1, workers)),
       capacity_(capacity),
-      per_client_capacity_(per_client_capacity),
-      queues_(policy == SchedulingPolicy::kPerClient ? static_cast<size_t>(workers_) : 1) {}
+      queues_(policy == SchedulingPolicy::kPerClient ? static_cast<size_t>(workers_) : 1),
+      per_client_(per_client_capacity) {}
 
 core::Status Scheduler::push(Job&& job) {
   {
@@ -37,13 +37,9 @@ core::Status Scheduler::push(Job&& job) {
     if (closed_) return {core::StatusCode::kShuttingDown, "the server is stopping"};
     if (waiting_ >= capacity_)
       return {core::StatusCode::kOverloaded, fmt::format("server queue is full ({} waiting requests)", capacity_)};
-    size_t& mine = waiting_per_client_[job.sender];
-    if (mine >= per_client_capacity_) {
-      if (mine == 0) waiting_per_client_.erase(job.sender);
+    if (!per_client_.take(job.sender))
       return {core::StatusCode::kOverloaded,
-              fmt::format("this client already has {} requests waiting (the limit per client)", per_client_capacity_)};
-    }
-    ++mine;
+              fmt::format("this client already has {} requests waiting (the limit per client)", per_client_.limit())};
     if (policy_ == SchedulingPolicy::kPriority && job.header.priority > 0)
       urgent_.push_back(std::move(job));
     else if (policy_ == SchedulingPolicy::kPerClient)
@@ -69,8 +65,7 @@ std::optional<ScheduledJob> Scheduler::pop(int worker) {
   ScheduledJob out{std::move(from.front()), {}};
   from.pop_front();
   --waiting_;
-  if (auto it = waiting_per_client_.find(out.job.sender); it != waiting_per_client_.end() && --it->second == 0)
-    waiting_per_client_.erase(it);
+  per_client_.give_back(out.job.sender);
   out.context.lane = worker;
   out.context.high_priority = &from == &urgent_;
   return out;

@@ -18,10 +18,10 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "server/pipeline.h"
+#include "transport/sender.h"
 
 namespace edgeserve::server {
 
@@ -50,13 +50,12 @@ class Scheduler {
   SchedulingPolicy policy_;
   int workers_;
   size_t capacity_;
-  size_t per_client_capacity_;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::vector<std::deque<Job>> queues_;  // one per worker (per-client) or one shared (pool, priority)
   std::deque<Job> urgent_;               // priority policy: requests with priority > 0
   size_t waiting_ = 0;
-  std::unordered_map<uint64_t, size_t> waiting_per_client_;  // senders with jobs waiting: bounded by capacity
+  transport::SenderShares per_client_;  // waiting jobs per Job::sender
   bool closed_ = false;
 };
 
