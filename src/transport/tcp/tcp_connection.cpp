@@ -131,9 +131,9 @@ class TcpConnection final : public ClientConnection {
       // A reply that arrived before the drop is still taken; otherwise the request went down with the link.
       if ((items[1].revents & ZMQ_POLLIN) && !(items[0].revents & ZMQ_POLLIN) && watch_->update().went_down)
         return {StatusCode::kTransportError,
-                fmt::format("connection to {} lost while waiting for the reply to request {} (the server closed it{})",
-                            endpoint_, header.request_id,
-                            curve_ ? ", went away, or refused this client's CURVE key" : " or went away")};
+                fmt::format("connection to {} lost while waiting for the reply to request {} (the server closed it "
+                            "or went away)",
+                            endpoint_, header.request_id)};
       if (!(items[0].revents & ZMQ_POLLIN)) continue;
       frames_.clear();
       try {
