@@ -27,6 +27,21 @@ void keygen(const TempDir& dir, const std::string& prefix) {
   ASSERT_EQ(p.wait(30s), 0) << p.log();
 }
 
+// The server's key pair, and cam1's under clients/: the folder of keys the server admits.
+void server_and_cam1_keys(const TempDir& keys) {
+  std::filesystem::create_directories(keys.path() / "clients");
+  keygen(keys, "server");
+  keygen(keys, "clients/cam1");
+}
+
+// serve flags for a server that requires CURVE and admits the keys in clients/, then `extra`.
+std::vector<std::string> curve_server_flags(const TempDir& keys, std::vector<std::string> extra = {}) {
+  std::vector<std::string> flags{"--curve-key", (keys.path() / "server.key").string(), "--curve-clients",
+                                 (keys.path() / "clients").string()};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return flags;
+}
+
 transport::tcp::CurveClientConfig client_keys(const TempDir& dir, const std::string& key) {
   auto config = transport::tcp::read_curve_client_config(dir.path() / "server.pub", dir.path() / key);
   EXPECT_TRUE(config.ok()) << config.status().to_string();
@@ -55,13 +70,10 @@ transport::tcp::CurveClientConfig client_keys(const TempDir& dir, const std::str
 
 TEST(CurveAuth, OnlyAuthorizedClientsAreServedAndRefusalsAreLogged) {
   TempDir keys;
-  std::filesystem::create_directories(keys.path() / "clients");
+  server_and_cam1_keys(keys);
   std::filesystem::create_directories(keys.path() / "others");
-  keygen(keys, "server");
-  keygen(keys, "clients/cam1");
   keygen(keys, "others/intruder");
-  testing::ServerProcess server(
-      {"--curve-key", (keys.path() / "server.key").string(), "--curve-clients", (keys.path() / "clients").string()});
+  testing::ServerProcess server(curve_server_flags(keys));
   ASSERT_FALSE(server.endpoint().empty());
 
   transport::ConnectOptions authorized;
@@ -87,11 +99,8 @@ size_t count(const std::string& text, const std::string& what) {
 
 TEST(CurveAuth, AClientRetryingARefusedHandshakeCannotFloodTheLog) {
   TempDir keys;
-  std::filesystem::create_directories(keys.path() / "clients");
-  keygen(keys, "server");
-  keygen(keys, "clients/cam1");
-  testing::ServerProcess server(
-      {"--curve-key", (keys.path() / "server.key").string(), "--curve-clients", (keys.path() / "clients").string()});
+  server_and_cam1_keys(keys);
+  testing::ServerProcess server(curve_server_flags(keys));
   ASSERT_FALSE(server.endpoint().empty());
   // Twelve plain clients, each refused at least once (each also retries every 100 ms while it waits).
   for (int i = 0; i < 12; ++i) EXPECT_FALSE(served(server.endpoint(), {}, 300ms));
@@ -131,25 +140,12 @@ std::optional<core::ResponseHeader> receive_reply(zmq::socket_t& s) {
   return std::move(reply.value());
 }
 
-core::RequestHeader mobilenet_request(uint64_t id, uint32_t client) {
-  core::RequestHeader h;
-  h.request_id = id;
-  h.client_id = client;
-  h.model = "mobilenetv3";
-  h.shape = core::TensorShape{1, 3, 224, 224};
-  h.payload_bytes = 3 * 224 * 224 * 4;
-  return h;
-}
-
 // Under CURVE a client's share of the queue is its key's: a second connection with the same key is held to
 // the same share, so a key holder cannot buy more by opening connections.
 TEST(CurveAuth, OneKeyIsOneShareHoweverManyConnectionsItOpens) {
   TempDir keys;
-  std::filesystem::create_directories(keys.path() / "clients");
-  keygen(keys, "server");
-  keygen(keys, "clients/cam1");
-  testing::ServerProcess server({"--curve-key", (keys.path() / "server.key").string(), "--curve-clients",
-                                 (keys.path() / "clients").string(), "--max-queue-per-client", "2"});
+  server_and_cam1_keys(keys);
+  testing::ServerProcess server(curve_server_flags(keys, {"--max-queue-per-client", "2"}));
   ASSERT_FALSE(server.endpoint().empty());
   const auto cam1 = client_keys(keys, "clients/cam1.key");
   zmq::context_t context;
@@ -166,7 +162,7 @@ TEST(CurveAuth, OneKeyIsOneShareHoweverManyConnectionsItOpens) {
   // shows nothing only if the inference ended before that request arrived, so up to five rounds.
   bool refused = false;
   for (int round = 0; round < 5 && !refused; ++round) {
-    for (uint32_t client : {0u, 2u, 4u}) send_request(first, mobilenet_request(100 + client, client));
+    for (uint32_t client : {0u, 2u, 4u}) send_request(first, testing::mobilenet_request(100 + client, client));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     send_request(second, testing::tiny_request(2, 1));
     const auto reply = receive_reply(second);

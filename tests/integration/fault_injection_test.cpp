@@ -22,6 +22,7 @@ using namespace std::chrono_literals;
 using testing::ChildProcess;
 using testing::ServerProcess;
 using testing::TempDir;
+using testing::tiny_request;
 
 nlohmann::json read_summary(const std::filesystem::path& dir) {
   std::ifstream in(dir / "summary.json");
@@ -33,15 +34,6 @@ uint64_t rss_bytes(pid_t pid) {
   uint64_t size = 0, resident = 0;
   in >> size >> resident;
   return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
-
-core::RequestHeader tiny_request(uint64_t id) {
-  core::RequestHeader h;
-  h.request_id = id;
-  h.model = "tiny";
-  h.shape = core::TensorShape{1, 3, 32, 32};
-  h.payload_bytes = 3 * 32 * 32 * 4;
-  return h;
 }
 
 TEST(FaultInjection, ServerKilledMidRunEndsTheBenchWithErrorsNotAHang) {
@@ -99,23 +91,17 @@ TEST(FaultInjection, AServerKilledMidRequestIsAnErrorAtOnceNotATimeout) {
   ASSERT_TRUE(conn);
   transport::Reply reply;
   const auto input = testing::tiny_input(0.5f);
-  ASSERT_TRUE(conn->call(testing::tiny_request(1), input, reply, 20s).ok()) << server.log();
+  ASSERT_TRUE(conn->call(tiny_request(1), input, reply, 20s).ok()) << server.log();
   // Another client fills the queue with MobileNetV3 requests (many client ids: both workers are busy), so the
   // next tiny request waits long enough to be in flight when the server dies.
   zmq::context_t context;
   zmq::socket_t flood(context, zmq::socket_type::dealer);
   flood.set(zmq::sockopt::linger, 0);
   flood.connect(server.endpoint());
-  std::vector<std::byte> frame(3 * 224 * 224 * 4);
+  std::vector<std::byte> frame(testing::mobilenet_request(0).payload_bytes);
   for (uint64_t id = 1; id <= 30; ++id) {
-    core::RequestHeader h;
-    h.request_id = id;
-    h.client_id = static_cast<uint32_t>(id);
-    h.model = "mobilenetv3";
-    h.shape = core::TensorShape{1, 3, 224, 224};
-    h.payload_bytes = frame.size();
     core::RequestHeaderBytes header;
-    core::encode(h, header);
+    core::encode(testing::mobilenet_request(id, static_cast<uint32_t>(id)), header);
     flood.send(zmq::buffer(header), zmq::send_flags::sndmore);
     flood.send(zmq::buffer(frame));
   }
@@ -125,7 +111,7 @@ TEST(FaultInjection, AServerKilledMidRequestIsAnErrorAtOnceNotATimeout) {
     server.process().signal(SIGKILL);
   });
   const auto t0 = std::chrono::steady_clock::now();
-  const auto s = conn->call(testing::tiny_request(2), input, reply, 20s);
+  const auto s = conn->call(tiny_request(2), input, reply, 20s);
   const auto waited = std::chrono::steady_clock::now() - t0;
   killer.join();
   if (s.ok()) GTEST_SKIP() << "the request was answered before the kill (a faster machine): nothing to check";
@@ -256,7 +242,7 @@ TEST(Limits, AClientCannotEscapeItsShareByChangingItsClientId) {
   ASSERT_TRUE(other);
   transport::Reply reply;
   const auto input = testing::tiny_input(0.5f);
-  ASSERT_TRUE(other->call(testing::tiny_request(1, 1), input, reply, 20s).ok());
+  ASSERT_TRUE(other->call(tiny_request(1, 1), input, reply, 20s).ok());
   EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << "another connection, even with the flood's ids, is served";
 }
 

@@ -1,5 +1,6 @@
-// Requests for the `tiny` test model (float32 [1,3,32,32] → 10 logits), connections that fail the test
-// when they cannot be made, and fixed ports for servers that must come back where clients expect them.
+// Requests for the test models (`tiny`: float32 [1,3,32,32] → 10 logits; `mobilenetv3`: [1,3,224,224]),
+// connections that fail the test when they cannot be made, and fixed ports for servers that must come back where
+// clients expect them.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -27,6 +28,17 @@ inline core::RequestHeader tiny_request(uint64_t id, uint32_t client = 0) {
   h.model = "tiny";
   h.shape = core::TensorShape{1, 3, 32, 32};
   h.payload_bytes = kTinyInputBytes;
+  return h;
+}
+
+// A MobileNetV3 request: tens of ms of inference on CPU, for tests that need a worker busy for a while.
+inline core::RequestHeader mobilenet_request(uint64_t id, uint32_t client = 0) {
+  core::RequestHeader h;
+  h.request_id = id;
+  h.client_id = client;
+  h.model = "mobilenetv3";
+  h.shape = core::TensorShape{1, 3, 224, 224};
+  h.payload_bytes = 3 * 224 * 224 * 4;
   return h;
 }
 
