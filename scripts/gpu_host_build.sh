@@ -98,32 +98,20 @@ note "unpacked ${#debs[@]} packages into .deps/prefix"
 # EDGESERVE_UCX_PREFIX: include/, lib/ (libucp.so.0, libuct.so.0, libucs.so.0, libucm.so.0; plain sonames),
 # lib/ucx/ (the modules, libuct_cuda among them: libucs loads them from the ucx/ folder beside itself),
 # lib/cmake/ucx/ (relocatable), lib/pkgconfig/, bin/ucx_info. No InfiniBand transport in this build.
-ucx_dir=$root/.deps/ucx
+source "$root/scripts/lib/ucx_wheel.sh"
 ucx_prefix=""
-shopt -s nullglob
-ucx_wheels=("$root"/.deps/wheels/libucx_cu13-*.whl)
-shopt -u nullglob
-rm -rf "$ucx_dir"
-if ((${#ucx_wheels[@]})); then
-  ucx_whl=$(printf '%s\n' "${ucx_wheels[@]}" | sort -V | tail -1)
-  ((${#ucx_wheels[@]} == 1)) || warn "several UCX wheels in .deps/wheels; using $(basename "$ucx_whl")"
-  "$python" -m zipfile -e "$ucx_whl" "$ucx_dir" ||
-    die "could not unzip $(basename "$ucx_whl") (a partial download? re-run scripts/gather_gpu_host_ucx.sh)"
-  ucx_prefix=$ucx_dir/libucx
-  [[ -f "$ucx_prefix/include/ucp/api/ucp.h" && -f "$ucx_prefix/lib/libucp.so.0" ]] ||
-    die "$(basename "$ucx_whl") lacks libucx/include/ucp/api/ucp.h or libucx/lib/libucp.so.0: not the expected wheel"
-  chmod +x "$ucx_prefix"/bin/*   # zipfile drops the execute bits
-  # The .pc files name the wheel's build prefix (/__w/...); the CMake config finds its prefix by itself.
-  sed -i -E "s#^prefix[[:space:]]*=.*#prefix = $ucx_prefix#" "$ucx_prefix"/lib/pkgconfig/*.pc
+if ucx_prefix=$(unpack_ucx_wheel "$root" "$python"); then
   ucx_ld=$ucx_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   ucx_version=$(LD_LIBRARY_PATH=$ucx_ld "$ucx_prefix/bin/ucx_info" -v | sed -n 's/^# Library version: //p') ||
     die "$ucx_prefix/bin/ucx_info does not run"
-  note "UCX $ucx_version from $(basename "$ucx_whl") in .deps/ucx/libucx"
+  note "UCX $ucx_version from $(cat "$root/.deps/ucx/.from") in .deps/ucx/libucx"
   # cuda_copy shows only if libuct_cuda loaded (it needs the driver's libcuda.so.1 and libnvidia-ml.so.1).
   ucx_devices=$(LD_LIBRARY_PATH=$ucx_ld timeout 120 "$ucx_prefix/bin/ucx_info" -d 2>/dev/null || true)
   if ! grep -q 'Transport: cuda_copy' <<<"$ucx_devices"; then
     warn "UCX's CUDA transports did not load; 'UCX_LOG_LEVEL=debug ucx_info -d' (after sourcing env.sh) says why"
   fi
+elif compgen -G "$root/.deps/wheels/libucx_cu13-*.whl" >/dev/null; then
+  die "could not unpack the UCX wheel in .deps/wheels (a partial download? re-run scripts/gather_gpu_host_ucx.sh)"
 else
   note "no .deps/wheels/libucx_cu13-*.whl: no UCX (scripts/gather_gpu_host_ucx.sh fetches it)"
 fi

@@ -11,7 +11,6 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev python3-torch python3-torchvision   # libtorch for the engine; torch/torchvision to export models
   libzmq3-dev cppzmq-dev                           # tcp transport
-  libucx-dev                                       # ucx transport (Debian: UCX 1.13, no CUDA)
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libgtest-dev libgmock-dev clang-format
 )
@@ -29,7 +28,20 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-[[ $mode == --fuzz-tools || $mode == --no-build ]] && exit 0
+[[ $mode == --fuzz-tools ]] && exit 0
+
+# UCX for the ucx transport: 1.22 from PyPI's libucx-cu13 wheel (scripts/lib/ucx_wheel.sh says why not
+# Debian's 1.13), the same UCX the GPU host builds with. Fetched once into .deps/wheels, unpacked into .deps/ucx.
+if ! compgen -G ".deps/wheels/libucx_cu13-*.whl" >/dev/null; then
+  echo "==> fetching UCX 1.22 (PyPI's libucx-cu13 wheel, 41 MiB) into .deps/wheels"
+  scripts/gather_gpu_host_ucx.sh >/dev/null
+fi
+source scripts/lib/ucx_wheel.sh
+unpack_ucx_wheel "$PWD" "$(command -v python3 || echo /usr/bin/python3)" >/dev/null ||
+  { echo "setup: could not unpack UCX from .deps/wheels" >&2; exit 1; }
+echo "==> UCX from $(cat .deps/ucx/.from) in .deps/ucx/libucx"
+
+[[ $mode == --no-build ]] && exit 0
 
 echo "==> configuring and building (preset cpu)"
 cmake --preset cpu >/dev/null

@@ -1,0 +1,32 @@
+# Sourced by scripts/setup.sh (CPU build and CI) and scripts/gpu_host_build.sh (GPU host): unpacks PyPI's UCX
+# wheel (libucx-cu13, fetched by scripts/gather_gpu_host_ucx.sh into .deps/wheels) into .deps/ucx. Its libucx/
+# folder is a UCX prefix: include/, lib/ (libucp.so.0, libuct.so.0, libucs.so.0, libucm.so.0; plain sonames),
+# lib/ucx/ (the modules; libucs loads them from the ucx/ folder beside itself, and skips the CUDA ones where
+# there is no driver), lib/cmake/ucx/ (relocatable), lib/pkgconfig/, bin/ucx_info.
+#
+# Why not Debian's libucx-dev (1.13.1)? Its connection manager is built with assertions on and aborts the
+# whole process when a ucx:// port receives 17 or more zero bytes (tcp_sockcm_ep.c:825): one stray packet
+# would take a server, and its tcp:// front for untrusted clients, down. UCX 1.22 survives those bytes.
+
+# unpack_ucx_wheel ROOT PYTHON: unzips the newest .deps/wheels/libucx_cu13-*.whl under ROOT into ROOT/.deps/ucx
+# (again only when the wheel changed) and prints the prefix (ROOT/.deps/ucx/libucx); prints nothing and
+# returns 1 when there is no wheel.
+unpack_ucx_wheel() {
+  local root=$1 python=$2 wheels whl dir=$1/.deps/ucx
+  shopt -s nullglob
+  wheels=("$root"/.deps/wheels/libucx_cu13-*.whl)
+  shopt -u nullglob
+  ((${#wheels[@]})) || return 1
+  whl=$(printf '%s\n' "${wheels[@]}" | sort -V | tail -1)
+  if [[ ! -f "$dir/.from" || "$(cat "$dir/.from")" != "$(basename "$whl")" ]]; then
+    rm -rf "$dir"
+    "$python" -m zipfile -e "$whl" "$dir" || { echo "could not unzip $(basename "$whl")" >&2; return 1; }
+    [[ -f "$dir/libucx/include/ucp/api/ucp.h" && -f "$dir/libucx/lib/libucp.so.0" ]] ||
+      { echo "$(basename "$whl") lacks libucx/include/ucp/api/ucp.h or libucx/lib/libucp.so.0" >&2; return 1; }
+    chmod +x "$dir"/libucx/bin/*  # zipfile drops the execute bits
+    # The .pc files name the wheel's build prefix (/__w/...); the CMake config finds its prefix by itself.
+    sed -i -E "s#^prefix[[:space:]]*=.*#prefix = $dir/libucx#" "$dir"/libucx/lib/pkgconfig/*.pc
+    basename "$whl" >"$dir/.from"
+  fi
+  echo "$dir/libucx"
+}
