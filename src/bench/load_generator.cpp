@@ -24,6 +24,7 @@ RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   RequestRecord r;
   const auto& t = reply.header.timings;
   r.status = core::to_string(reply.header.status);
+  r.replied = true;
   r.error = reply.header.error;
   r.start_ns = send_ns;
   r.total_ms = core::ns_to_ms(reply.recv_clock_ns - send_ns);
@@ -182,16 +183,16 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
   for (auto& records : per_client)
     for (auto& r : records) {
       ++result.sent;
-      if (r.status == "ok") {
+      // Whoever answered decides: an error reply (a gateway's "transport-error" for a dead backend among them)
+      // is a server error, never unanswered; only what the client itself saw go wrong is a timeout or a
+      // transport error.
+      if (r.replied) {
         ++result.replied;
-        ++result.ok;
+        ++(r.status == "ok" ? result.ok : result.server_errors);
       } else if (r.status == core::to_string(core::StatusCode::kTimeout)) {
         ++result.timeouts;
-      } else if (r.status == core::to_string(core::StatusCode::kTransportError)) {
-        ++result.transport_errors;
       } else {
-        ++result.replied;
-        ++result.server_errors;
+        ++result.transport_errors;
       }
       result.records.push_back(std::move(r));
     }

@@ -39,6 +39,7 @@ struct RequestRecord {
   uint8_t priority = 0;
   uint64_t request_id = 0;
   std::string status = "ok";  // a core::StatusCode name: the server's, or the client's (timeout, transport-error)
+  bool replied = false;       // a reply came back (its status may still be an error: a server's or a gateway's)
   std::string error;
   double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0, queue_ms = 0,
          handling_ms = 0, server_ms = 0;
