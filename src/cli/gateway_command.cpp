@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/limit_flags.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
 
@@ -21,6 +22,7 @@ struct GatewayFlags {
   double max_payload_mb = 64;
   int backend_timeout_ms = 10'000;
   int retry_ms = 1'000;
+  ConnectionLimitFlags limits;
   std::string ready_file, curve_key, curve_clients;
 };
 
@@ -30,6 +32,7 @@ int run_gateway(GatewayFlags& f) {
   f.options.backend_timeout = std::chrono::milliseconds(f.backend_timeout_ms);
   f.options.retry_after = std::chrono::milliseconds(f.retry_ms);
   f.options.ready_file = f.ready_file;
+  f.options.limits = f.limits.limits();
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) {
@@ -106,9 +109,7 @@ Command add_gateway_command(CLI::App& app) {
                   "--curve-*; the client id in request headers does not count")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--max-clients", f->options.max_clients, "Front-side clients served at once")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_connection_limit_flags(*cmd, f->limits);
   auto* key = cmd->add_option("--curve-key", f->curve_key,
                               "Require CURVE clients on the tcp:// fronts: this gateway's key pair file")
                   ->check(CLI::ExistingFile);

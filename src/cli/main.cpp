@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "transport/connection_limits.h"
 
 namespace edgeserve::cli {
 
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   edgeserve::core::set_log_level(log_level);
+  edgeserve::transport::raise_open_file_limit();  // each connection holds a descriptor (serve, gateway, bench)
   if (app.got_subcommand("serve")) return serve();
   if (app.got_subcommand("bench")) return bench();
   if (app.got_subcommand("keygen")) return keygen();

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/limit_flags.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "server/model_repository.h"
@@ -30,8 +31,8 @@ struct ServeFlags {
   bool no_cuda_graphs = false;
   double max_payload_mb = 64;
   size_t max_queue = 1024;
-  size_t max_clients = 1024;
   size_t max_queue_per_client = 32;
+  ConnectionLimitFlags limits;
   std::string ready_file;
   std::string curve_key;
   std::string curve_clients;
@@ -53,7 +54,7 @@ int run_serve(const ServeFlags& f) {
   options.io_threads = f.io_threads;
   options.policy = *server::parse_policy(f.policy);
   options.max_queue = f.max_queue;
-  options.max_clients = f.max_clients;
+  options.limits = f.limits.limits();
   options.max_queue_per_client = f.max_queue_per_client;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
@@ -151,11 +152,7 @@ Command add_serve_command(CLI::App& app) {
                   "the client id in request headers does not count")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--max-clients", flags->max_clients,
-                  "Clients served at once (a client idle for 60 s no longer counts); requests from more clients are "
-                  "answered 'overloaded'")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_connection_limit_flags(*cmd, flags->limits);
   auto* key = cmd->add_option("--curve-key", flags->curve_key,
                               "Require CURVE (encrypted, authenticated) clients: this server's key pair file "
                               "(from `edgeserve keygen`)")

@@ -248,11 +248,11 @@ core::Status Gateway::run() {
   State& s = *state_;
   transport::ListenOptions listen_options;
   listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.tcp.max_clients = s.options.max_clients;
+  listen_options.tcp.limits = s.options.limits;
   listen_options.tcp.curve = s.options.curve;
   listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
   listen_options.ucx.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.ucx.max_clients = s.options.max_clients;
+  listen_options.ucx.limits = s.options.limits;
   listen_options.ucx.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
   for (const auto& address : s.options.listen) {
     if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;

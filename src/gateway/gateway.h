@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "transport/connection_limits.h"
 #include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::gateway {
@@ -21,10 +22,10 @@ struct GatewayOptions {
   std::vector<std::string> backends;  // tcp://HOST:PORT or ucx://HOST:PORT of edgeserve servers
   // Forwarding threads, each with its own connection to every backend: the requests in flight at once.
   int workers = 32;
-  int io_threads = 1;                // per front listener (see ServerOptions::io_threads)
-  size_t max_queue = 1024;           // requests waiting for a forwarding thread; beyond: "overloaded" replies
-  size_t max_queue_per_client = 32;  // of those, from one client (front connection or CURVE key)
-  size_t max_clients = 1024;         // front-side clients at once
+  int io_threads = 1;                  // per front listener (see ServerOptions::io_threads)
+  size_t max_queue = 1024;             // requests waiting for a forwarding thread; beyond: "overloaded" replies
+  size_t max_queue_per_client = 32;    // of those, from one client (front connection or CURVE key)
+  transport::ConnectionLimits limits;  // front side: clients, connections per source, deadlines
   uint64_t max_payload_bytes = 64ull << 20;
   std::chrono::milliseconds backend_timeout{10'000};       // a backend that does not answer in time has failed
   std::chrono::milliseconds retry_after{1'000};            // a failed backend is left out this long, then tried again

@@ -44,11 +44,11 @@ core::Status Server::run() {
   transport::ListenOptions listen_options;
   listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
   listen_options.tcp.curve = s.options.curve;
-  listen_options.tcp.max_clients = s.options.max_clients;
+  listen_options.tcp.limits = s.options.limits;
   listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
   auto& ucx_options = listen_options.ucx;
   ucx_options.max_payload_bytes = s.options.max_payload_bytes;
-  ucx_options.max_clients = s.options.max_clients;
+  ucx_options.limits = s.options.limits;
   ucx_options.landing_on_device = s.options.landing == engine::LandingKind::kCuda;
   ucx_options.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
   const std::string device = s.models.device();

@@ -14,6 +14,7 @@
 #include "engine/landing_memory.h"
 #include "server/model_repository.h"
 #include "server/scheduler.h"
+#include "transport/connection_limits.h"
 #include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::server {
@@ -23,9 +24,9 @@ struct ServerOptions {
   int workers = 4;     // threads, each owning one lane of every engine; the paper uses one per client
   int io_threads = 1;  // per listener: ZeroMQ I/O threads (tcp) or UCX workers with a thread each (ucx)
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
-  size_t max_queue = 1024;           // admitted requests waiting for a worker; beyond: "overloaded" replies
-  size_t max_queue_per_client = 32;  // of those, from one client (connection or CURVE key)
-  size_t max_clients = 1024;         // clients served at once (a client idle for 60 s no longer counts)
+  size_t max_queue = 1024;             // admitted requests waiting for a worker; beyond: "overloaded" replies
+  size_t max_queue_per_client = 32;    // of those, from one client (connection or CURVE key)
+  transport::ConnectionLimits limits;  // clients, connections per source, deadlines (connection_limits.h)
   uint64_t max_payload_bytes = 64ull << 20;
   std::optional<transport::tcp::CurveServerConfig> curve;  // require CURVE-authenticated clients (tcp)
   // ucx:// listeners: where requests land. host = the paper's RDMA (pinned next to a GPU; a copy follows),

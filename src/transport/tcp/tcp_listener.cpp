@@ -11,7 +11,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -20,6 +19,7 @@
 #include "core/log.h"
 #include "core/log_limiter.h"
 #include "transport/sender.h"
+#include "transport/tcp/connection_guard.h"
 
 namespace edgeserve::transport::tcp {
 
@@ -58,33 +58,24 @@ int poll_once(zmq::pollitem_t* items, size_t n, std::chrono::milliseconds timeou
   }
 }
 
-// Admits CURVE clients by public key (the ZAP protocol, RFC 27) and logs refused handshakes (rate-limited per
-// kind), from a socket monitor on the ROUTER. Its sockets live in the listener's context and are used only by
-// its thread.
+// Admits CURVE clients by public key (the ZAP protocol, RFC 27) and logs refused keys (rate-limited per kind).
+// Its socket lives in the listener's context and is used only by its thread. Failed handshakes are logged by
+// the listener's ConnectionGuard, which owns the ROUTER's one socket monitor.
 class CurveGatekeeper {
  public:
-  CurveGatekeeper(zmq::context_t& context, zmq::socket_t& router, std::set<std::string> authorized)
-      : authorized_(std::move(authorized)),
-        zap_(context, zmq::socket_type::rep),
-        events_(context, zmq::socket_type::pair) {
+  CurveGatekeeper(zmq::context_t& context, std::set<std::string> authorized)
+      : authorized_(std::move(authorized)), zap_(context, zmq::socket_type::rep) {
     zap_.bind("inproc://zeromq.zap.01");  // the fixed ZAP endpoint: must exist before any handshake
-    const std::string monitor = "inproc://edgeserve-handshakes-" + std::to_string(reinterpret_cast<uintptr_t>(this));
-    if (zmq_socket_monitor(router.handle(), monitor.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
-      throw zmq::error_t();
-    events_.connect(monitor);
     thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
   }
 
  private:
   void serve(std::stop_token stop) {
     auto log = core::logger("transport");
-    zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0}, {events_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0}};
     while (!stop.stop_requested()) {
-      if (poll_once(items, 2, std::chrono::milliseconds(100)) == 0) continue;
+      if (poll_once(items, 1, std::chrono::milliseconds(100)) == 0) continue;
       if (items[0].revents & ZMQ_POLLIN) answer(*log);
-      if (items[1].revents & ZMQ_POLLIN) report(*log);
     }
   }
 
@@ -118,30 +109,11 @@ class CurveGatekeeper {
     zmq::send_multipart(zap_, reply);
   }
 
-  void report(spdlog::logger& log) {
-    std::vector<zmq::message_t> event;
-    if (!zmq::recv_multipart(events_, std::back_inserter(event)) || event.size() < 2 || event[0].size() < 6) return;
-    uint16_t id = 0;
-    uint32_t value = 0;
-    std::memcpy(&id, event[0].data(), 2);
-    std::memcpy(&value, event[0].data<uint8_t>() + 2, 4);
-    std::string note;
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-      if (auth_failed_.allow(note))
-        log.warn("refused a client on {}: authentication failed (ZAP status {}){}", event[1].to_string(), value, note);
-    } else if (handshake_failed_.allow(note)) {
-      log.warn(
-          "refused a client on {}: CURVE handshake failed (ZMTP error 0x{:x}; a client without CURVE or "
-          "without this server's public key?){}",
-          event[1].to_string(), value, note);
-    }
-  }
-
   std::set<std::string> authorized_;
-  // Refused handshakes: a client retrying every 100 ms (ZeroMQ's reconnect) cannot flood the log.
-  core::LogLimiter unknown_key_, wrong_mechanism_, auth_failed_, handshake_failed_;
-  zmq::socket_t zap_, events_;
-  std::jthread thread_;  // last: stops and joins before the sockets close
+  // Refused keys: a client retrying every 100 ms (ZeroMQ's reconnect) cannot flood the log.
+  core::LogLimiter unknown_key_, wrong_mechanism_;
+  zmq::socket_t zap_;
+  std::jthread thread_;  // last: stops and joins before the socket closes
 };
 
 struct Outgoing {
@@ -223,7 +195,7 @@ struct TcpListener::Impl {
   std::atomic<bool> stopping{false};
   std::vector<zmq::message_t> frames;  // reused across receives
   std::unique_ptr<CurveGatekeeper> gatekeeper;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> clients;  // identity → last request
+  std::unique_ptr<ConnectionGuard> guard;  // connection lifecycle and limits
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
   // What clients can make happen as often as they like is logged rate-limited.
   core::LogLimiterByStatus request_log;
@@ -255,22 +227,6 @@ struct TcpListener::Impl {
       else
         log->error("reply dropped: {}", e.what());
     }
-  }
-
-  // Counts a client in (it stays in while it sends at least once per idle timeout); false when the server
-  // already serves max_clients others. Bounded: the table never holds more than max_clients entries.
-  bool admit_client(const zmq::message_t& identity) {
-    const auto now = std::chrono::steady_clock::now();
-    std::string id(identity.data<char>(), identity.size());
-    if (auto it = clients.find(id); it != clients.end()) {
-      it->second = now;
-      return true;
-    }
-    if (clients.size() >= options.max_clients)
-      std::erase_if(clients, [&](const auto& c) { return now - c.second > options.client_idle_timeout; });
-    if (clients.size() >= options.max_clients) return false;
-    clients.emplace(std::move(id), now);
-    return true;
   }
 
   // The client's CURVE public key when it authenticated (ZAP's user id, carried by each of its messages), so
@@ -306,11 +262,15 @@ struct TcpListener::Impl {
       }
       if (!n) return;  // nothing more queued
       const uint64_t recv_ns = core::now_ns();
+      size_t bytes = 0;
+      for (size_t i = 1; i < frames.size(); ++i) bytes += frames[i].size();
+      // The descriptor a frame came from: the identity frame is made by the ROUTER itself and carries none.
+      const bool admitted = guard->on_message(zmq_msg_get(frames.back().handle(), ZMQ_SRCFD), bytes);
       if (frames.size() == 3) {
-        if (!admit_client(frames[0])) {
+        if (!admitted) {
           const std::span<const std::byte> header(frames[1].data<std::byte>(), frames[1].size());
           const core::Status status(core::StatusCode::kOverloaded,
-                                    fmt::format("server is at its limit of {} clients", options.max_clients));
+                                    fmt::format("server is at its limit of {} clients", options.limits.max_clients));
           if (std::string note; request_log.allow(status.code(), note))
             log->warn("refused request {}: {}{}", core::peek_request_id(header), status.to_string(), note);
           send_error(std::move(frames[0]), core::peek_request_id(header), status);
@@ -344,8 +304,7 @@ core::Result<std::unique_ptr<TcpListener>> TcpListener::bind(const std::string& 
   auto impl = std::make_unique<Impl>(options);
   try {
     if (options.curve) {
-      impl->gatekeeper =
-          std::make_unique<CurveGatekeeper>(impl->context, impl->router, options.curve->authorized_clients);
+      impl->gatekeeper = std::make_unique<CurveGatekeeper>(impl->context, options.curve->authorized_clients);
       impl->router.set(zmq::sockopt::curve_server, 1);
       impl->router.set(zmq::sockopt::curve_secretkey, options.curve->server.secret_key);
       impl->router.set(zmq::sockopt::zap_domain, "edgeserve");
@@ -355,6 +314,8 @@ core::Result<std::unique_ptr<TcpListener>> TcpListener::bind(const std::string& 
     // Over this size ZeroMQ drops the connection instead of buffering the message: this bounds memory per
     // client. Below it, requests larger than max_payload_bytes still get a clear error reply.
     impl->router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.max_payload_bytes + (1u << 20)));
+    impl->guard = std::make_unique<ConnectionGuard>(impl->context, impl->router, options.limits,
+                                                    options.curve.has_value());  // before bind: sees every accept
     impl->router.bind(endpoint);
     impl->endpoint = impl->router.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
@@ -375,9 +336,13 @@ void TcpListener::stop() {
 
 void TcpListener::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
   Impl& s = *impl_;
-  zmq::pollitem_t items[] = {{s.router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, s.outbox->wake.fd(), ZMQ_POLLIN, 0}};
+  zmq::pollitem_t items[] = {
+      {s.router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, s.outbox->wake.fd(), ZMQ_POLLIN, 0}, s.guard->pollitem()};
   while (!s.stopping.load()) {
-    if (poll_once(items, 2, std::chrono::milliseconds(-1)) == 0) continue;
+    const int ready = poll_once(items, 3, s.guard->until_sweep(ConnectionGuard::Clock::now()));
+    if (const auto now = ConnectionGuard::Clock::now(); s.guard->sweep_due(now)) s.guard->sweep(now);
+    if (ready == 0) continue;
+    if (items[2].revents & ZMQ_POLLIN) s.guard->on_events();
     if (items[1].revents & ZMQ_POLLIN) {
       s.outbox->wake.drain();
       s.flush_outbox();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "transport/connection_limits.h"
 #include "transport/delivery.h"
 #include "transport/listener.h"
 #include "transport/tcp/curve_keys.h"
@@ -20,10 +21,7 @@ namespace edgeserve::transport::tcp {
 
 struct ListenerOptions {
   uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused (see tcp_listener.cpp)
-  // Clients served at once: a client counts from its first request until it has been idle for
-  // client_idle_timeout; requests from further clients are answered "overloaded".
-  size_t max_clients = 1024;
-  std::chrono::milliseconds client_idle_timeout{60'000};
+  ConnectionLimits limits;                   // slots, per-source connections, deadlines (connection_guard.h)
   int io_threads = 1;
   // When set, clients must speak CURVE (encrypted) with a public key in `authorized_clients`; others are
   // refused during the handshake and logged.

@@ -34,19 +34,11 @@ using core::Status;
 using core::StatusCode;
 using Clock = std::chrono::steady_clock;
 
-std::string format_address(const sockaddr_storage& a) {
-  if (a.ss_family != AF_INET) return "?";
-  const auto& in = reinterpret_cast<const sockaddr_in&>(a);
-  char text[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
-  return fmt::format("{}:{}", text, ntohs(in.sin_port));
-}
-
 // "127.0.0.1:51234" of the client asking to connect, for log lines; "?" when UCX cannot say.
 std::string client_address(ucp_conn_request_h request) {
   ucp_conn_request_attr_t attr{};
   attr.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR;
-  return ucp_conn_request_query(request, &attr) == UCS_OK ? format_address(attr.client_address) : "?";
+  return ucp_conn_request_query(request, &attr) == UCS_OK ? address_text(attr.client_address) : "?";
 }
 
 // Landing (on_device as asked) or reply memory from the server's allocator; plain host memory without one.
@@ -74,6 +66,9 @@ struct Slot : std::enable_shared_from_this<Slot> {
   uint64_t id = 0;
   uint64_t sender = new_connection_sender();  // one endpoint, one share of the server (transport/sender.h)
   std::string peer;                           // "ucx client 3 (127.0.0.1:51234)"
+  std::string source;                         // "127.0.0.1": counted in Impl::sources while connected
+  Clock::time_point last_request;             // connection or last request: for the idle deadline
+  Clock::time_point request_started;          // for the payload's deadline while recv_request is pending
   ucp_ep_h ep = nullptr;
   bool dead = false;
   bool executing = false;  // a request arrived and its reply has not been handed to the loop yet
@@ -254,6 +249,8 @@ struct IoWorker {
     slot->owner = this;
     slot->id = next_slot_id();
     slot->peer = fmt::format("ucx client {} ({})", slot->id, from);
+    slot->source = source_of(from);
+    slot->last_request = Clock::now();
     ucp_ep_params_t params{};
     params.field_mask =
         UCP_EP_PARAM_FIELD_CONN_REQUEST | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
@@ -264,6 +261,7 @@ struct IoWorker {
     if (ucs_status_t st = ucp_ep_create(worker->get(), &params, &slot->ep); st != UCS_OK) {
       log->warn("cannot accept the UCX connection from {}: {}", from, to_string(st));
       client_count.fetch_sub(1);
+      release_source(slot->source);
       return;
     }
     log->debug("{} connected to I/O worker {}", slot->peer, index);
@@ -344,6 +342,7 @@ struct IoWorker {
     if (Status st = s.reserve_landing(*slot, length); !st.ok()) return refuse(st.code(), st.message());
     std::memcpy(slot->header.data(), header, header_length);
     slot->payload_bytes = length;
+    slot->last_request = slot->request_started = Clock::now();
     slot->executing = true;
     if (!rendezvous) {
       if (length) std::memcpy(slot->landing->bytes().data(), data, length);
@@ -519,7 +518,10 @@ struct IoWorker {
     auto batch = std::move(failed);
     failed.clear();
     for (auto& slot : batch) {
-      if (slots.erase(slot->ep)) client_count.fetch_sub(1);
+      if (slots.erase(slot->ep)) {
+        client_count.fetch_sub(1);
+        release_source(slot->source);
+      }
       // Cancels what was outstanding (callbacks see the slot dead); a request still running keeps the slot
       // (and its buffers) alive until its reply is dropped, then everything is freed.
       close_endpoint(worker->get(), slot->ep, /*force=*/true);
@@ -534,9 +536,42 @@ struct IoWorker {
     worked |= flush_outbox();
     worked |= send_welcomes();
     worked |= send_errors();
+    expire_stale();
     worked |= close_failed();
     return worked;
   }
+
+  // Closes connections past their deadlines (checked at most every 250 ms): idle ones, and ones whose payload
+  // has not arrived within the request timeout. They go the way of a failed endpoint (close_failed).
+  Clock::time_point next_expiry_check{};
+  core::LogLimiter idle_log, slow_log;
+  void expire_stale() {
+    const auto now = Clock::now();
+    if (now < next_expiry_check) return;
+    next_expiry_check = now + std::chrono::milliseconds(250);
+    const ConnectionLimits& limits = options().limits;
+    for (auto& [ep, slot] : slots) {
+      if (slot->dead) continue;
+      std::string note;
+      if (slot->recv_request && limits.request_timeout.count() > 0 &&
+          now - slot->request_started > limits.request_timeout) {
+        if (slow_log.allow(note))
+          log->warn("closed {}: its payload of {} bytes has not arrived after {} s (--request-timeout-s){}", slot->peer,
+                    slot->payload_bytes, limits.request_timeout.count(), note);
+      } else if (!slot->executing && !slot->landed && !slot->recv_request && !slot->reply_request &&
+                 limits.idle_timeout.count() > 0 && now - slot->last_request > limits.idle_timeout) {
+        if (idle_log.allow(note))
+          log->warn("closed {}: idle for over {} s (--idle-timeout-s){}", slot->peer, limits.idle_timeout.count(),
+                    note);
+      } else {
+        continue;
+      }
+      slot->dead = true;
+      failed.push_back(slot);
+    }
+  }
+
+  void release_source(const std::string& source);
 
   // Whether a request taken is still unanswered, or an answer is still leaving.
   bool replies_in_flight() const {
@@ -589,7 +624,9 @@ struct UcxListener::Impl {
   ucp_listener_h listener = nullptr;
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> slot_ids{0};
+  SourceCounts sources;  // connections per client address (ConnectionLimits::max_connections_per_source)
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
+  core::LogLimiter refused_log{20};  // peers decide how often they connect
 
   ~Impl() {
     for (auto& w : io) {  // connection requests never accepted (the loops have stopped)
@@ -610,10 +647,19 @@ struct UcxListener::Impl {
   // On worker 0's thread: hands the connection to the worker with the fewest clients.
   static void on_connection(ucp_conn_request_h request, void* arg) {
     Impl& s = *static_cast<Impl*>(arg);
-    if (s.stopping.load() || s.clients() >= s.options.max_clients) {
-      s.log->warn(
-          "refused a UCX connection from {}: {}", client_address(request),
-          s.stopping.load() ? "shutting down" : fmt::format("at the limit of {} clients", s.options.max_clients));
+    const std::string from = client_address(request);
+    const ConnectionLimits& limits = s.options.limits;
+    std::string why;
+    if (s.stopping.load())
+      why = "shutting down";
+    else if (s.clients() >= limits.max_clients)
+      why = fmt::format("at the limit of {} clients", limits.max_clients);
+    else if (!s.sources.try_add(source_of(from), limits.max_connections_per_source))
+      why = fmt::format("{} connections from {} are open already (--max-connections-per-source)",
+                        limits.max_connections_per_source, source_of(from));
+    if (!why.empty()) {
+      if (std::string note; s.refused_log.allow(note))
+        s.log->warn("refused a UCX connection from {}: {}{}", from, why, note);
       ucp_listener_reject(s.listener, request);
       return;
     }
@@ -633,6 +679,7 @@ struct UcxListener::Impl {
 const UcxListenerOptions& IoWorker::options() const { return impl->options; }
 bool IoWorker::stopping() const { return impl->stopping.load(); }
 uint64_t IoWorker::next_slot_id() { return impl->slot_ids.fetch_add(1) + 1; }
+void IoWorker::release_source(const std::string& source) { impl->sources.remove(source); }
 
 core::Result<std::unique_ptr<UcxListener>> UcxListener::bind(const std::string& uri, UcxListenerOptions options) {
   auto address = parse_ucx_uri(uri);
@@ -683,6 +730,13 @@ core::Result<std::unique_ptr<UcxListener>> UcxListener::bind(const std::string& 
   if (ucp_listener_query(impl->listener, &attr) == UCS_OK && attr.sockaddr.ss_family == AF_INET)
     port = ntohs(reinterpret_cast<const sockaddr_in&>(attr.sockaddr).sin_port);
   impl->endpoint = fmt::format("ucx://{}:{}", address->host, port);
+  unsigned major = 0, minor = 0, release = 0;
+  ucp_get_version(&major, &minor, &release);
+  if (major == 1 && minor < 14)
+    impl->log->warn(
+        "UCX {}.{}.{} aborts the whole process when {} receives some malformed bytes (its connection manager "
+        "asserts on them): keep this port off untrusted networks, or build against UCX 1.22 (scripts/setup.sh)",
+        major, minor, release, impl->endpoint);
   return std::unique_ptr<UcxListener>(new UcxListener(std::move(impl)));
 }
 

@@ -10,14 +10,17 @@
 
 #include "core/memory_buffer.h"
 #include "core/status.h"
+#include "transport/connection_limits.h"
 #include "transport/listener.h"
 
 namespace edgeserve::transport::ucx {
 
 struct UcxListenerOptions {
   uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused with payload-too-large
-  size_t max_clients = 1024;                 // connections beyond this are rejected at set-up (logged)
-  bool landing_on_device = false;            // requests land in GPU memory (the paper's GDR) instead of host
+  // max_clients: connections beyond it are rejected at set-up (logged); per source likewise; idle connections
+  // and payloads that do not arrive within request_timeout are closed (logged).
+  ConnectionLimits limits;
+  bool landing_on_device = false;  // requests land in GPU memory (the paper's GDR) instead of host
   // UCX workers, each progressed by its own thread; connections are spread over them (fewest clients first),
   // so the payload transfers of many clients run in parallel.
   size_t io_threads = 1;
