@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run on a CONNECTED Debian 12 (bookworm, amd64) machine. Downloads (never installs) every .deb that the
 # `cuda` build needs and that the air-gapped GPU host (Ubuntu 24.04 + CUDA + pip's PyTorch, no package
-# registry) lacks, into .deps/debs/ at the repo root. Carry .deps/ to the GPU host, then run
+# registry) lacks, into .deps/debs/ at the repo root. Carry .deps/debs and .deps/wheels to the GPU host (not
+# .deps/ucx, the unpacked UCX of this machine's own build: 150 MiB), then run
 # scripts/gpu_host_build.sh there; it unpacks these with `dpkg -x` into .deps/prefix (never into /).
 #
 # The GPU host brings: g++, cmake, ninja, nvcc (CUDA 13), python3 with torch/torchvision (libtorch).
@@ -97,4 +98,5 @@ awk -v n="$count" -v b="$total_bytes" 'BEGIN { printf "==> %d packages, %d bytes
 if [[ "${EDGESERVE_SKIP_UCX:-0}" != 1 ]]; then
   bash scripts/gather_gpu_host_ucx.sh || die "gathering UCX failed (scripts/gather_gpu_host_ucx.sh; EDGESERVE_SKIP_UCX=1 skips it)"
 fi
-echo "    Carry .deps/ to the GPU host (the device tool: carry [\".deps\"]), then there: bash scripts/gpu_host_build.sh"
+echo "    Carry .deps/debs and .deps/wheels to the GPU host (the device tool: carry [\".deps/debs\", \".deps/wheels\"]),"
+echo "    then there: bash scripts/gpu_host_build.sh"

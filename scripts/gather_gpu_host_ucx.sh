@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run on a CONNECTED machine with python3 + pip (scripts/gather_gpu_host_deps.sh calls it at its end).
 # Downloads (never installs) a CUDA-aware UCX for the air-gapped GPU host: the PyPI wheel `libucx-cu13`
-# (RAPIDS' build of UCX against CUDA 13), into .deps/wheels/ at the repo root. Carry .deps/ to the GPU
+# (RAPIDS' build of UCX against CUDA 13), into .deps/wheels/ at the repo root. Carry .deps/wheels to the GPU
 # host; scripts/gpu_host_build.sh there unzips it into .deps/ucx (no pip install) and points the build at it.
 #
 # What the wheel holds (1.22.0), under libucx/ once unzipped:
@@ -74,5 +74,5 @@ trap - EXIT
 
 bytes=$(stat -c %s "$wheels_dir/$(basename "$whl")")
 awk -v f="$wheels_dir/$(basename "$whl")" -v b="$bytes" 'BEGIN { printf "==> %s (%.1f MiB)\n", f, b / 1048576 }'
-deps_bytes=$(du -sb .deps | cut -f1)
-awk -v b="$deps_bytes" 'BEGIN { printf "==> .deps holds %.1f MiB (the working tree that travels may be 64 MiB)\n", b / 1048576 }'
+deps_bytes=$(du -scb .deps/wheels .deps/debs 2>/dev/null | tail -1 | cut -f1)
+awk -v b="$deps_bytes" 'BEGIN { printf "==> .deps/debs and .deps/wheels hold %.1f MiB (the working tree that travels may be 64 MiB)\n", b / 1048576 }'

@@ -26,7 +26,7 @@ build_dir=$root/build/cuda
 
 # ---- 0. what this host must bring ------------------------------------------------------------------------
 [[ -d "$debs_dir" ]] || die ".deps/debs does not exist: run scripts/gather_gpu_host_deps.sh on a connected" \
-  "Debian 12 machine and carry .deps/ here (with the device tool: carry [\".deps\"])"
+  "Debian 12 machine and carry .deps/debs and .deps/wheels here (the device tool: carry [\".deps/debs\", \".deps/wheels\"])"
 shopt -s nullglob
 debs=("$debs_dir"/*.deb)
 shopt -u nullglob
