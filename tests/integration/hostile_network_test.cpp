@@ -60,9 +60,15 @@ std::string dealer_call(zmq::context_t& context, const std::string& endpoint, co
 
 // A server of the tiny model that takes payloads of up to 64 MiB (ServerProcess's limit is 1 MiB).
 EdgeserveProcess large_payload_server(std::vector<std::string> extra) {
-  std::vector<std::string> args{"serve",          "--repo",     testing::test_models_dir().string(),
-                                "--models",       "tiny",       "--listen",
-                                "tcp://127.0.0.1:0", "--max-payload-mb", "64"};
+  std::vector<std::string> args{"serve",
+                                "--repo",
+                                testing::test_models_dir().string(),
+                                "--models",
+                                "tiny",
+                                "--listen",
+                                "tcp://127.0.0.1:0",
+                                "--max-payload-mb",
+                                "64"};
   args.insert(args.end(), extra.begin(), extra.end());
   return EdgeserveProcess(args, "server");
 }
@@ -97,7 +103,12 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> stray_streams() {
 
 void expect_survives_stray_bytes(EdgeserveProcess& process, const std::string& what) {
   ASSERT_EQ(process.endpoints().size(), 2u) << process.log();
-  for (const auto& endpoint : process.endpoints()) {
+  // Its tcp:// and ucx:// listeners, and every other port it listens on (UCX's tcp transport opens its own).
+  std::vector<std::string> targets;
+  for (uint16_t port : testing::loopback_listening_ports(process.process().pid()))
+    targets.push_back("tcp://127.0.0.1:" + std::to_string(port));
+  ASSERT_GE(targets.size(), 2u) << "the listening ports of " << what << " were not found in /proc";
+  for (const auto& endpoint : targets) {
     for (const auto& [name, bytes] : stray_streams()) {
       {
         RawSocket raw(endpoint);
@@ -159,8 +170,8 @@ TEST(HostileNetwork, IdleConnectionsAreClosedAfterTheIdleTimeout) {
   RawSocket idle(server.endpoint());
   ASSERT_TRUE(idle.connected() && idle.zmtp_handshake());
   EXPECT_TRUE(idle.closed_by_peer_within(5s)) << "an idle connection was still open after 5 s:\n" << server.log();
-  EXPECT_TRUE(eventually([&] { return server.log().find("idle for over 1 s (--idle-timeout-s)") != std::string::npos; },
-                         5s))
+  EXPECT_TRUE(
+      eventually([&] { return server.log().find("idle for over 1 s (--idle-timeout-s)") != std::string::npos; }, 5s))
       << server.log();
   EXPECT_EQ(tiny_call(server.endpoint()), "ok") << server.log();
 }
@@ -183,12 +194,12 @@ TEST(HostileNetwork, AHalfSentRequestIsDroppedAfterTheRequestTimeoutAndItsMemory
   }
   for (auto& s : slow)
     EXPECT_TRUE(s.closed_by_peer_within(8s)) << "a connection stalled mid-payload was still open:\n" << server.log();
-  EXPECT_TRUE(eventually([&] { return server.log().find("a request still incomplete after 1 s") != std::string::npos; },
-                         5s))
+  EXPECT_TRUE(
+      eventually([&] { return server.log().find("a request still incomplete after 1 s") != std::string::npos; }, 5s))
       << server.log();
   // 32 MiB of partial payload arrived; what the server holds afterwards is what it held before, give or take.
-  EXPECT_TRUE(eventually(
-      [&] { return testing::resident_bytes(server.process().pid()) < rss_before + (16u << 20); }, 5s))
+  EXPECT_TRUE(
+      eventually([&] { return testing::resident_bytes(server.process().pid()) < rss_before + (16u << 20); }, 5s))
       << "RSS " << (rss_before >> 20) << " MiB before, " << (testing::resident_bytes(server.process().pid()) >> 20)
       << " MiB after the slow connections were dropped";
   EXPECT_EQ(tiny_call(server.endpoint()), "ok") << server.log();
@@ -212,7 +223,8 @@ TEST(HostileNetwork, UnfinishedRequestsTogetherAreBoundedInMemory) {
   for (auto& s : slow) closed += s.closed_by_peer_within(3s) ? 1 : 0;
   EXPECT_GE(closed, 2) << "16 MiB of unfinished requests stayed held against --max-pending-mb 8:\n" << server.log();
   EXPECT_LE(closed, 3) << "every slow connection was closed, not only enough of them to fit the bound";
-  EXPECT_TRUE(eventually([&] { return server.log().find("--max-pending-mb") != std::string::npos; }, 5s)) << server.log();
+  EXPECT_TRUE(eventually([&] { return server.log().find("--max-pending-mb") != std::string::npos; }, 5s))
+      << server.log();
 }
 
 // Before: one peer holding ~1013 connections took every descriptor under a soft limit of 1024, and new
@@ -230,7 +242,8 @@ TEST(HostileNetwork, OneSourceCannotTakeEveryConnection) {
       << server.log();
   zmq::context_t context;
   EXPECT_EQ(dealer_call(context, server.endpoint(), "127.0.0.2"), "ok")
-      << "a client from another address was not served:\n" << server.log();
+      << "a client from another address was not served:\n"
+      << server.log();
 }
 
 // Before: the soft limit on open files was never raised, and when connections used up the descriptors the
@@ -254,13 +267,14 @@ TEST(HostileNetwork, ALowFileLimitIsNeverRunOutOf) {
     std::this_thread::sleep_for(2s);
     const double busy = (testing::cpu_seconds(server.pid()) - cpu_before) / 2.0;
     EXPECT_LT(busy, 0.5) << "the server used " << busy * 100 << " % of a core while 200 connections were held";
-    EXPECT_TRUE(eventually([&] { return server.log().find("near its limit of 160 open files") != std::string::npos; },
-                           5s))
+    EXPECT_TRUE(
+        eventually([&] { return server.log().find("near its limit of 160 open files") != std::string::npos; }, 5s))
         << server.log();
     ASSERT_FALSE(server.wait(0ms).has_value()) << server.log();
   }
   EXPECT_TRUE(eventually([&] { return tiny_call(endpoint) == "ok"; }, 10s))
-      << "not serving again after the connections closed:\n" << server.log();
+      << "not serving again after the connections closed:\n"
+      << server.log();
 }
 
 // Before: a gateway's error replies (its backend died) were counted by bench as unanswered.
@@ -271,9 +285,27 @@ TEST(HostileNetwork, ErrorRepliesFromAGatewayAreCountedAsRepliesNotUnanswered) {
                            "gateway");
   ASSERT_FALSE(gateway.endpoint().empty());
   TempDir out;
-  ChildProcess bench({testing::edgeserve_binary(), "bench", "--target", gateway.endpoint(), "--model", "tiny",
-                      "--input-shape", "1,3,32,32", "--input", "preprocessed", "--clients", "1", "--requests", "5",
-                      "--warmup", "0", "--max-consecutive-failures", "0", "--timeout-ms", "5000", "--out",
+  ChildProcess bench({testing::edgeserve_binary(),
+                      "bench",
+                      "--target",
+                      gateway.endpoint(),
+                      "--model",
+                      "tiny",
+                      "--input-shape",
+                      "1,3,32,32",
+                      "--input",
+                      "preprocessed",
+                      "--clients",
+                      "1",
+                      "--requests",
+                      "5",
+                      "--warmup",
+                      "0",
+                      "--max-consecutive-failures",
+                      "0",
+                      "--timeout-ms",
+                      "5000",
+                      "--out",
                       out.path().string()},
                      out.path() / "bench.log");
   ASSERT_TRUE(bench.wait(60s).has_value()) << bench.log();

@@ -9,11 +9,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -73,7 +77,8 @@ class RawSocket {
     uint8_t buffer[4096];
     while (std::chrono::steady_clock::now() < deadline) {
       pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(1, left.count()))) <= 0) continue;
       const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
       if (n <= 0) return true;  // end of stream or reset
@@ -123,12 +128,42 @@ class RawSocket {
     for (int shift = 56; shift >= 0; shift -= 8) head.push_back(static_cast<uint8_t>(length >> shift));
     return send(head);
   }
-  bool zmtp_frame(std::span<const uint8_t> body, bool more) { return zmtp_frame_start(body.size(), more) && send(body); }
+  bool zmtp_frame(std::span<const uint8_t> body, bool more) {
+    return zmtp_frame_start(body.size(), more) && send(body);
+  }
 
  private:
   int fd_ = -1;
   bool connected_ = false;
 };
+
+// Every TCP port on 127.0.0.1 that process `pid` listens on: its own listeners and those its libraries open
+// (UCX's tcp transport listens on an ephemeral port of each interface). From /proc: the socket inodes among
+// the process's descriptors, matched against /proc/net/tcp's listening sockets.
+inline std::vector<uint16_t> loopback_listening_ports(pid_t pid) {
+  std::vector<std::string> inodes;
+  const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry :
+       std::filesystem::directory_iterator(fds, std::filesystem::directory_options::skip_permission_denied)) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+    if (!error && target.starts_with("socket:[")) inodes.push_back(target.substr(8, target.size() - 9));
+  }
+  std::vector<uint16_t> ports;
+  std::ifstream table("/proc/" + std::to_string(pid) + "/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the column names
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+    // local is "0100007F:1F90": 127.0.0.1 (little-endian hex) and the port (hex); state 0A is LISTEN.
+    if (state != "0A" || !local.starts_with("0100007F:")) continue;
+    if (std::find(inodes.begin(), inodes.end(), inode) == inodes.end()) continue;
+    ports.push_back(static_cast<uint16_t>(std::stoul(local.substr(9), nullptr, 16)));
+  }
+  return ports;
+}
 
 // The resident memory of a process, in bytes.
 inline uint64_t resident_bytes(pid_t pid) {

@@ -28,7 +28,7 @@ uint64_t framing_bytes(size_t frames, bool curve) { return frames * (curve ? 9 +
 int soft_fd_limit() {
   rlimit limit{};
   return getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (1u << 30) ? static_cast<int>(limit.rlim_cur)
-                                                                               : (1 << 30);
+                                                                              : (1 << 30);
 }
 
 std::chrono::milliseconds sweep_interval_for(const ConnectionLimits& limits) {
@@ -152,8 +152,7 @@ void ConnectionGuard::sweep(Clock::time_point now) {
     if (c.pending <= kPendingThreshold) {
       c.pending_since = {};
       if (limits_.idle_timeout.count() > 0 && now - c.last_request > limits_.idle_timeout)
-        close(fd, c, idle_log_,
-              fmt::format("idle for over {} s (--idle-timeout-s)", limits_.idle_timeout.count()));
+        close(fd, c, idle_log_, fmt::format("idle for over {} s (--idle-timeout-s)", limits_.idle_timeout.count()));
       continue;
     }
     if (c.pending_since == Clock::time_point{}) c.pending_since = now;
@@ -204,8 +203,7 @@ void ConnectionGuard::handshake_failed(uint16_t event, uint32_t value, const std
           "without this server's public key?){}",
           endpoint, value, note);
   } else if (handshake_failed_log_.allow(note)) {
-    log_->warn("dropped a connection on {}: not a ZeroMQ peer (ZMTP handshake error 0x{:x}){}", endpoint, value,
-               note);
+    log_->warn("dropped a connection on {}: not a ZeroMQ peer (ZMTP handshake error 0x{:x}){}", endpoint, value, note);
   }
 }
 

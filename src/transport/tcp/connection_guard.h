@@ -59,9 +59,9 @@ class ConnectionGuard {
     bool has_slot = false;
     bool closing = false;
     Clock::time_point last_request;
-    uint64_t bytes_in = 0;          // TCP_INFO's bytes received, at the last sweep
-    uint64_t consumed = 0;          // bytes of whole messages since the last sweep (frames plus framing)
-    uint64_t pending = 0;           // estimated bytes of an unfinished message
+    uint64_t bytes_in = 0;            // TCP_INFO's bytes received, at the last sweep
+    uint64_t consumed = 0;            // bytes of whole messages since the last sweep (frames plus framing)
+    uint64_t pending = 0;             // estimated bytes of an unfinished message
     Clock::time_point pending_since;  // when `pending` first passed kPendingThreshold
   };
 
