@@ -5,7 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "core/status.h"
+
+namespace edgeserve::core {
+// gtest prints a StatusCode by its name (found by argument-dependent lookup), not as "2-byte object <0F-00>".
+inline void PrintTo(StatusCode code, std::ostream* os) { *os << to_string(code); }
+}  // namespace edgeserve::core
 
 namespace edgeserve::testing {
 
