@@ -4,10 +4,11 @@
 #   FUZZ_SECONDS=60 (per target) by default; FUZZ_SECONDS=0 skips the fuzz smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/ctest_run.sh
 scripts/setup.sh
 scripts/check_format.sh
-echo "==> tests (ctest preset cpu; tests labelled gpu skip without a CUDA device)"
-ctest --preset cpu -j"$(nproc)"
+echo "==> tests (ctest preset cpu; tests that need a CUDA device skip, and are counted as skipped, without one)"
+run_ctest cpu --preset cpu -j"$(nproc)"
 echo "==> the same tests under ASan + UBSan (preset asan)"
 scripts/sanitizer_tests.sh --all
 echo "==> the tests under ThreadSanitizer (preset tsan)"

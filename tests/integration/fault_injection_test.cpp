@@ -4,12 +4,14 @@
 
 #include <csignal>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <zmq.hpp>
 
 #include "../support/child_process.h"
 #include "../support/server_process.h"
+#include "../support/status_assert.h"
 #include "../support/tcp_flood.h"
 #include "../support/tiny_client.h"
 #include "core/wire.h"
@@ -65,12 +67,13 @@ TEST(FaultInjection, ServerKilledMidRunEndsTheBenchWithErrorsNotAHang) {
   // Timeouts are generous: on a loaded machine (8 tests at once on the GPU host) a 300 ms warm-up timed
   // out. After the kill each client gives up after 2 × 2 s.
   std::this_thread::sleep_for(3s);  // let requests flow
-  server.process().signal(SIGKILL);
+  ASSERT_FALSE(bench.wait(0ms)) << "bench ended before its server was killed";
+  ASSERT_TRUE(server.process().signal(SIGKILL));
   const auto code = bench.wait(60s);
-  ASSERT_TRUE(code) << "bench hung after its server died:\n" << bench.log();
-  EXPECT_EQ(*code, 1) << bench.log();
+  ASSERT_TRUE(code) << "bench hung after its server died";
+  EXPECT_EQ(*code, 1) << "bench's exit code when requests failed";
   const auto s = read_summary(dir.path() / "out");
-  ASSERT_FALSE(s.is_null()) << bench.log();
+  ASSERT_FALSE(s.is_null()) << "bench wrote no summary.json";
   const auto& rq = s["requests"];
   EXPECT_GT(rq["ok"].get<uint64_t>(), 0u) << "requests were answered before the kill";
   EXPECT_EQ(rq["gave_up"].size(), 2u) << "both clients stop on their own";
@@ -91,7 +94,7 @@ TEST(FaultInjection, AServerKilledMidRequestIsAnErrorAtOnceNotATimeout) {
   ASSERT_TRUE(conn);
   transport::Reply reply;
   const auto input = testing::tiny_input(0.5f);
-  ASSERT_TRUE(conn->call(tiny_request(1), input, reply, 20s).ok()) << server.log();
+  ASSERT_OK(conn->call(tiny_request(1), input, reply, 20s));
   // Another client fills the queue with MobileNetV3 requests (many client ids: both workers are busy), so the
   // next tiny request waits long enough to be in flight when the server dies.
   zmq::context_t context;
@@ -108,7 +111,7 @@ TEST(FaultInjection, AServerKilledMidRequestIsAnErrorAtOnceNotATimeout) {
   std::this_thread::sleep_for(20ms);  // the flood is in the server's queue before the request
   std::thread killer([&] {
     std::this_thread::sleep_for(50ms);
-    server.process().signal(SIGKILL);
+    EXPECT_TRUE(server.process().signal(SIGKILL));
   });
   const auto t0 = std::chrono::steady_clock::now();
   const auto s = conn->call(tiny_request(2), input, reply, 20s);
@@ -126,34 +129,36 @@ TEST(FaultInjection, ClientReconnectsWhenTheServerComesBack) {
   endpoint = first->endpoint();
   ASSERT_FALSE(endpoint.empty());
   auto conn = transport::connect(endpoint);
-  ASSERT_TRUE(conn.ok());
+  ASSERT_OK(conn);
   std::vector<float> input(3 * 32 * 32, 0.5f);
   const auto payload = std::as_bytes(std::span(input));
   transport::Reply reply;
-  ASSERT_TRUE((*conn)->call(tiny_request(1), payload, reply, 20s).ok());
-  EXPECT_EQ(reply.header.status, core::StatusCode::kOk);
+  ASSERT_OK((*conn)->call(tiny_request(1), payload, reply, 20s));
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << reply.header.error;
 
-  first->process().signal(SIGKILL);
-  first->process().wait(10s);
+  ASSERT_TRUE(first->process().signal(SIGKILL));
+  ASSERT_TRUE(first->process().wait(10s));
   const auto down = (*conn)->call(tiny_request(2), payload, reply, 300ms);
   EXPECT_EQ(down.code(), core::StatusCode::kTimeout) << down.to_string();
 
   ServerProcess second({}, endpoint);  // the same port
   ASSERT_EQ(second.endpoint(), endpoint) << second.log();
-  bool served = false;
-  for (uint64_t id = 3; id < 40 && !served; ++id) {
-    const auto s = (*conn)->call(tiny_request(id), payload, reply, 500ms);
-    served = s.ok() && reply.header.status == core::StatusCode::kOk && reply.header.request_id == id;
-  }
-  EXPECT_TRUE(served) << "the client never got through to the restarted server:\n" << second.log();
+  uint64_t id = 3;
+  core::Status last;
+  const bool served = testing::wait_until(
+      [&] {
+        last = (*conn)->call(tiny_request(id), payload, reply, 500ms);
+        return last.ok() && reply.header.status == core::StatusCode::kOk && reply.header.request_id == id++;
+      },
+      20s, 1ms);
+  EXPECT_TRUE(served) << "the client never got through to the restarted server; the last call: " << last.to_string();
 }
 
 // On the GPU machine (EDGESERVE_TEST_DEVICE=cuda:0) the server runs on the GPU and its device memory, which
 // every reply reports, is held to a bound too.
 TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
-  const char* device = std::getenv("EDGESERVE_TEST_DEVICE");
-  const bool on_gpu = device != nullptr && std::string(device) != "cpu";
-  ServerProcess server(on_gpu ? std::vector<std::string>{"--device", device} : std::vector<std::string>{});
+  const bool on_gpu = testing::on_gpu();
+  ServerProcess server;  // on test_device()
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
   auto run = [&](const std::string& name, const std::string& requests) {
@@ -161,8 +166,7 @@ TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
                         "--repo", testing::test_models_dir().string(), "--clients", "4", "--requests", requests,
                         "--no-progress", "--out", (dir.path() / name).string()},
                        dir.path() / (name + ".log"));
-    const auto code = bench.wait(300s);
-    EXPECT_TRUE(code && *code == 0) << bench.log();
+    EXPECT_EQ(bench.wait(300s), 0) << "bench " << name << " did not end well";
     return read_summary(dir.path() / name);
   };
   const auto warm = run("warm", "200");  // first-touch allocations (and the CUDA caching allocator's) out of the way
@@ -180,11 +184,14 @@ TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
   } else {
     EXPECT_EQ(gpu_soak, 0.0) << "a CPU server reports no device memory";
   }
+  // 6000 requests of ~12 KB raw frames: a per-request leak of even 4 KB would add 24 MB. Not under ASan (its
+  // quarantine keeps freed memory resident by design); everything else above was checked, so the test is not
+  // reported as skipped there.
 #if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "RSS bound not checked under ASan: its quarantine keeps freed memory resident by design";
-#endif
-  // 6000 requests of ~12 KB raw frames: a per-request leak of even 4 KB would add 24 MB.
+  std::cout << "note: RSS bound not checked under ASan (" << before << " -> " << after << " bytes)" << std::endl;
+#else
   EXPECT_LT(after, before + (16u << 20)) << "server RSS grew from " << before << " to " << after << " bytes";
+#endif
 }
 
 // A client that floods requests and never reads its replies: the server bounds what it holds for it
@@ -212,15 +219,14 @@ TEST(FaultInjection, ClientThatNeverReadsCostsBoundedMemoryAndOthersAreServed) {
   }
   // Meanwhile another client is served, promptly.
   auto conn = transport::connect(server.endpoint());
-  ASSERT_TRUE(conn.ok());
+  ASSERT_OK(conn);
   transport::Reply reply;
   const auto t0 = std::chrono::steady_clock::now();
-  const auto s = (*conn)->call(tiny_request(99999), std::as_bytes(std::span(input)), reply, 10s);
-  EXPECT_TRUE(s.ok()) << s.to_string() << "\n" << server.log();
+  EXPECT_OK((*conn)->call(tiny_request(99999), std::as_bytes(std::span(input)), reply, 10s));
   EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << reply.header.error;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   std::this_thread::sleep_for(3s);  // let the server work through (or refuse) the flood
-  EXPECT_TRUE((*conn)->call(tiny_request(100000), std::as_bytes(std::span(input)), reply, 10s).ok()) << server.log();
+  EXPECT_OK((*conn)->call(tiny_request(100000), std::as_bytes(std::span(input)), reply, 10s));
   const uint64_t after = rss_bytes(server.process().pid());
 #if !defined(__SANITIZE_ADDRESS__)
   // 6000 requests are 74 MB; the bounds keep well under that.
@@ -235,14 +241,14 @@ TEST(Limits, AClientCannotEscapeItsShareByChangingItsClientId) {
   ServerProcess server({"--max-queue-per-client", "4"});
   ASSERT_FALSE(server.endpoint().empty());
   const auto got = testing::flood_with_changing_client_ids(server.endpoint(), 200);
-  EXPECT_EQ(got.replies, 200u) << server.log();
+  EXPECT_EQ(got.replies, 200u) << "every request of the flood is answered";
   EXPECT_GT(got.refused_per_client, 0u) << "200 pipelined requests, 2 workers, a share of 4: some must wait too many";
   EXPECT_GT(got.ok, 0u);
   auto other = testing::connect_or_fail(server.endpoint());
   ASSERT_TRUE(other);
   transport::Reply reply;
   const auto input = testing::tiny_input(0.5f);
-  ASSERT_TRUE(other->call(tiny_request(1, 1), input, reply, 20s).ok());
+  ASSERT_OK(other->call(tiny_request(1, 1), input, reply, 20s));
   EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << "another connection, even with the flood's ids, is served";
 }
 
@@ -253,18 +259,20 @@ TEST(Limits, ClientsBeyondMaxClientsAreAnsweredOverloaded) {
   const auto payload = std::as_bytes(std::span(input));
   auto a = transport::connect(server.endpoint()), b = transport::connect(server.endpoint()),
        c = transport::connect(server.endpoint());
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(c);
   transport::Reply reply;
-  ASSERT_TRUE((*a)->call(tiny_request(1), payload, reply, 20s).ok());
-  EXPECT_EQ(reply.header.status, core::StatusCode::kOk);
-  ASSERT_TRUE((*b)->call(tiny_request(2), payload, reply, 20s).ok());
-  EXPECT_EQ(reply.header.status, core::StatusCode::kOk);
-  ASSERT_TRUE((*c)->call(tiny_request(3), payload, reply, 20s).ok());
-  EXPECT_EQ(reply.header.status, core::StatusCode::kOverloaded);
+  ASSERT_OK((*a)->call(tiny_request(1), payload, reply, 20s));
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << reply.header.error;
+  ASSERT_OK((*b)->call(tiny_request(2), payload, reply, 20s));
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << reply.header.error;
+  ASSERT_OK((*c)->call(tiny_request(3), payload, reply, 20s));
+  EXPECT_EQ(reply.header.status, core::StatusCode::kOverloaded) << reply.header.error;
   EXPECT_NE(reply.header.error.find("limit of 2 clients"), std::string::npos) << reply.header.error;
-  ASSERT_TRUE((*a)->call(tiny_request(4), payload, reply, 20s).ok());
+  ASSERT_OK((*a)->call(tiny_request(4), payload, reply, 20s));
   EXPECT_EQ(reply.header.status, core::StatusCode::kOk) << "admitted clients keep being served";
-  EXPECT_NE(server.log().find("limit of 2 clients"), std::string::npos) << server.log();
+  EXPECT_NE(server.log().find("limit of 2 clients"), std::string::npos) << "the refusal is not logged";
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
+
+#include "../support/status_assert.h"
 
 namespace edgeserve::server {
 namespace {
@@ -18,10 +21,26 @@ Job job_from(uint32_t client, uint64_t id, uint8_t priority = 0, uint64_t sender
   return job;
 }
 
+// pop(worker), but a test never hangs on a worker that was given nothing: after `wait` the scheduler is closed,
+// so pop returns what that worker has queued, or nothing.
+std::optional<ScheduledJob> pop_within(Scheduler& s, int worker,
+                                       std::chrono::milliseconds wait = std::chrono::seconds(2)) {
+  auto popped = std::async(std::launch::async, [&s, worker] { return s.pop(worker); });
+  if (popped.wait_for(wait) != std::future_status::ready) s.close();
+  return popped.get();
+}
+
+// Pops a job for `worker` into `var`, or fails the test saying which worker got none.
+#define ASSERT_POP(var, scheduler, worker)  \
+  auto var = pop_within(scheduler, worker); \
+  ASSERT_TRUE(var.has_value()) << "worker " << (worker) << " was given no job (" #var ")"
+
 TEST(Scheduler, PoolIsOneFifoSharedByAllWorkers) {
   Scheduler s(SchedulingPolicy::kPool, 2, 16, 16);
-  for (uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(s.push(job_from(static_cast<uint32_t>(id), id)).ok());
-  auto a = s.pop(1), b = s.pop(0), c = s.pop(1);
+  for (uint64_t id = 1; id <= 3; ++id) ASSERT_OK(s.push(job_from(static_cast<uint32_t>(id), id)));
+  ASSERT_POP(a, s, 1);
+  ASSERT_POP(b, s, 0);
+  ASSERT_POP(c, s, 1);
   EXPECT_EQ(a->job.header.request_id, 1u);
   EXPECT_EQ(a->context.lane, 1) << "a worker runs on its own lane";
   EXPECT_EQ(b->job.header.request_id, 2u);
@@ -31,12 +50,13 @@ TEST(Scheduler, PoolIsOneFifoSharedByAllWorkers) {
 
 TEST(Scheduler, PerClientPinsEachClientToOneWorker) {
   Scheduler s(SchedulingPolicy::kPerClient, 3, 16, 16);
-  ASSERT_TRUE(s.push(job_from(4, 40)).ok());  // 4 mod 3 = worker 1
-  ASSERT_TRUE(s.push(job_from(2, 20)).ok());  // worker 2
-  ASSERT_TRUE(s.push(job_from(1, 10)).ok());  // worker 1
-  auto w2 = s.pop(2);
+  ASSERT_OK(s.push(job_from(4, 40)));  // 4 mod 3 = worker 1
+  ASSERT_OK(s.push(job_from(2, 20)));  // worker 2
+  ASSERT_OK(s.push(job_from(1, 10)));  // worker 1
+  ASSERT_POP(w2, s, 2);
   EXPECT_EQ(w2->job.header.request_id, 20u);
-  auto first = s.pop(1), second = s.pop(1);
+  ASSERT_POP(first, s, 1);
+  ASSERT_POP(second, s, 1);
   EXPECT_EQ(first->job.header.request_id, 40u);
   EXPECT_EQ(second->job.header.request_id, 10u);
   // Worker 0 has nothing: it waits until closed.
@@ -50,48 +70,57 @@ TEST(Scheduler, PerClientPinsEachClientToOneWorker) {
 
 TEST(Scheduler, PriorityJobsJumpTheQueueOntoHighPriorityStreams) {
   Scheduler s(SchedulingPolicy::kPriority, 1, 16, 16);
-  ASSERT_TRUE(s.push(job_from(0, 1)).ok());
-  ASSERT_TRUE(s.push(job_from(0, 2)).ok());
-  ASSERT_TRUE(s.push(job_from(7, 3, /*priority=*/1)).ok());
-  auto first = s.pop(0);
+  ASSERT_OK(s.push(job_from(0, 1)));
+  ASSERT_OK(s.push(job_from(0, 2)));
+  ASSERT_OK(s.push(job_from(7, 3, /*priority=*/1)));
+  ASSERT_POP(first, s, 0);
   EXPECT_EQ(first->job.header.request_id, 3u);
   EXPECT_TRUE(first->context.high_priority);
-  EXPECT_EQ(s.pop(0)->job.header.request_id, 1u);
-  EXPECT_FALSE(s.pop(0)->context.high_priority);
+  ASSERT_POP(second, s, 0);
+  EXPECT_EQ(second->job.header.request_id, 1u);
+  ASSERT_POP(third, s, 0);
+  EXPECT_EQ(third->job.header.request_id, 2u);
+  EXPECT_FALSE(third->context.high_priority);
 }
 
 TEST(Scheduler, PriorityFlagIsIgnoredByThePool) {
   Scheduler s(SchedulingPolicy::kPool, 1, 16, 16);
-  ASSERT_TRUE(s.push(job_from(0, 1)).ok());
-  ASSERT_TRUE(s.push(job_from(0, 2, 1)).ok());
-  EXPECT_EQ(s.pop(0)->job.header.request_id, 1u);
-  EXPECT_FALSE(s.pop(0)->context.high_priority);
+  ASSERT_OK(s.push(job_from(0, 1)));
+  ASSERT_OK(s.push(job_from(0, 2, 1)));
+  ASSERT_POP(first, s, 0);
+  EXPECT_EQ(first->job.header.request_id, 1u);
+  ASSERT_POP(second, s, 0);
+  EXPECT_EQ(second->job.header.request_id, 2u);
+  EXPECT_FALSE(second->context.high_priority);
 }
 
 TEST(Scheduler, RefusesBeyondCapacityAndAfterClose) {
   Scheduler s(SchedulingPolicy::kPool, 1, 2, 16);
-  ASSERT_TRUE(s.push(job_from(0, 1)).ok());
-  ASSERT_TRUE(s.push(job_from(0, 2)).ok());
+  ASSERT_OK(s.push(job_from(0, 1)));
+  ASSERT_OK(s.push(job_from(0, 2)));
   Job third = job_from(0, 3);
   EXPECT_EQ(s.push(std::move(third)).code(), core::StatusCode::kOverloaded);
   EXPECT_EQ(third.header.request_id, 3u) << "a refused job stays intact for its error reply";
   s.close();
   EXPECT_EQ(s.push(job_from(0, 4)).code(), core::StatusCode::kShuttingDown);
-  EXPECT_EQ(s.pop(0)->job.header.request_id, 1u) << "queued jobs still drain after close";
-  EXPECT_EQ(s.pop(0)->job.header.request_id, 2u);
+  ASSERT_POP(first, s, 0);
+  EXPECT_EQ(first->job.header.request_id, 1u) << "queued jobs still drain after close";
+  ASSERT_POP(second, s, 0);
+  EXPECT_EQ(second->job.header.request_id, 2u);
   EXPECT_FALSE(s.pop(0).has_value());
 }
 
 TEST(Scheduler, OneClientCannotFillTheQueueForEveryoneElse) {
   Scheduler s(SchedulingPolicy::kPool, 1, 100, 2);
-  ASSERT_TRUE(s.push(job_from(5, 1)).ok());
-  ASSERT_TRUE(s.push(job_from(5, 2)).ok());
+  ASSERT_OK(s.push(job_from(5, 1)));
+  ASSERT_OK(s.push(job_from(5, 2)));
   const auto refused = s.push(job_from(5, 3));
   EXPECT_EQ(refused.code(), core::StatusCode::kOverloaded);
   EXPECT_NE(refused.message().find("limit per client"), std::string::npos) << refused.message();
-  EXPECT_TRUE(s.push(job_from(6, 4)).ok()) << "another client still gets in";
-  EXPECT_EQ(s.pop(0)->job.header.request_id, 1u);
-  EXPECT_TRUE(s.push(job_from(5, 5)).ok()) << "a slot frees when one of the client's jobs starts";
+  EXPECT_OK(s.push(job_from(6, 4))) << "another client still gets in";
+  ASSERT_POP(first, s, 0);
+  EXPECT_EQ(first->job.header.request_id, 1u);
+  EXPECT_OK(s.push(job_from(5, 5))) << "a slot frees when one of the client's jobs starts";
 }
 
 // The share belongs to the sender the transport names, not to the client id a client writes into its
@@ -100,11 +129,11 @@ TEST(Scheduler, OneClientCannotFillTheQueueForEveryoneElse) {
 TEST(Scheduler, TheShareIsKeyedOnTheSenderNotTheHeadersClientId) {
   Scheduler s(SchedulingPolicy::kPool, 1, 100, 2);
   const uint64_t flooder = 77, honest = 78;
-  ASSERT_TRUE(s.push(job_from(1, 1, 0, flooder)).ok());
-  ASSERT_TRUE(s.push(job_from(2, 2, 0, flooder)).ok());
+  ASSERT_OK(s.push(job_from(1, 1, 0, flooder)));
+  ASSERT_OK(s.push(job_from(2, 2, 0, flooder)));
   EXPECT_EQ(s.push(job_from(3, 3, 0, flooder)).code(), core::StatusCode::kOverloaded)
       << "a fresh client id does not buy a fresh share";
-  EXPECT_TRUE(s.push(job_from(1, 4, 0, honest)).ok()) << "the flooder's client id does not cost another sender";
+  EXPECT_OK(s.push(job_from(1, 4, 0, honest))) << "the flooder's client id does not cost another sender";
 }
 
 TEST(Scheduler, ParsesPolicyNames) {

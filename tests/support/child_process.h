@@ -1,6 +1,9 @@
 // A real child process for integration tests: spawned with posix_spawn, output to a log file, killed and
-// reaped when the object goes away.
+// reaped when the object goes away. A test that has failed by then gets the tail of the process's log printed,
+// so no failure of an integration test comes without what the process said.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -9,10 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -22,6 +29,35 @@
 extern char** environ;
 
 namespace edgeserve::testing {
+
+// How much slower than native this build runs: EDGESERVE_TEST_TIME_SCALE (the asan and tsan test presets set
+// it), 1 by default. Every deadline a test waits for an event is scaled by it; bounds a test asserts on
+// (something must happen *within* a time) are not.
+inline double time_scale() {
+  static const double scale = [] {
+    const char* env = std::getenv("EDGESERVE_TEST_TIME_SCALE");
+    const double v = env ? std::atof(env) : 1.0;
+    return v >= 1.0 ? v : 1.0;
+  }();
+  return scale;
+}
+template <class Rep, class Period>
+std::chrono::milliseconds scaled(std::chrono::duration<Rep, Period> d) {
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(std::chrono::duration<double, std::milli>(d).count() * time_scale()));
+}
+
+// Polls `condition` every `every` until it holds or `timeout` (scaled) has passed; returns whether it held.
+template <class F>
+bool wait_until(F&& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds every = std::chrono::milliseconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return condition();
+    std::this_thread::sleep_for(every);
+  }
+  return true;
+}
 
 class ChildProcess {
  public:
@@ -33,7 +69,17 @@ class ChildProcess {
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
+    pid_t pid = 0;
+    if (const int e = argv.empty() ? EINVAL : posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+        e != 0 || pid <= 0) {
+      // Never started: no pid (so nothing is ever signalled or waited for), and the exit code a shell gives
+      // a command it cannot run.
+      spawn_error_ = "cannot start " + (argv.empty() ? std::string("(no argv)") : argv[0]) + ": " +
+                     std::strerror(e != 0 ? e : ECHILD);
+      exit_code_ = 127;
+    } else {
+      pid_ = pid;
+    }
     posix_spawn_file_actions_destroy(&actions);
   }
   ~ChildProcess() {
@@ -42,18 +88,24 @@ class ChildProcess {
       int status = 0;
       waitpid(pid_, &status, 0);
     }
+    if (::testing::Test::HasFailure()) print_log_tail();
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
-  void signal(int sig) const { ::kill(pid_, sig); }
-
+  // Sends `sig` to this process only. Refused (false) when it never started or has been reaped: kill() with a
+  // pid of -1 signals every process the user may signal, 0 the whole process group, and a reaped pid may
+  // already name another process.
+  bool signal(int sig) const {
+    if (pid_ <= 0 || exit_code_) return false;
+    return ::kill(pid_, sig) == 0;
+  }
   // Exit code (or 128 + signal), or nullopt if still running after `timeout`.
   std::optional<int> wait(std::chrono::milliseconds timeout) {
-    if (exit_code_) return exit_code_;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (exit_code_ || pid_ <= 0) return exit_code_;  // waitpid(-1) would reap any child of the test
+    const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
     while (true) {
       int status = 0;
       const pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -66,17 +118,33 @@ class ChildProcess {
     }
   }
 
+  // What the process wrote (stdout and stderr), or why it never started.
   std::string log() const {
+    if (!spawn_error_.empty()) return spawn_error_ + "\n";
     std::ifstream in(log_);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+  }
+  const std::filesystem::path& log_path() const { return log_; }
+
+  // The last `max_bytes` of the log, for failure messages.
+  std::string log_tail(size_t max_bytes = 12000) const {
+    const std::string all = log();
+    if (all.size() <= max_bytes) return all;
+    return "[... " + std::to_string(all.size() - max_bytes) + " bytes before ...]\n" +
+           all.substr(all.size() - max_bytes);
+  }
+  void print_log_tail() const {
+    std::cout << "---- log of " << log_.filename().string() << " (pid " << pid_ << ", " << log_.string() << ") ----\n"
+              << log_tail() << "---- end of " << log_.filename().string() << " ----" << std::endl;
   }
 
  private:
   pid_t pid_ = -1;
   std::filesystem::path log_;
   std::optional<int> exit_code_;
+  std::string spawn_error_;
 };
 
 // A fresh folder under the system temp dir, removed with the object.
