@@ -13,6 +13,8 @@ packages=(
   libzmq3-dev cppzmq-dev                           # tcp transport
   libucx-dev                                       # ucx transport (Debian: UCX 1.13, no CUDA)
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
+  libtomlplusplus-dev                              # experiment files (edgeserve sweep / report)
+  python3-matplotlib                               # edgeserve report's plots (tools/plot.py)
   libgtest-dev libgmock-dev clang-format
 )
 # Only scripts/fuzz_smoke.sh installs these, so the normal test path stays as fast as it was.
