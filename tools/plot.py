@@ -161,7 +161,8 @@ def draw_stacked(spec, rows, ax, title):
     ax.set_xlabel(spec.get("xlabel") or AXIS_LABEL.get(x, x))
     ax.set_ylabel(spec.get("ylabel") or ("fraction of time (%)" if spec.get("normalize") else "time (ms, %s)" % stat))
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def draw_lines(spec, rows, ax, title):
@@ -169,21 +170,27 @@ def draw_lines(spec, rows, ax, title):
     stat = spec.get("stat", "p50")
     metrics = spec.get("metrics") or [spec.get("metric", "total-time")]
     ss = order([r[series] for r in rows], series) if series else [""]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    xs_seen = set()
     for metric in metrics:
         col = column(metric, stat)
-        for s in ss:
+        for i, s in enumerate(ss):
             sub = [r for r in rows if not series or r[series] == s]
             vals = grouped(sub, [x], col)
             pts = sorted((fnum(k[0]), v) for k, v in vals.items() if v is not None and fnum(k[0]) is not None)
-            label = " ".join(p for p in (s, metric if len(metrics) > 1 else "") if p) or None
+            name = metric.replace("-total-time", " clients") if metric.endswith("-total-time") else metric
+            label = " ".join(p for p in (s, name if len(metrics) > 1 else "") if p) or None
             if pts:
+                xs_seen.update(p[0] for p in pts)
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label,
-                        linestyle="--" if metric.startswith("normal") else "-")
+                        color=colours[i % len(colours)], linestyle="--" if metric.startswith("normal") else "-")
     if spec.get("slo_ms"):
         ax.axhline(spec["slo_ms"], color="red", linestyle="--", linewidth=1, label="SLO %g ms" % spec["slo_ms"])
-    if x in ("clients", "lanes", "rate"):
+    if x in ("clients", "lanes", "rate") and xs_seen and min(xs_seen) > 0:
         ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xticks(sorted(xs_seen))
+        ax.set_xticklabels(["%g" % v for v in sorted(xs_seen)])
     if spec.get("logy"):
         ax.set_yscale("log")
     ax.set_xlabel(spec.get("xlabel") or AXIS_LABEL.get(x, x))
@@ -196,7 +203,8 @@ def draw_lines(spec, rows, ax, title):
 
 def draw_cdf(spec, rows, ax, title):
     series = spec.get("series")
-    for r in rows:
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for n, r in enumerate(rows):
         path = os.path.join(spec["results"], r["point"], "requests.csv")
         if r.get("status") != "ok" or not os.path.exists(path):
             continue
@@ -210,7 +218,7 @@ def draw_cdf(spec, rows, ax, title):
             ts.sort()
             label = "%s (%s)" % (r[series], g) if series else g
             ax.plot(ts, [(i + 1) / len(ts) for i in range(len(ts))], label=label,
-                    linestyle="-" if g == "priority" else "--")
+                    color=colours[n % len(colours)], linestyle="-" if g == "priority" else "--")
     ax.set_xlabel(spec.get("xlabel") or "total-time (ms)")
     ax.set_ylabel("CDF")
     ax.set_title(title, fontsize=10)

@@ -25,6 +25,20 @@ constexpr auto kStartBound = std::chrono::seconds(300);  // GPU servers load mod
 
 std::string scheme_of(const std::string& end) { return end == "tcp" ? "tcp" : "ucx"; }
 
+// A process's own explanation of a failure, on one line: its last error line, else its last line.
+std::string last_error_line(const Subprocess& p) {
+  const std::string tail = p.log_tail(40);
+  std::string reason;
+  size_t start = 0;
+  while (start < tail.size()) {
+    const size_t end = std::min(tail.find('\n', start), tail.size());
+    const std::string line = tail.substr(start, end - start);
+    if (line.find("error") != std::string::npos || reason.empty()) reason = line;
+    start = end + 1;
+  }
+  return reason;
+}
+
 std::string device_of(const Point& p, const SweepOptions& o, int server) {
   const auto& e = *p.experiment;
   const std::string device = o.device.empty() ? e.device : o.device;
@@ -197,20 +211,6 @@ std::vector<std::string> bench_argv(const Point& p, const SweepOptions& o, const
   return a;
 }
 
-// The bench's own explanation of a failure: its last error line, else its last line.
-std::string failure_reason(const Subprocess& bench, int code) {
-  const std::string tail = bench.log_tail(40);
-  std::string reason;
-  size_t start = 0;
-  while (start < tail.size()) {
-    const size_t end = std::min(tail.find('\n', start), tail.size());
-    const std::string line = tail.substr(start, end - start);
-    if (line.find("error") != std::string::npos || reason.empty()) reason = line;
-    start = end + 1;
-  }
-  return fmt::format("bench exited with code {}: {}", code, reason);
-}
-
 std::string mmss(double s) {
   const int t = static_cast<int>(s + 0.5);
   return fmt::format("{:02}:{:02}", t / 60, t % 60);
@@ -321,7 +321,7 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
           reason = "interrupted: what was measured is in summary.interrupted.json";
         } else {
           status = "failed";
-          if (reason.empty()) reason = failure_reason(*bench, *code);
+          if (reason.empty()) reason = fmt::format("bench exited with code {}: {}", *code, last_error_line(*bench));
         }
       }
       if (status != "ok") {
