@@ -131,6 +131,12 @@ class ProcessSet {
   }
 
   const std::map<std::string, std::string>& env() const { return env_; }
+  // False when a process of the set has exited since it started (a crashed server is not reused).
+  bool alive() {
+    for (auto& p : processes_)
+      if (!p.running()) return false;
+    return true;
+  }
 
  private:
   core::Result<std::string> start_one(std::vector<std::string> argv, const fs::path& log, const std::string& what) {
@@ -285,7 +291,7 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
     const auto t0 = Clock::now();
     std::string status = "ok", reason;
     const Plan plan = plan_of(p, o);
-    if (running.key() != plan.key()) {
+    if (running.key() != plan.key() || !running.alive()) {
       running.stop();
       if (auto s = running.start(plan, dir); !s.ok()) {
         status = interrupted() ? "interrupted" : "failed";

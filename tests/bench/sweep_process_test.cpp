@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "../support/child_process.h"
 
@@ -208,6 +209,49 @@ TEST(SweepFile, FailingPointIsRecordedAndTheSweepGoesOn) {
       EXPECT_NE(point["reason"].get<std::string>().find("nope"), std::string::npos) << point.dump();
     }
   }
+}
+
+// Ctrl-C keeps what the running point measured, under a name that a resumed sweep measures again, stops the
+// processes the sweep started and exits 130.
+TEST(Sweep, InterruptKeepsWhatWasMeasuredAndStopsTheServer) {
+  TempDir dir;
+  const fs::path file = dir.path() / "long.toml";
+  std::ofstream(file) << "[experiment]\nname = \"long\"\n[run]\nrequests = 10000000\nwarmup = 1\n"
+                         "[processes]\nserver_args = [\"--intra-op-threads\", \"1\"]\n"
+                         "[grid]\ntransport = [\"tcp\"]\n";
+  const fs::path out = dir.path() / "out";
+  const fs::path point = out / "long-tcp-tiny-raw-c1-l1-per-client";
+  ChildProcess p({testing::edgeserve_binary(), "sweep", file.string(), "--out", out.string(), "--repo",
+                  testing::test_models_dir().string()},
+                 dir.path() / "sweep.log");
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  auto measuring = [&] {
+    std::ifstream log(point / "bench.log");
+    std::stringstream text;
+    text << log.rdbuf();
+    return text.str().find("client(s) ×") != std::string::npos;
+  };
+  while (!measuring() && std::chrono::steady_clock::now() < deadline && !p.wait(0ms)) std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(1s);
+  p.signal(SIGINT);
+  const auto code = p.wait(60s);
+  ASSERT_TRUE(code.has_value()) << p.log();
+  EXPECT_EQ(*code, 130) << p.log();
+  EXPECT_TRUE(fs::exists(point / "summary.interrupted.json")) << p.log();
+  EXPECT_FALSE(fs::exists(point / "summary.json")) << "a resumed sweep must measure it again";
+  const auto summary = read_json(point / "summary.interrupted.json");
+  ASSERT_TRUE(summary.is_object());
+  EXPECT_GT(summary["requests"]["ok"].get<uint64_t>(), 0u);
+  EXPECT_EQ(read_json(out / "sweep.json")["points"]["long-tcp-tiny-raw-c1-l1-per-client"]["status"], "interrupted");
+  // The server the sweep started is gone: its ready file named a port nothing listens on any more.
+  std::ifstream ready(point / "server-0.ready");
+  std::string endpoint;
+  std::getline(ready, endpoint);
+  ASSERT_FALSE(endpoint.empty());
+  const auto probe =
+      edgeserve(dir.path() / "probe.log", {"bench", "--target", endpoint, "--model", "tiny", "--requests", "1",
+                                           "--repo", testing::test_models_dir().string()});
+  EXPECT_EQ(probe.exit_code, 2) << probe.log;
 }
 
 }  // namespace
