@@ -164,7 +164,12 @@ class ProcessSet {
   }
 
   core::Status start_mps() {
-    const fs::path dir = o_.out / "mps";
+    const fs::path dir = fs::absolute(o_.out) / "mps";
+    // The daemon's sockets live in the pipe folder, and a Unix socket path has at most 107 bytes.
+    if ((dir / "pipe" / "control_privileged").string().size() > 107)
+      return core::Status(core::StatusCode::kInternal,
+                          fmt::format("MPS: {} is too long a path for the daemon's sockets; use a shorter --out",
+                                      (dir / "pipe").string()));
     fs::create_directories(dir / "pipe");
     fs::create_directories(dir / "log");
     env_["CUDA_MPS_PIPE_DIRECTORY"] = (dir / "pipe").string();
@@ -182,7 +187,7 @@ class ProcessSet {
   }
 
   void stop_mps() {
-    const fs::path dir = o_.out / "mps";
+    const fs::path dir = fs::absolute(o_.out) / "mps";
     std::ofstream(dir / "quit") << "quit\n";
     auto p = Subprocess::spawn({"nvidia-cuda-mps-control"}, env_, dir / "control.log", dir / "quit");
     if (p.ok() && !p->wait(std::chrono::seconds(30))) p->stop(kStopGrace);

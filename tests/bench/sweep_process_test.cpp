@@ -254,5 +254,48 @@ TEST(Sweep, InterruptKeepsWhatWasMeasuredAndStopsTheServer) {
   EXPECT_EQ(probe.exit_code, 2) << probe.log;
 }
 
+// mps = true: the sweep starts `nvidia-cuda-mps-control -d` with its pipe and log folders under DIR, the servers
+// get the same CUDA_MPS_PIPE_DIRECTORY, and `quit` goes to the daemon on its stdin afterwards. A daemon that
+// cannot start fails the point with the daemon's own words. Here a stand-in script plays the daemon.
+TEST(Sweep, MpsDaemonIsStartedForThePointAndQuitAfterwards) {
+  TempDir dir;
+  const fs::path bin = dir.path() / "bin";
+  fs::create_directories(bin);
+  const fs::path calls = dir.path() / "mps-calls.txt";
+  {
+    std::ofstream fake(bin / "nvidia-cuda-mps-control");
+    fake << "#!/bin/sh\n"
+            "if [ -f \"$CUDA_MPS_PIPE_DIRECTORY/../refuse\" ]; then echo 'An instance of this daemon is already "
+            "running'; exit 1; fi\n"
+            "echo \"args=$* pipe=$CUDA_MPS_PIPE_DIRECTORY log=$CUDA_MPS_LOG_DIRECTORY stdin=$(cat)\" >> "
+         << calls.string() << "\n";
+  }
+  fs::permissions(bin / "nvidia-cuda-mps-control", fs::perms::owner_all);
+  setenv("PATH", (bin.string() + ":" + std::getenv("PATH")).c_str(), 1);
+  const fs::path file = dir.path() / "mps.toml";
+  std::ofstream(file) << "[experiment]\nname = \"mps\"\n[run]\nrequests = 3\nwarmup = 1\n[processes]\nmps = true\n"
+                         "[grid]\ntransport = [\"tcp\"]\n";
+  const fs::path out = dir.path() / "out";
+  auto run = sweep(out, {file.string()});
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  std::ifstream in(calls);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  const std::string pipe = (fs::absolute(out) / "mps" / "pipe").string();
+  ASSERT_EQ(lines.size(), 2u) << "start and quit";
+  EXPECT_EQ(lines[0].rfind("args=-d pipe=" + pipe + " log=", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("args= pipe=" + pipe, 0), 0u) << lines[1];
+  EXPECT_NE(lines[1].find("stdin=quit"), std::string::npos) << lines[1];
+
+  std::ofstream(out / "mps" / "refuse") << "";
+  fs::remove_all(out / "mps-tcp-tiny-raw-c1-l1-per-client");
+  run = sweep(out, {file.string()}, "refused.log");
+  EXPECT_EQ(run.exit_code, 1) << run.log;
+  const auto point = read_json(out / "sweep.json")["points"]["mps-tcp-tiny-raw-c1-l1-per-client"];
+  EXPECT_EQ(point["status"], "failed") << point.dump();
+  EXPECT_NE(point["reason"].get<std::string>().find("An instance of this daemon is already running"), std::string::npos)
+      << point.dump();
+}
+
 }  // namespace
 }  // namespace edgeserve
