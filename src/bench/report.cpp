@@ -191,8 +191,10 @@ std::string find_plot_script(const ReportOptions& o) {
 // Empty when python + matplotlib are usable; else why not.
 std::string plotting_unavailable(const ReportOptions& o, const std::string& script, const fs::path& log) {
   if (!fs::exists(script)) return fmt::format("no PNG: the plot script {} does not exist (pass --plot-script)", script);
+  std::error_code ec;
+  fs::remove(log, ec);
   auto p = Subprocess::spawn({o.python, "-c", "import matplotlib"}, {}, log);
-  if (!p.ok()) return fmt::format("no PNG: cannot run {}: {}", o.python, p.status().message());
+  if (!p.ok()) return fmt::format("no PNG: {}", p.status().message());
   const auto code = p->wait(std::chrono::seconds(60));
   if (code && *code == 0) return "";
   return fmt::format("no PNG: {} cannot import matplotlib ({}); install python3-matplotlib or pass --python", o.python,
@@ -227,7 +229,8 @@ core::Result<ReportOutcome> write_report(const ReportOptions& o) {
   const fs::path out = o.dir / "report";
   fs::create_directories(out);
   const std::string script = find_plot_script(o);
-  const std::string no_png = plotting_unavailable(o, script, out / "plot.log");
+  fs::remove(out / "plot.log", ec);  // this run's plotting only
+  const std::string no_png = plotting_unavailable(o, script, out / "python-check.log");
   if (!no_png.empty()) outcome.notes.push_back(no_png);
   std::string index = fmt::format("# Report: {}\n\n", o.dir.string());
   for (const auto& e : experiments) {
