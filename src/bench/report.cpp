@@ -197,8 +197,9 @@ std::string plotting_unavailable(const ReportOptions& o, const std::string& scri
   if (!p.ok()) return fmt::format("no PNG: {}", p.status().message());
   const auto code = p->wait(std::chrono::seconds(60));
   if (code && *code == 0) return "";
-  return fmt::format("no PNG: {} cannot import matplotlib ({}); install python3-matplotlib or pass --python", o.python,
-                     p->log_tail(1));
+  const std::string why = p->log_tail(1);
+  return fmt::format("no PNG: {} cannot import matplotlib{}; install python3-matplotlib or pass --python", o.python,
+                     why.empty() ? "" : " (" + why + ")");
 }
 
 }  // namespace
