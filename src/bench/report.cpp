@@ -228,7 +228,9 @@ core::Result<ReportOutcome> write_report(const ReportOptions& o) {
     if (j.is_object() && j["points"].is_object()) sweep = j["points"];
   }
   const fs::path out = o.dir / "report";
-  fs::create_directories(out);
+  fs::create_directories(out, ec);
+  if (ec)
+    return core::Status(core::StatusCode::kInternal, fmt::format("cannot create {}: {}", out.string(), ec.message()));
   const std::string script = find_plot_script(o);
   fs::remove(out / "plot.log", ec);  // this run's plotting only
   const std::string no_png = plotting_unavailable(o, script, out / "python-check.log");

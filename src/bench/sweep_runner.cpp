@@ -141,7 +141,8 @@ class ProcessSet {
  private:
   core::Result<std::string> start_one(std::vector<std::string> argv, const fs::path& log, const std::string& what) {
     const fs::path ready = log.parent_path() / (log.stem().string() + ".ready");
-    fs::remove(ready);
+    std::error_code ec;
+    fs::remove(ready, ec);
     argv.insert(argv.begin(), o_.binary);
     argv.insert(argv.end(), {"--ready-file", ready.string()});
     auto p = Subprocess::spawn(argv, env_, log);
@@ -170,8 +171,9 @@ class ProcessSet {
       return core::Status(core::StatusCode::kInternal,
                           fmt::format("MPS: {} is too long a path for the daemon's sockets; use a shorter --out",
                                       (dir / "pipe").string()));
-    fs::create_directories(dir / "pipe");
-    fs::create_directories(dir / "log");
+    std::error_code ec;
+    fs::create_directories(dir / "pipe", ec);
+    fs::create_directories(dir / "log", ec);
     env_["CUDA_MPS_PIPE_DIRECTORY"] = (dir / "pipe").string();
     env_["CUDA_MPS_LOG_DIRECTORY"] = (dir / "log").string();
     auto p = Subprocess::spawn({"nvidia-cuda-mps-control", "-d"}, env_, dir / "control.log");
@@ -254,9 +256,17 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
     return outcome;
   }
   outcome.points = static_cast<int>(points->size());
-  fs::create_directories(o.out / "experiments");
+  // The report reads these copies: the grid and the plots as they were measured.
+  std::error_code ec;
+  fs::create_directories(o.out / "experiments", ec);
   for (const auto& e : experiments)
-    fs::copy_file(e.file, o.out / "experiments" / (e.name + ".toml"), fs::copy_options::overwrite_existing);
+    if (!ec)
+      fs::copy_file(e.file, o.out / "experiments" / (e.name + ".toml"), fs::copy_options::overwrite_existing, ec);
+  if (ec) {
+    log->error("cannot write the experiment files into {}/experiments: {}", o.out.string(), ec.message());
+    outcome.failed = 1;
+    return outcome;
+  }
 
   // sweep.json: what happened to every point, kept across resumed runs.
   const fs::path record_file = o.out / "sweep.json";
@@ -268,7 +278,9 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
   auto save = [&] {
     record["interrupted"] = outcome.interrupted;
     std::ofstream(record_file.string() + ".tmp") << record.dump(2) << '\n';
-    fs::rename(record_file.string() + ".tmp", record_file);
+    std::error_code rename_error;
+    fs::rename(record_file.string() + ".tmp", record_file, rename_error);
+    if (rename_error) log->error("cannot write {}: {}", record_file.string(), rename_error.message());
   };
 
   ProcessSet running(o);
@@ -292,7 +304,7 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
     fmt::print(stderr, "{} … ETA {}\n", step,
                measured ? mmss(measured_s / measured * static_cast<double>(left)) : std::string("--:--"));
     if (o.dry_run) continue;
-    fs::create_directories(dir);
+    fs::create_directories(dir, ec);
     const auto t0 = Clock::now();
     std::string status = "ok", reason;
     const Plan plan = plan_of(p, o);
@@ -337,7 +349,6 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
       }
       if (status != "ok") {
         // Only complete results keep the name summary.json, so a resumed sweep measures this point again.
-        std::error_code ec;
         if (fs::exists(dir / "summary.json"))
           fs::rename(dir / "summary.json", dir / fmt::format("summary.{}.json", status), ec);
         running.stop();
