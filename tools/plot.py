@@ -32,6 +32,10 @@ NUMERIC = {"clients", "lanes", "rate", "servers"}
 STAGE_LABEL = {"request-time": "Request", "preprocessing-time": "Preprocess", "inference-time": "Inference",
                "response-time": "Response", "copy-time": "Copy", "queue-time": "Queue",
                "gateway-time": "Gateway", "backend-hop-time": "Backend hop", "transport-time": "Transport"}
+# One colour per stage in every figure, so that stacks can be compared across figures.
+STAGE_COLOUR = {"request-time": "#1f77b4", "queue-time": "#7f7f7f", "preprocessing-time": "#2ca02c",
+                "inference-time": "#d62728", "response-time": "#9467bd", "copy-time": "#ff7f0e",
+                "gateway-time": "#8c564b", "backend-hop-time": "#e377c2", "transport-time": "#17becf"}
 AXIS_LABEL = {"clients": "clients", "lanes": "lanes (CUDA streams)", "rate": "offered load (requests/s)",
               "servers": "servers", "transport": "transport", "model": "model", "input": "input",
               "policy": "policy", "variant": "GPU sharing"}
@@ -154,7 +158,7 @@ def draw_stacked(spec, rows, ax, title):
         ys = [per[m].get((xv,)) or 0 for xv in xs]
         if spec.get("normalize"):
             ys = [y / t * 100 if t else 0 for y, t in zip(ys, totals)]
-        ax.bar(range(len(xs)), ys, 0.6, bottom=bottom, label=STAGE_LABEL.get(m, m))
+        ax.bar(range(len(xs)), ys, 0.6, bottom=bottom, label=STAGE_LABEL.get(m, m), color=STAGE_COLOUR.get(m))
         bottom = [b + y for b, y in zip(bottom, ys)]
     ax.set_xticks(range(len(xs)))
     ax.set_xticklabels(xs, rotation=30 if max((len(v) for v in xs), default=0) > 6 else 0)
