@@ -94,11 +94,13 @@ Row make_row(const Point& p, const fs::path& dir, const json& sweep) {
     for (const char* group : {"priority", "normal"})
       for (const char* st : {"p50", "p99"}) {
         const json& t = s["by_priority"][group]["total-time"];
-        if (t.value("count", 0) > 0) row.cells[fmt::format("{}-total-time-{}-ms", group, st)] = num(t[st]);
+        if (t.is_object() && t.value("count", 0) > 0)
+          row.cells[fmt::format("{}-total-time-{}-ms", group, st)] = num(t[st]);
       }
   const json& link = s["link"];
-  std::string l = link.value("kind", "");
-  if (link.contains("client_transports") && !link["client_transports"].empty())
+  std::string l = link.is_object() ? link.value("kind", "") : "";
+  if (link.is_object() && link.contains("client_transports") && link["client_transports"].is_array() &&
+      !link["client_transports"].empty())
     l += fmt::format(" [{}]", fmt::join(link["client_transports"].get<std::vector<std::string>>(), " "));
   row.cells["link"] = l;
   return row;

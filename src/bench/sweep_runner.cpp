@@ -364,7 +364,19 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
     if (status == "ok") ++outcome.ok;
     if (status == "failed") ++outcome.failed;
     if (status == "interrupted") outcome.interrupted = true;
-    fmt::print(stderr, "{}: {} ({:.1f} s){}{}\n", step, status, seconds, reason.empty() ? "" : ": ", reason);
+    std::string result;
+    if (status == "ok")
+      if (std::ifstream in(dir / "summary.json"); in) {
+        const auto summary = nlohmann::json::parse(in, nullptr, false);
+        const auto total = summary.is_object() && summary.contains("metrics") && summary["metrics"].is_object()
+                               ? summary["metrics"].value("total-time", nlohmann::json::object())
+                               : nlohmann::json::object();
+        if (total.is_object() && total.value("p50", nlohmann::json()).is_number() &&
+            total.value("p99", nlohmann::json()).is_number())
+          result = fmt::format(": total-time p50 {:.3f} ms, p99 {:.3f} ms", total["p50"].get<double>(),
+                               total["p99"].get<double>());
+      }
+    fmt::print(stderr, "{}: {} ({:.1f} s){}{}{}\n", step, status, seconds, result, reason.empty() ? "" : ": ", reason);
     save();
   }
   running.stop();
