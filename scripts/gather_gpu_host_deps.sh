@@ -6,7 +6,7 @@
 # scripts/gpu_host_build.sh there; it unpacks these with `dpkg -x` into .deps/prefix (never into /).
 #
 # The GPU host brings: g++, cmake, ninja, nvcc (CUDA 13), python3 with torch/torchvision (libtorch).
-# Everything else comes from here: ZeroMQ (+ cppzmq), CLI11, spdlog + fmt, nlohmann-json, stb, GoogleTest,
+# Everything else comes from here: ZeroMQ (+ cppzmq), CLI11, spdlog + fmt, nlohmann-json, toml++, stb, GoogleTest,
 # the shared libraries libzmq5 loads at run time, and pkgconf in case the host has no pkg-config.
 # Runtime libraries the host already has (e.g. libbsd0, krb5) are skipped there at unpack time, so the
 # host's own, newer copies are used.
@@ -23,6 +23,7 @@ dev_packages=(
   libcli11-dev                                # command line
   libspdlog-dev libfmt-dev                    # logging, formatting
   nlohmann-json3-dev                          # manifests, summaries
+  libtomlplusplus-dev                         # experiment files (edgeserve sweep)
   libstb-dev                                  # image decoding (pkg-config `stb`)
   libgtest-dev libgmock-dev                   # tests (static libgtest.a / libgmock.a)
 )
@@ -32,6 +33,7 @@ runtime_packages=(
   libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1   # libzmq5 -> GSSAPI
   libbsd0 libmd0                              # libzmq5 -> libbsd
   libspdlog1.10 libfmt9 libstb0
+  libtomlplusplus3                            # Debian builds toml++ as a shared library
 )
 # pkg-config (CMake's FindPkgConfig needs one for `stb`); used on the host only if it has none.
 tool_packages=(pkgconf pkgconf-bin libpkgconf3)

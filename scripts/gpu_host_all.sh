@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # On the air-gapped GPU host, in one go: build the cuda preset from the carried packages
 # (scripts/gpu_host_build.sh), run the whole test suite on the GPU (EDGESERVE_TEST_DEVICE=cuda:0: servers,
-# engine, landing, soak and the GPU-only paths run on the device; skipped tests are counted and named), then
-# the GPU benchmarks (experiments/gpu_h100.sh). Logs go to LOG_DIR (default build/cuda/logs).
-#   scripts/gather_gpu_host_deps.sh     # on a connected Debian 12 machine; carry .deps/ to the GPU host
+# engine, landing, soak and the GPU-only paths run on the device; skipped tests are counted and named), export
+# the paper's models, then sweep the study's experiment files (one per paper figure) into results/study and
+# report them (CSV, Markdown, PNG per figure). Logs go to LOG_DIR (default build/cuda/logs).
+#   scripts/gather_gpu_host_deps.sh     # on a connected Debian 12 machine; carry .deps/debs and .deps/wheels
 #   scripts/gpu_host_all.sh             # on the GPU host
+#   SWEEPS="experiments/fig05_06_resnet50_transports.toml" scripts/gpu_host_all.sh   # only some figures
+# A sweep that stops half-way resumes where it stopped when run again (points with results are skipped).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log_dir=${LOG_DIR:-build/cuda/logs}
@@ -26,6 +29,20 @@ source build/cuda/env.sh
 export EDGESERVE_TEST_DEVICE=cuda:0
 step tests bash -c 'source scripts/lib/ctest_run.sh && run_ctest cuda --test-dir build/cuda -j8 --output-on-failure'
 grep -h '^==> cuda:\|^    skipped\|^      ' "$log_dir/tests.log" || true
-step benchmarks experiments/gpu_h100.sh all
-[[ -f results/gpu-h100/summary.md ]] && cat results/gpu-h100/summary.md
+unset EDGESERVE_TEST_DEVICE
+python=${EDGESERVE_PYTHON:-python3}
+models=build/cuda/gpu-models
+out=${OUT:-results/study}
+step export-models "$python" tools/export_models.py --models paper --out "$models"
+step export-models-fp16 "$python" tools/export_models.py --models paper --out "$models" --device cuda --half \
+  --channels-last
+nvidia-smi -L >"$log_dir/gpus.txt" 2>&1 || true
+mkdir -p "$out"
+# Plain cudaMemcpy of ResNet50's request and response sizes: the reference for copy-time.
+step memcpy-probe bash -c "build/cuda/edgeserve_memcpy_probe 602112 921600 4000 >'$out/memcpy_probe.json'"
+for file in ${SWEEPS:-experiments/fig*.toml experiments/models_inference.toml experiments/openloop_slo.toml}; do
+  step "sweep-$(basename "$file" .toml)" build/cuda/src/edgeserve sweep "$file" --out "$out" --repo "$models"
+done
+step report build/cuda/src/edgeserve report "$out"
+[[ -f $out/report/README.md ]] && cat "$out/report/README.md"
 exit $status

@@ -12,6 +12,8 @@ packages=(
   libtorch-dev python3-torch python3-torchvision   # libtorch for the engine; torch/torchvision to export models
   libzmq3-dev cppzmq-dev                           # tcp transport
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
+  libtomlplusplus-dev                              # experiment files (edgeserve sweep / report)
+  python3-matplotlib                               # edgeserve report's plots (tools/plot.py)
   libgtest-dev libgmock-dev clang-format
 )
 # Only scripts/fuzz_smoke.sh installs these, so the normal test path stays as fast as it was.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/clock.h"
@@ -19,6 +20,29 @@ namespace edgeserve::bench {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// A tcp target with nothing listening must fail at once, not after the warm-up request's timeout.
+constexpr std::chrono::milliseconds kConnectBound{3000};
+
+std::vector<std::string> split_targets(const std::string& target) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= target.size()) {
+    const size_t comma = std::min(target.find(',', start), target.size());
+    if (comma > start) out.push_back(target.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (out.empty()) out.push_back(target);
+  return out;
+}
+
+// Sleeps until the monotonic clock reaches `when_ns`, waking every 20 ms to see whether to stop.
+void sleep_until_ns(uint64_t when_ns, const std::atomic<bool>* stop) {
+  while (true) {
+    const uint64_t now = core::now_ns();
+    if (now >= when_ns || (stop && stop->load())) return;
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<uint64_t>(when_ns - now, 20'000'000)));
+  }
+}
 
 RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   RequestRecord r;
@@ -83,6 +107,9 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
   std::vector<std::string> gave_up;  // guarded by error_mutex
   transport::LinkReport link;        // written by client 0 before it reports ready
   uint64_t not_sent = 0;             // guarded by error_mutex
+  std::atomic<uint64_t> t0_ns{0};    // open loop: the schedule's origin, set before go
+  const auto targets = split_targets(o.target);
+  const auto stopped = [&] { return o.stop && o.stop->load(); };
 
   auto client_main = [&](uint32_t client) {
     auto fail_setup = [&](const std::string& why) {
@@ -91,8 +118,11 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       abort = true;
       ready.fetch_add(1);
     };
-    auto conn = transport::connect(o.target, {local_handler, on_device, o.curve});
+    const std::string& target = targets[client % targets.size()];
+    auto conn = transport::connect(target, {local_handler, on_device, o.curve});
     if (!conn.ok()) return fail_setup(conn.status().to_string());
+    // tcp connects in the background: a refused connection or no handshake is an error now, not a timeout later.
+    if (auto s = (*conn)->ready(std::min(o.timeout, kConnectBound)); !s.ok()) return fail_setup(s.to_string());
     core::RequestHeader header;
     header.client_id = client;
     header.model = o.model;
@@ -105,7 +135,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     uint64_t next_id = static_cast<uint64_t>(client) << 32;
     // Warm-up: connection set-up and first-touch costs stay out of the measurements. Also the place where
     // a wrong model name or an unreachable server shows up, before any thread starts measuring.
-    for (int i = 0; i < o.warmup; ++i) {
+    for (int i = 0; i < o.warmup && !stopped(); ++i) {
       header.request_id = ++next_id;
       header.client_send_ns = core::now_ns();
       const core::Status s = (*conn)->call(header, payload, reply, o.timeout);
@@ -124,12 +154,27 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     auto& records = per_client[client];
     records.reserve(static_cast<size_t>(o.requests));
     int failures_in_a_row = 0;
-    for (int seq = 0; seq < o.requests && !abort.load(); ++seq) {
+    // Open loop: this client's share of a Poisson process (independent shares add up to one of rate R).
+    std::mt19937_64 rng(0x5eedULL + client);
+    std::exponential_distribution<double> gap_s(o.rate > 0 ? o.rate / clients : 1.0);
+    uint64_t intended_ns = t0_ns.load();
+    for (int seq = 0; seq < o.requests && !abort.load() && !stopped(); ++seq) {
+      if (o.rate > 0) {
+        intended_ns += static_cast<uint64_t>(gap_s(rng) * 1e9);
+        sleep_until_ns(intended_ns, o.stop);
+        if (stopped()) break;
+      }
       header.request_id = ++next_id;
       const uint64_t send_ns = core::now_ns();
       header.client_send_ns = send_ns;
       const core::Status s = (*conn)->call(header, payload, reply, o.timeout);
       RequestRecord r = s.ok() ? record_reply(reply, send_ns) : record_failure(s, send_ns);
+      if (o.rate > 0) {
+        // Latency as the user meant it: from when the request should have gone out.
+        r.start_ns = intended_ns;
+        r.send_lag_ms = core::ns_to_ms(send_ns - std::min(send_ns, intended_ns));
+        if (s.ok()) r.total_ms = core::ns_to_ms(reply.recv_clock_ns - intended_ns);
+      }
       r.client = client;
       r.seq = static_cast<uint32_t>(seq);
       r.priority = header.priority;
@@ -154,16 +199,20 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
   for (int c = 0; c < clients; ++c) threads.emplace_back(client_main, static_cast<uint32_t>(c));
   while (ready.load() < clients) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   BenchResult result;
-  if (abort.load()) {
+  if (abort.load() || stopped()) {
+    const bool setup_failed = abort.load();
+    abort = true;
     threads.clear();
-    result.setup_error = setup_error;
+    result.setup_error = setup_failed ? setup_error : "interrupted before the first measured request";
+    result.interrupted = stopped();
     return result;
   }
   const uint64_t total = static_cast<uint64_t>(clients) * static_cast<uint64_t>(o.requests);
   const auto t0 = std::chrono::steady_clock::now();
+  t0_ns = core::now_ns();
   go = true;
   auto last_print = t0;
-  while (done.load() < total) {
+  while (done.load() < total && !stopped()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     const auto now = std::chrono::steady_clock::now();
     if (o.progress && now - last_print > std::chrono::seconds(3)) {
@@ -174,7 +223,8 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       last_print = now;
     }
   }
-  threads.clear();  // joins
+  threads.clear();  // joins: after a stop, each client finishes the request it has in flight
+  result.interrupted = done.load() < total;
   result.gave_up = gave_up;
   result.link = link;
   result.not_sent = not_sent;

@@ -1,7 +1,11 @@
-// The closed-loop load generator: N client threads, each with its own connection, each sending M requests
-// one after another (after a few unrecorded warm-up requests), recording every stage of every request.
+// The load generator: N client threads, each with its own connection, each sending M requests (after a few
+// unrecorded warm-up requests), recording every stage of every request. Closed loop by default: each client
+// sends its next request when the last reply arrives. Open loop with `rate`: requests go out on a Poisson
+// schedule (rate/N per client, R in all) and total-time is measured from the *intended* send time, so a
+// server that falls behind cannot hide it by delaying the sends (no coordinated omission).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -17,6 +21,8 @@
 namespace edgeserve::bench {
 
 struct BenchOptions {
+  // "local", "tcp://HOST:PORT", "ucx://HOST:PORT", or several remote targets separated by commas: client i then
+  // talks to the (i mod n)-th (one server process per client: the paper's multi-process and MPS runs).
   std::string target = "local";
   std::string model = "tiny";
   int clients = 1;
@@ -29,6 +35,9 @@ struct BenchOptions {
   // (a dead server must not keep a run waiting timeout × requests); 0 = never.
   int max_consecutive_failures = 10;
   bool payload_on_device = false;  // recorded in summary.json: target local with the input in GPU memory
+  double rate = 0;                 // open loop: requests/s over all clients (Poisson); 0 = closed loop
+  // Set from a signal handler: clients stop after the request in flight, and what was measured is returned.
+  const std::atomic<bool>* stop = nullptr;
   std::optional<transport::tcp::CurveClientConfig> curve;  // tcp targets that require CURVE
 };
 
@@ -49,7 +58,8 @@ struct RequestRecord {
   double server_rss_mb = 0;
   double gpu_mem_mb = 0;
   bool same_clock = false;  // request/response split from a shared monotonic clock (same host)
-  uint64_t start_ns = 0;    // client monotonic clock when sent
+  uint64_t start_ns = 0;    // client monotonic clock when sent (open loop: when it was meant to be sent)
+  double send_lag_ms = 0;   // open loop: actual send − intended send (the client was still waiting for a reply)
 };
 
 struct BenchResult {
@@ -59,6 +69,7 @@ struct BenchResult {
   uint64_t not_sent = 0;             // requests of clients that gave up (max_consecutive_failures)
   std::vector<std::string> gave_up;  // one line per client that gave up, saying after what
   std::string setup_error;           // set when clients could not even start (connection refused, warm-up failed)
+  bool interrupted = false;          // options.stop was set before every request was sent
   transport::LinkReport link;        // what client 0's connection ran over (UCX: the lanes each side used)
 };
 

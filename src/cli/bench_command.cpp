@@ -1,6 +1,9 @@
-// `edgeserve bench`: the closed-loop load generator; writes requests.csv and summary.json and prints a table.
+// `edgeserve bench`: the load generator (closed or open loop); writes requests.csv and summary.json and prints a
+// table. Ctrl-C (SIGINT) stops the clients after their requests in flight and writes what was measured (exit 130).
 #include <fmt/format.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -17,6 +20,10 @@
 namespace edgeserve::cli {
 
 namespace {
+
+std::atomic<bool> g_bench_stop{false};
+
+extern "C" void on_bench_interrupt(int) { g_bench_stop = true; }
 
 struct BenchFlags {
   bench::BenchOptions options;
@@ -87,11 +94,19 @@ core::Result<bench::Input> make_input(const BenchFlags& f) {
 
 int run_bench_command(BenchFlags& f) {
   auto log = core::logger("bench");
-  if (f.options.target != "local" && !f.options.target.starts_with("tcp://") &&
-      !f.options.target.starts_with("ucx://")) {
-    log->error("--target '{}' is neither local, tcp://HOST:PORT nor ucx://HOST:PORT", f.options.target);
-    return kExitUsage;
-  }
+  // From the start, so that a Ctrl-C while a model loads ends the run as one during the measurements does.
+  struct sigaction sa {};
+  sa.sa_handler = on_bench_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  f.options.stop = &g_bench_stop;
+  for (const auto& target : split_list(f.options.target))
+    if ((target != "local" || f.options.target != "local") && !target.starts_with("tcp://") &&
+        !target.starts_with("ucx://")) {
+      log->error("--target '{}' is neither local, tcp://HOST:PORT nor ucx://HOST:PORT (or a comma list of those)",
+                 f.options.target);
+      return kExitUsage;
+    }
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_client_config(f.curve_server_key, f.curve_key);
     if (!curve.ok()) {
@@ -138,10 +153,15 @@ int run_bench_command(BenchFlags& f) {
   const auto result = bench::run_bench(f.options, *input, pipeline.get(),
                                        device_input ? device_input->bytes() : std::span<const std::byte>());
   if (!result.setup_error.empty()) {
+    // Nothing was measured: the server cannot be reached, or refused the warm-up (unknown model, bad input).
     log->error("{}", result.setup_error);
-    return kExitFailed;
+    return result.interrupted ? kExitInterrupted : kExitUsage;
   }
-  const auto summary = bench::summarize(result, f.options, *input);
+  auto summary = bench::summarize(result, f.options, *input);
+  summary["config"]["load"] =
+      f.options.rate > 0 ? "open loop (Poisson arrivals; total-time from the intended send)" : "closed loop";
+  summary["config"]["offered_rate_rps"] = f.options.rate;
+  summary["config"]["interrupted"] = result.interrupted;
   if (!f.out.empty()) {
     if (auto s = bench::write_results(f.out, result, summary); !s.ok()) {
       log->error("{}", s.to_string());
@@ -150,6 +170,11 @@ int run_bench_command(BenchFlags& f) {
   }
   std::fputs(bench::format_table(summary).c_str(), stdout);
   if (!f.out.empty()) std::printf("results: %s/requests.csv, %s/summary.json\n", f.out.c_str(), f.out.c_str());
+  if (result.interrupted) {
+    log->warn("interrupted: {} of {} requests measured and written", result.sent,
+              static_cast<uint64_t>(f.options.clients) * static_cast<uint64_t>(f.options.requests));
+    return kExitInterrupted;
+  }
   if (result.ok != result.sent || result.not_sent > 0) {
     for (const auto& r : result.records)
       if (r.status != "ok") {
@@ -167,10 +192,12 @@ Command add_bench_command(CLI::App& app) {
   auto f = std::make_shared<BenchFlags>();
   auto* cmd = app.add_subcommand(
       "bench",
-      "Closed-loop load generator: N clients, each sending M requests one after another.\n"
+      "Load generator: N clients, each sending M requests one after another (closed loop), or on a Poisson\n"
+      "schedule of --rate requests/s in all (open loop: total-time counts from the intended send time).\n"
       "Writes OUT/requests.csv (one row per request, every stage) and OUT/summary.json (per metric: count,\n"
       "mean, std, CoV, p50, p90, p99, max; throughput; errors; server CPU per request; server RSS).\n"
-      "Exits 1 if any request failed or went unanswered.\n"
+      "Exits 1 if any request failed or went unanswered, 2 if the server cannot be reached or refuses the\n"
+      "warm-up (unknown model), 130 on Ctrl-C (what was measured is written).\n"
       "Examples:\n"
       "  edgeserve bench --target local --model tiny --out results/local\n"
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --requests 1000 "
@@ -181,7 +208,8 @@ Command add_bench_command(CLI::App& app) {
       "RDMA NIC. UCX_TLS / UCX_NET_DEVICES choose transports; EDGESERVE_UCX_SPIN_US (default 100) is how long a\n"
       "waiting client busy-polls before it sleeps.");
   cmd->add_option("--target", f->options.target,
-                  "tcp://HOST:PORT or ucx://HOST:PORT of a server, or local (in-process, from --repo)")
+                  "tcp://HOST:PORT or ucx://HOST:PORT of a server, or local (in-process, from --repo); a comma list of "
+                  "servers spreads the clients over them (client i → the (i mod n)-th)")
       ->capture_default_str();
   cmd->add_option("--model", f->options.model, "Model name, as in the server's repository")->capture_default_str();
   cmd->add_option("--clients", f->options.clients, "Concurrent clients (one thread and connection each)")
@@ -189,6 +217,11 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--requests", f->options.requests, "Measured requests per client")
       ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  cmd->add_option("--rate", f->options.rate,
+                  "Open loop: requests/s over all clients, Poisson arrivals (0 = closed loop). A client still waiting "
+                  "for a reply sends late, and that lateness counts in total-time")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--warmup", f->options.warmup, "Unrecorded warm-up requests per client")
       ->check(CLI::NonNegativeNumber)

@@ -11,8 +11,9 @@ namespace edgeserve::cli {
 
 // Exit codes scripts can trust.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;  // the run happened but something failed (errors, unanswered requests)
-inline constexpr int kExitUsage = 2;   // bad flags or a set-up error (no model repository, port in use)
+inline constexpr int kExitFailed = 1;         // the run happened but something failed (errors, unanswered requests)
+inline constexpr int kExitUsage = 2;          // bad flags or a set-up error (no model repository, port in use)
+inline constexpr int kExitInterrupted = 130;  // Ctrl-C: bench and sweep wrote what was measured
 
 using Command = std::function<int()>;
 
@@ -21,13 +22,15 @@ Command add_bench_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_keygen_command(CLI::App& app);
 Command add_gateway_command(CLI::App& app);
+Command add_sweep_command(CLI::App& app);
+Command add_report_command(CLI::App& app);
 
 // Defaults shared by subcommands.
 inline const std::string kDefaultRepo = "models";
 // Threads each libtorch operator may use, when not set: every core. Dividing the cores among concurrent
 // callers looks tidier but is slower: with one thread per operator, Debian's libtorch 1.13 takes a
 // convolution path 13x slower for ResNet50 (476 ms vs 37 ms on the 2-core dev machine), while 4 clients
-// sharing 2 cores at 2 threads each still got 98 ms p50 (experiments/cpu_baseline.sh).
+// sharing 2 cores at 2 threads each still got 98 ms p50 (experiments/cpu_baseline.toml).
 int default_intra_op_threads();
 // I/O threads per listener: a quarter of the cores, 1 to 4.
 int default_io_threads();

@@ -1,4 +1,4 @@
-// edgeserve: one binary, subcommands serve / gateway / bench / info / keygen.
+// edgeserve: one binary, subcommands serve / gateway / bench / sweep / report / info / keygen.
 #include <algorithm>
 #include <thread>
 
@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
       "                                                                  forward clients to GPU servers\n"
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --out results/run1\n"
       "  edgeserve bench --target local --model tiny --out results/local   (in-process lower bound)\n"
+      "  edgeserve sweep experiments/fig11_12_13_clients.toml --out results/fig11   one paper figure's runs\n"
+      "  edgeserve report results/fig11                                  its CSV, Markdown table and PNG plot\n"
       "  edgeserve info                                                  versions, devices, models\n"
       "  edgeserve keygen --out keys/server                              CURVE keys for authenticated links\n\n"
       "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.",
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
   const Command info = add_info_command(app);
   const Command keygen = add_keygen_command(app);
   const Command gateway = add_gateway_command(app);
+  const Command sweep = add_sweep_command(app);
+  const Command report = add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -64,5 +68,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("bench")) return bench();
   if (app.got_subcommand("keygen")) return keygen();
   if (app.got_subcommand("gateway")) return gateway();
+  if (app.got_subcommand("sweep")) return sweep();
+  if (app.got_subcommand("report")) return report();
   return info();
 }

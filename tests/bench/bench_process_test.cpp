@@ -6,6 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
+#include <zmq.hpp>
 
 #include "../support/child_process.h"
 #include "../support/server_process.h"
@@ -112,9 +114,14 @@ TEST(BenchProcess, DecodesAnImageFileWithARealCodec) {
 
 TEST(BenchProcess, ExitsNonZeroWhenRequestsGoUnanswered) {
   TempDir dir;
-  // Nothing listens on port 9 of loopback: every request times out.
-  auto run = run_bench(dir, {"--target", "tcp://127.0.0.1:9", "--model", "tiny", "--requests", "3", "--warmup", "0",
-                             "--timeout-ms", "200"});
+  // A ZeroMQ peer that accepts the connection and never answers: every request times out. (With nothing
+  // listening at all, bench now refuses to start: UnreachableTcpServerFailsFastWithExitTwo.)
+  zmq::context_t context;
+  zmq::socket_t silent(context, zmq::socket_type::router);
+  silent.set(zmq::sockopt::linger, 0);
+  silent.bind("tcp://127.0.0.1:*");
+  auto run = run_bench(dir, {"--target", silent.get(zmq::sockopt::last_endpoint), "--model", "tiny", "--requests", "3",
+                             "--warmup", "0", "--timeout-ms", "200"});
   EXPECT_EQ(run.exit_code, 1) << run.log;
   ASSERT_FALSE(run.summary.is_null()) << run.log;
   EXPECT_EQ(run.summary["requests"]["timeouts"].get<uint64_t>(), 3u);
@@ -127,8 +134,67 @@ TEST(BenchProcess, UnknownModelFailsClearly) {
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
   auto run = run_bench(dir, {"--target", server.endpoint(), "--model", "nope", "--requests", "3"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_code, 2) << "a set-up error, as documented: the server refused the warm-up";
   EXPECT_NE(run.log.find("unknown-model"), std::string::npos) << run.log;
+}
+
+// A tcp target with nothing listening used to cost the warm-up's whole timeout (10.8 s) and exit 1.
+TEST(BenchProcess, UnreachableTcpServerFailsFastWithExitTwo) {
+  TempDir dir;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = run_bench(dir, {"--target", "tcp://127.0.0.1:1", "--model", "tiny", "--requests", "3"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(run.exit_code, 2) << run.log;
+  EXPECT_LT(took, 5s) << run.log;
+  EXPECT_NE(run.log.find("cannot reach tcp://127.0.0.1:1"), std::string::npos) << run.log;
+}
+
+// Open loop: Poisson arrivals at --rate requests/s in all; latency from the intended send time.
+TEST(BenchProcess, OpenLoopRateProducesResults) {
+  TempDir dir;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = run_bench(dir, {"--target", "local", "--model", "tiny", "--clients", "2", "--requests", "15", "--rate",
+                             "100", "--intra-op-threads", "1"});
+  const double took_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(run.exit_code, 0) << run.log;
+  expect_well_formed(run, 30);
+  EXPECT_EQ(run.summary["config"]["offered_rate_rps"].get<double>(), 100);
+  EXPECT_NE(run.summary["config"]["load"].get<std::string>().find("open loop"), std::string::npos);
+  EXPECT_GT(took_s, 0.1) << "30 requests at 100/s take about 0.3 s, not a closed loop's burst";
+  EXPECT_LT(run.summary["throughput_rps"].get<double>(), 300) << "the schedule, not the server, sets the pace";
+}
+
+// Ctrl-C keeps what was measured: results are written and the exit code says it was interrupted.
+TEST(BenchProcess, InterruptWritesWhatWasMeasured) {
+  TempDir dir;
+  std::vector<std::string> argv{testing::edgeserve_binary(),
+                                "bench",
+                                "--repo",
+                                testing::test_models_dir().string(),
+                                "--out",
+                                (dir.path() / "out").string(),
+                                "--target",
+                                "local",
+                                "--model",
+                                "tiny",
+                                "--requests",
+                                "10000000",
+                                "--intra-op-threads",
+                                "1"};
+  ChildProcess p(argv, dir.path() / "bench.log");
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (p.log().find(" req/s") == std::string::npos && std::chrono::steady_clock::now() < deadline && !p.wait(0ms))
+    std::this_thread::sleep_for(50ms);  // the first progress line: measuring
+  p.signal(SIGINT);
+  const auto code = p.wait(60s);
+  ASSERT_TRUE(code.has_value()) << p.log();
+  EXPECT_EQ(*code, 130) << p.log();
+  std::ifstream js(dir.path() / "out" / "summary.json");
+  ASSERT_TRUE(js) << p.log();
+  const auto summary = nlohmann::json::parse(js);
+  EXPECT_GT(summary["requests"]["ok"].get<uint64_t>(), 0u);
+  EXPECT_LT(summary["requests"]["sent"].get<uint64_t>(), 10000000u);
+  EXPECT_TRUE(summary["config"]["interrupted"].get<bool>());
 }
 
 TEST(BenchProcess, BadUsageExitsTwo) {
