@@ -31,9 +31,10 @@ def main() -> int:
             continue
         # Metrics a run does not have (no gateway; older result files) show as a dash, not as 0.
         cells = ["%.3f" % m[k]["p50"] if m.get(k, {}).get("count") else "—" for k in STAGES]
-        rows.append("| %s | %s | %.3f | %.3f | %.1f | %.0f | %s |" % (
+        gpu_mb = s["memory-usage"]["gpu_mem_mb_max"]  # null where not measured (a CPU server)
+        rows.append("| %s | %s | %.3f | %.3f | %.1f | %s | %s |" % (
             d.name, " | ".join(cells), m["total-time"]["p99"], m["processing-time"]["cov"], s["throughput_rps"],
-            s["memory-usage"]["gpu_mem_mb_max"], link_of(s)))
+            "—" if gpu_mb is None else "%.0f" % gpu_mb, link_of(s)))
         for group, table in s.get("by_priority", {}).items():
             t = table["total-time"]
             if t["count"]:
