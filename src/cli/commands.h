@@ -31,6 +31,9 @@ inline const std::string kDefaultRepo = "models";
 int default_intra_op_threads();
 // I/O threads per listener: a quarter of the cores, 1 to 4.
 int default_io_threads();
+// The command line this process was started with (recorded in result files); set once by main.
+void set_command_line(std::vector<std::string> argv);
+const std::vector<std::string>& command_line();
 // "a,b" → {"a","b"}; empty → {}.
 std::vector<std::string> split_list(const std::string& s);
 

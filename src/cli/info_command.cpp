@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
+#include "core/build_info.h"
 #include "engine/engine.h"
 #include "transport/ucx/ucx_info.h"
 
@@ -18,12 +20,16 @@ struct InfoFlags {
   bool load = false;
 };
 
-int run_info(const InfoFlags& f) {
-  const std::string& repo = f.repo;
+std::string zmq_version_text() {
   int major = 0, minor = 0, patch = 0;
   zmq_version(&major, &minor, &patch);
-  fmt::print("edgeserve {}\n", EDGESERVE_VERSION);
-  fmt::print("  {}\n  ZeroMQ {}.{}.{}\n", engine::torch_version(), major, minor, patch);
+  return fmt::format("{}.{}.{}", major, minor, patch);
+}
+
+int run_info(const InfoFlags& f) {
+  const std::string& repo = f.repo;
+  fmt::print("edgeserve {} (commit {})\n", core::build_version(), core::build_commit());
+  fmt::print("  {}\n  ZeroMQ {}\n", engine::torch_version(), zmq_version_text());
   fmt::print("devices:\n  cpu ({} hardware threads)\n", std::thread::hardware_concurrency());
   fmt::print("  cuda: {}; GPU engine {}\n",
              engine::cuda_available() ? "available" : "not available in this libtorch / machine",
@@ -46,7 +52,7 @@ int run_info(const InfoFlags& f) {
       if (engine.ok())
         fmt::print("  {:<16} on {}: {}\n", "", (*engine)->device(), (*engine)->execution_mode());
       else
-        fmt::print("  {:<16} on {}: cannot load: {}\n", "", f.device, engine.status().to_string());
+        fmt::print("  {:<16} on {}: cannot load: {}\n", "", f.device, user_text(engine.status()));
     }
   }
   return kExitOk;
@@ -56,11 +62,11 @@ int run_info(const InfoFlags& f) {
 
 Command add_info_command(CLI::App& app) {
   auto f = std::make_shared<InfoFlags>();
-  auto* cmd =
-      app.add_subcommand("info",
-                         "Versions, devices, and the models of a repository.\nExamples:\n"
-                         "  edgeserve info --repo models\n"
-                         "  edgeserve info --load --device cuda:0   # also load each model: eager or CUDA graph?");
+  auto* cmd = add_described_subcommand(app, "info", "Versions, devices, and the models of a repository.",
+                                       "Examples:\n"
+                                       "  edgeserve info --repo models\n"
+                                       "  edgeserve info --load --device cuda:0   # also load each model: eager or "
+                                       "CUDA graph?");
   cmd->add_option("--repo", f->repo, "Model repository folder")->capture_default_str();
   cmd->add_flag("--load", f->load, "Load every model on --device and say how it runs (eager, cuda-graph, or why not)");
   cmd->add_option("--device", f->device, "Device for --load: cpu or cuda:N")->capture_default_str();
