@@ -113,7 +113,8 @@ nlohmann::json describe_run(const RunContext& context) {
             {"kernel", host.kernel},
             {"gpu", gpu}}},
           {"command_line", shell_join(context.command_line)},
-          {"environment", metrics::environment_with_prefixes({"UCX_", "EDGESERVE_"})}};
+          {"environment",
+           context.environment ? *context.environment : metrics::environment_with_prefixes(kRecordedEnvironment)}};
 }
 
 nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const Input& input,

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,10 +20,16 @@ namespace edgeserve::bench {
 // The metric names (metrics/metric_names.h), under the name this layer has always used.
 inline constexpr auto& kTimeMetrics = metrics::kTimeMetrics;
 
+// The environment variables a result records: they change what a run measures.
+inline const std::vector<std::string> kRecordedEnvironment = {"UCX_", "EDGESERVE_"};
+
 // How and where a run was made, beyond BenchOptions: recorded at the top of summary.json.
 struct RunContext {
   std::vector<std::string> command_line;  // argv, program included
   std::string cuda_runtime;               // "12.4"; "" without a GPU engine
+  // UCX_* and EDGESERVE_* variables as the process got them, before edgeserve set its own UCX defaults;
+  // nullopt: read them now.
+  std::optional<std::map<std::string, std::string>> environment;
 };
 
 // summary.json's description of the run: edgeserve version and commit, UTC date, machine (host, CPU, kernel,

@@ -136,7 +136,8 @@ int run_bench_command(BenchFlags& f) {
     return kExitFailed;
   }
   const auto summary =
-      bench::summarize(result, f.options, *input, bench::RunContext{command_line(), engine::cuda_runtime_version()});
+      bench::summarize(result, f.options, *input,
+                       bench::RunContext{command_line(), engine::cuda_runtime_version(), start_environment()});
   if (!f.out.empty()) {
     if (auto s = bench::write_results(f.out, result, summary); !s.ok()) {
       log->error("{}", user_text(s));

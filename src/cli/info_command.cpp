@@ -31,7 +31,7 @@ std::string zmq_version_text() {
 
 // The same facts as the text, for machines: one JSON object on stdout.
 int run_info_json(const InfoFlags& f) {
-  nlohmann::json j = bench::describe_run({command_line(), engine::cuda_runtime_version()});
+  nlohmann::json j = bench::describe_run({command_line(), engine::cuda_runtime_version(), start_environment()});
   j.erase("command_line");
   j["libraries"] = {
       {"torch", engine::torch_version()}, {"zeromq", zmq_version_text()}, {"ucx", transport::ucx::describe()}};

@@ -4,10 +4,12 @@
 
 #include <cstdio>
 
+#include "bench/results.h"
 #include "cli/commands.h"
 #include "cli/usage.h"
 #include "core/build_info.h"
 #include "core/log.h"
+#include "metrics/host_info.h"
 
 namespace edgeserve::cli {
 
@@ -16,10 +18,15 @@ int default_io_threads() { return static_cast<int>(std::clamp(std::thread::hardw
 
 namespace {
 std::vector<std::string> g_command_line;
-}
+std::map<std::string, std::string> g_start_environment;
+}  // namespace
 
-void set_command_line(std::vector<std::string> argv) { g_command_line = std::move(argv); }
+void set_command_line(std::vector<std::string> argv) {
+  g_command_line = std::move(argv);
+  g_start_environment = metrics::environment_with_prefixes(bench::kRecordedEnvironment);
+}
 const std::vector<std::string>& command_line() { return g_command_line; }
+const std::map<std::string, std::string>& start_environment() { return g_start_environment; }
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;

@@ -75,6 +75,7 @@ const Case kCases[] = {
     {{}, 2, "a subcommand is required"},
     // what works: --log-level after the subcommand, help, version
     {{"info", "--repo", "{TMP}", "--log-level", "debug"}, 0, "edgeserve"},
+    {{"info", "--json", "--repo", "{TMP}"}, 0, "\"commit\": "},
     {{"--help"}, 0, "Examples"},
     {{"--version"}, 0, "edgeserve"},
 };
