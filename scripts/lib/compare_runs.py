@@ -36,7 +36,7 @@ def main(argv):
     others = [(label, s) for label, s in runs if label != base_label]
     first = runs[0][1]
     c = first["config"]
-    print("%s, %d client(s) x %d requests, input %s — median (p50) per stage, ms" %
+    print("%s, %d client(s) x %d requests, input %s — median (p50) of each stage, ms (medians need not add up)" %
           (c["model"], c["clients"], c["requests_per_client"], c["input"]))
     header = "%-20s" % "stage" + "".join("%10s" % label for label, _ in runs)
     header += "".join("%16s" % ("%s over %s" % (label, base_label)) for label, _ in others)
@@ -51,7 +51,11 @@ def main(argv):
     for label, s in runs:
         link = s.get("link", {})
         lanes = ", ".join(link.get("client_transports") or [])
-        over = "%s over %s%s | " % (link["kind"], link["library"], " [%s]" % lanes if lanes else "") if link else ""
+        over = ""
+        if link.get("library"):
+            over = "%s over %s%s | " % (link["kind"], link["library"], " [%s]" % lanes if lanes else "")
+        elif link:
+            over = "%s | " % link["kind"]
         print("  %-6s %s%d ok of %d | cpu-usage %s ms/request" % (
             label, over, s["requests"]["ok"], s["requests"]["sent"],
             cell(s.get("cpu-usage", {}).get("server_cpu_ms_per_request"))))
