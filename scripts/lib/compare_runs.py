@@ -36,7 +36,7 @@ def main(argv):
     others = [(label, s) for label, s in runs if label != base_label]
     first = runs[0][1]
     c = first["config"]
-    print("%s, %d client(s) x %d requests, input %s — median (p50) of each stage, ms (medians need not add up)" %
+    print("%s, %d client(s) x %d requests, input %s — p50 per stage, ms (p50s need not add up)" %
           (c["model"], c["clients"], c["requests_per_client"], c["input"]))
     header = "%-20s" % "stage" + "".join("%10s" % label for label, _ in runs)
     header += "".join("%16s" % ("%s over %s" % (label, base_label)) for label, _ in others)
