@@ -286,13 +286,13 @@ core::Status Gateway::run() {
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
     if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, core::peek_request_id(d->header()), queued);
   };
-  s.listeners.run(on_delivery);  // returns once every listener has drained its replies
+  const Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
   s.queue.close();
   workers.clear();
   for (const auto& b : s.backends)
     s.log->info("backend {}: {} request(s) forwarded, {} failure(s)", b->uri, b->forwarded.load(), b->failures.load());
   s.log->info("stopped: {} request(s) forwarded, {} answered with an error", s.forwarded.load(), s.failed.load());
-  return {};
+  return ran;
 }
 
 }  // namespace edgeserve::gateway

@@ -86,11 +86,11 @@ core::Status Server::run() {
     // push() leaves `job` intact when it refuses, so the delivery can still be answered.
     if (const core::Status refused = s.scheduler.push(std::move(job)); !refused.ok()) s.pipeline.reject(job, refused);
   };
-  s.listeners.run(on_delivery);  // returns once every listener has drained its replies
+  const core::Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
   s.scheduler.close();
   workers.clear();  // joins
   log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());
-  return {};
+  return ran;
 }
 
 }  // namespace edgeserve::server

@@ -6,9 +6,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <system_error>
 #include <thread>
 
+#include "core/log.h"
 #include "transport/endpoint.h"
 
 namespace edgeserve::transport {
@@ -40,11 +42,31 @@ core::Status ListenerSet::add(const std::string& uri, const ListenOptions& optio
   return {};
 }
 
-void ListenerSet::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
-  if (listeners_.empty()) return;
-  std::vector<std::jthread> others;
-  for (size_t i = 1; i < listeners_.size(); ++i) others.emplace_back([&, i] { listeners_[i]->run(on_delivery); });
-  listeners_[0]->run(on_delivery);
+core::Status ListenerSet::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
+  if (listeners_.empty()) return {};
+  // An exception (cppzmq, UCX glue) never leaves a listener's thread: it is logged, stops every listener (the
+  // others drain their replies) and is returned, so the process exits with an error instead of aborting.
+  std::mutex failure_mutex;
+  core::Status failure;
+  const auto guarded = [&](size_t i) {
+    try {
+      listeners_[i]->run(on_delivery);
+    } catch (const std::exception& e) {
+      const std::string why = fmt::format("listener {} stopped: {}", listeners_[i]->endpoint(), e.what());
+      core::logger("transport")->error("{}", why);
+      {
+        std::lock_guard lock(failure_mutex);
+        if (failure.ok()) failure = {core::StatusCode::kInternal, why};
+      }
+      stop();
+    }
+  };
+  {
+    std::vector<std::jthread> others;
+    for (size_t i = 1; i < listeners_.size(); ++i) others.emplace_back(guarded, i);
+    guarded(0);
+  }
+  return failure;
 }
 
 void ListenerSet::stop() {

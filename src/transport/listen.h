@@ -30,8 +30,9 @@ class ListenerSet {
   explicit ListenerSet(size_t capacity) { listeners_.reserve(capacity); }
   // Binds one more; stop() may run concurrently (it sees the listeners bound so far).
   core::Status add(const std::string& uri, const ListenOptions& options);
-  // Runs every listener (the first on the calling thread) until stop(); returns when all have drained.
-  void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
+  // Runs every listener (the first on the calling thread) until stop(); returns when all have drained. An
+  // exception in a listener stops them all and comes back as the error.
+  core::Status run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
   // Async-signal-safe.
   void stop();
   std::vector<std::string> endpoints() const;
