@@ -52,11 +52,11 @@ int main(int argc, char** argv) {
                "edgeserve"};
   app.formatter(narrow_formatter());
   app.footer(
+      "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.\n"
       "Examples (each subcommand's --help has more):\n"
       "  edgeserve serve --repo models --listen tcp://0.0.0.0:5555\n"
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model tiny --out results/run1\n"
-      "  edgeserve bench --target local --model tiny --out results/local   # in-process lower bound\n"
-      "Exit codes: 0 success, 1 the run had failed or unanswered requests, 2 bad usage or set-up error.");
+      "  edgeserve bench --target local --model tiny --out results/local   # in-process lower bound");
   app.require_subcommand(1);
   app.fallthrough();  // --log-level works after the subcommand too
   std::string log_level = "info";
