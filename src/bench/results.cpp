@@ -4,10 +4,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <limits>
 
+#include "core/build_info.h"
+#include "metrics/host_info.h"
 #include "metrics/summary_stats.h"
 
 namespace edgeserve::bench {
@@ -40,15 +44,44 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string hostname() {
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
+nlohmann::json stats_json(const metrics::SummaryStats& s) {
+  // count is the number of samples behind every percentile; p99 of fewer than 100 is flagged.
+  return {{"unit", metrics::kTimeUnit},
+          {"count", s.count},
+          {"mean", s.mean},
+          {"std", s.std},
+          {"cov", s.cov},
+          {"min", s.min},
+          {"p50", s.p50},
+          {"p90", s.p90},
+          {"p99", s.p99},
+          {"max", s.max},
+          {"p99_reliable", s.count >= metrics::kMinSamplesForP99}};
 }
 
-nlohmann::json stats_json(const metrics::SummaryStats& s) {
-  return {{"unit", "ms"}, {"count", s.count}, {"mean", s.mean}, {"std", s.std}, {"cov", s.cov},
-          {"min", s.min}, {"p50", s.p50},     {"p90", s.p90},   {"p99", s.p99}, {"max", s.max}};
+std::string utc_now_iso8601() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// The command line as a shell would take it back: words with spaces or quotes single-quoted.
+std::string shell_join(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    if (!a.empty() && a.find_first_of(" \t'\"$\\") == std::string::npos) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
 }
 
 nlohmann::json metric_table(const std::vector<const RequestRecord*>& records) {
@@ -64,8 +97,30 @@ nlohmann::json metric_table(const std::vector<const RequestRecord*>& records) {
 
 }  // namespace
 
-nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const Input& input) {
-  nlohmann::json j;
+nlohmann::json describe_run(const RunContext& context) {
+  const metrics::HostInfo host = metrics::host_info();
+  nlohmann::json gpu = nullptr;
+  if (!host.gpus.empty() || !host.gpu_driver.empty())
+    gpu = {{"names", host.gpus},
+           {"driver", host.gpu_driver.empty() ? nlohmann::json(nullptr) : nlohmann::json(host.gpu_driver)},
+           {"cuda", context.cuda_runtime.empty() ? nlohmann::json(nullptr) : nlohmann::json(context.cuda_runtime)}};
+  return {{"edgeserve", {{"version", core::build_version()}, {"commit", core::build_commit()}}},
+          {"date", utc_now_iso8601()},
+          {"machine",
+           {{"host", host.hostname},
+            {"cpu_model", host.cpu_model},
+            {"cpus", host.cpus},
+            {"kernel", host.kernel},
+            {"gpu", gpu}}},
+          {"command_line", shell_join(context.command_line)},
+          {"environment",
+           context.environment ? *context.environment : metrics::environment_with_prefixes(kRecordedEnvironment)}};
+}
+
+nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const Input& input,
+                         const RunContext& context) {
+  nlohmann::json j = describe_run(context);
+  j["schema_version"] = 2;
   j["config"] = {{"target", o.target},
                  {"model", o.model},
                  {"clients", o.clients},
@@ -76,7 +131,7 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
                  {"input_bytes", input.bytes.size()},
                  {"timeout_ms", o.timeout.count()},
                  {"payload", o.payload_on_device ? "device memory (local on GPU: no H2D)" : "host memory"},
-                 {"host", hostname()}};
+                 {"host", j["machine"]["host"]}};
   const uint64_t unanswered = result.sent - result.replied;
   j["requests"] = {{"sent", result.sent},
                    {"replied", result.replied},
@@ -105,7 +160,7 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
   {
     std::vector<double> processing;
     for (const auto* r : ok) processing.push_back(r->preprocess_ms + r->inference_ms);
-    j["metrics"]["processing-time"] = stats_json(metrics::summarize(processing));
+    j["metrics"][metrics::kProcessingTime] = stats_json(metrics::summarize(processing));
   }
   if (o.priority_clients > 0) {
     std::vector<const RequestRecord*> urgent, normal;
@@ -124,11 +179,15 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
     same_clock = same_clock && r->same_clock;
   }
   const double cpu_per_request = ok.size() > 1 ? (cpu_hi - cpu_lo) / static_cast<double>(ok.size() - 1) : NAN;
-  j["cpu-usage"] = {{"unit", "ms CPU per request (server process, user+system)"},
-                    {"server_cpu_ms_per_request", number_or_null(cpu_per_request)},
-                    {"note", o.target == "local" ? "local: the server pipeline shares the process with the clients"
-                                                 : "server process only"}};
-  j["memory-usage"] = {{"server_rss_mb_max", rss_max}, {"gpu_mem_mb_max", gpu_max}};
+  j[metrics::kCpuUsage] = {
+      {"unit", "ms CPU per request (server process, user+system)"},
+      {"server_cpu_ms_per_request", number_or_null(cpu_per_request)},
+      {"note",
+       o.target == "local" ? "local: the server pipeline shares the process with the clients" : "server process only"}};
+  // A server without a GPU reports 0 bytes of GPU memory: not measured, so null (never 0).
+  j[metrics::kMemoryUsage] = {{"unit", "MB"},
+                              {"server_rss_mb_max", rss_max},
+                              {"gpu_mem_mb_max", gpu_max > 0 ? nlohmann::json(gpu_max) : nlohmann::json(nullptr)}};
   j["timing_split"] = same_clock ? "same-clock: request/response-time from the shared monotonic clock of one host"
                                  : "request-time = total-time - server-time; response-time not measured";
   return j;
@@ -141,14 +200,19 @@ core::Status write_results(const std::filesystem::path& dir, const BenchResult& 
   {
     std::ofstream csv(dir / "requests.csv");
     if (!csv) return {core::StatusCode::kInternal, fmt::format("cannot write {}", (dir / "requests.csv").string())};
-    csv << "client,seq,request_id,status";
-    for (const char* name : kTimeMetrics) csv << ',' << name;
-    csv << ",server-cpu-ms,memory-usage-mb,gpu-memory-mb,same-clock,priority,error\n";
+    csv << "client,seq,request_id,status," << metrics::kCsvSentAt;
+    for (const char* name : kTimeMetrics) csv << ',' << metrics::csv_column(name, metrics::kTimeUnit);
+    csv << ',' << metrics::kCsvCpuCumulative << ',' << metrics::kCsvRss << ',' << metrics::kCsvGpuMemory
+        << ",same-clock,priority,error\n";
     auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : std::string(); };
+    uint64_t first_send = std::numeric_limits<uint64_t>::max();
+    for (const auto& r : result.records) first_send = std::min(first_send, r.start_ns);
     for (const auto& r : result.records) {
-      csv << r.client << ',' << r.seq << ',' << r.request_id << ',' << r.status;
+      csv << r.client << ',' << r.seq << ',' << r.request_id << ',' << r.status << ','
+          << num(static_cast<double>(r.start_ns - first_send) / 1e9);
       for (const char* name : kTimeMetrics) csv << ',' << num(metric_of(r, name));
-      csv << ',' << num(r.server_cpu_ms) << ',' << num(r.server_rss_mb) << ',' << num(r.gpu_mem_mb) << ','
+      csv << ',' << num(r.server_cpu_ms) << ',' << num(r.server_rss_mb) << ','
+          << num(r.gpu_mem_mb > 0 ? r.gpu_mem_mb : std::numeric_limits<double>::quiet_NaN()) << ','
           << (r.same_clock ? 1 : 0) << ',' << static_cast<int>(r.priority) << ',' << csv_field(r.error) << '\n';
     }
   }
@@ -164,6 +228,10 @@ std::string format_table(const nlohmann::json& s) {
   std::string out = fmt::format("edgeserve bench: {} → {} | {} client(s) × {} requests | input {}\n",
                                 c["model"].get<std::string>(), c["target"].get<std::string>(), c["clients"].get<int>(),
                                 c["requests_per_client"].get<int>(), c["input"].get<std::string>());
+  if (s.contains("edgeserve") && s.contains("machine"))
+    out += fmt::format("edgeserve {} ({}) on {} | {} | {}\n", s["edgeserve"]["version"].get<std::string>(),
+                       s["edgeserve"]["commit"].get<std::string>(), s["machine"]["host"].get<std::string>(),
+                       s["machine"]["cpu_model"].get<std::string>(), s["date"].get<std::string>());
   if (s.contains("link") && !s["link"]["client_transports"].empty())
     out += fmt::format(
         "link: {} over {} (landing {}) | client lanes [{}] | server lanes [{}]\n", s["link"]["kind"].get<std::string>(),
@@ -172,6 +240,7 @@ std::string format_table(const nlohmann::json& s) {
         fmt::format("{}", fmt::join(s["link"]["server_transports"].get<std::vector<std::string>>(), ", ")));
   out += fmt::format("{:<20}{:>10}{:>10}{:>10}{:>10}{:>10}{:>8}\n", "metric (ms)", "mean", "p50", "p90", "p99", "max",
                      "CoV");
+  bool few_samples = false;
   for (const char* name : kTimeMetrics) {
     const auto& m = s["metrics"][name];
     if (m["count"].get<size_t>() == 0) {
@@ -181,18 +250,27 @@ std::string format_table(const nlohmann::json& s) {
         out += fmt::format("{:<20}{:>10}\n", name, "n/a");
       continue;
     }
-    out += fmt::format("{:<20}{:>10.3f}{:>10.3f}{:>10.3f}{:>10.3f}{:>10.3f}{:>8.3f}\n", name, m["mean"].get<double>(),
-                       m["p50"].get<double>(), m["p90"].get<double>(), m["p99"].get<double>(), m["max"].get<double>(),
+    const bool few = m["count"].get<size_t>() < metrics::kMinSamplesForP99;
+    few_samples = few_samples || few;
+    out += fmt::format("{:<20}{:>10.3f}{:>10.3f}{:>10.3f}{:>10}{:>10.3f}{:>8.3f}\n", name, m["mean"].get<double>(),
+                       m["p50"].get<double>(), m["p90"].get<double>(),
+                       fmt::format("{:.3f}{}", m["p99"].get<double>(), few ? "*" : ""), m["max"].get<double>(),
                        m["cov"].get<double>());
   }
-  const auto& cpu = s["cpu-usage"]["server_cpu_ms_per_request"];
-  out += fmt::format("throughput {:.1f} req/s over {:.2f} s | server CPU {} ms/request | server RSS {:.0f} MB",
-                     s["throughput_rps"].get<double>(), s["wall_s"].get<double>(),
-                     cpu.is_null() ? std::string("n/a") : fmt::format("{:.3f}", cpu.get<double>()),
-                     s["memory-usage"]["server_rss_mb_max"].get<double>());
-  if (const double gpu = s["memory-usage"]["gpu_mem_mb_max"].get<double>(); gpu > 0)
-    out += fmt::format(" | GPU memory {:.0f} MB", gpu);
-  out += fmt::format(" | processing-time CoV {:.3f}\n", s["metrics"]["processing-time"]["cov"].get<double>());
+  if (few_samples)
+    out += fmt::format("* p99 from fewer than {} samples: read it as an estimate near the max\n",
+                       metrics::kMinSamplesForP99);
+  const auto& cpu = s[metrics::kCpuUsage]["server_cpu_ms_per_request"];
+  const auto& memory = s[metrics::kMemoryUsage];
+  out +=
+      fmt::format("throughput {:.1f} req/s over {:.2f} s | {} {} ms/request (server CPU) | {} {:.0f} MB (server RSS)",
+                  s["throughput_rps"].get<double>(), s["wall_s"].get<double>(), metrics::kCpuUsage,
+                  cpu.is_null() ? std::string("n/a") : fmt::format("{:.3f}", cpu.get<double>()), metrics::kMemoryUsage,
+                  memory["server_rss_mb_max"].get<double>());
+  if (memory["gpu_mem_mb_max"].is_number())
+    out += fmt::format(", GPU {:.0f} MB", memory["gpu_mem_mb_max"].get<double>());
+  out += fmt::format(" | {} CoV {:.3f}\n", metrics::kProcessingTime,
+                     s["metrics"][metrics::kProcessingTime]["cov"].get<double>());
   if (s.contains("by_priority"))
     for (const char* group : {"priority", "normal"}) {
       const auto& t = s["by_priority"][group]["total-time"];

@@ -12,6 +12,7 @@
 #include "bench/load_generator.h"
 #include "bench/results.h"
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "server/model_repository.h"
@@ -100,28 +101,21 @@ int run_bench_command(BenchFlags& f) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   f.options.stop = &g_bench_stop;
-  for (const auto& target : split_list(f.options.target))
-    if ((target != "local" || f.options.target != "local") && !target.starts_with("tcp://") &&
-        !target.starts_with("ucx://")) {
-      log->error("--target '{}' is neither local, tcp://HOST:PORT nor ucx://HOST:PORT (or a comma list of those)",
-                 f.options.target);
-      return kExitUsage;
-    }
+  if (f.options.target != "local") {
+    for (const auto& target : split_list(f.options.target))
+      if (auto parsed = transport::parse_endpoint(target, transport::EndpointUse::kConnect); !parsed.ok())
+        return usage_error("bench", "--target " + parsed.status().message() +
+                                        ", or local (or a comma list of tcp:// and ucx:// targets)");
+  }
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_client_config(f.curve_server_key, f.curve_key);
-    if (!curve.ok()) {
-      log->error("{}", curve.status().to_string());
-      return kExitUsage;
-    }
+    if (!curve.ok()) return usage_error("bench", user_text(curve.status()));
     f.options.curve = std::move(curve.value());
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
   f.options.progress = !f.no_progress;
   auto input = make_input(f);
-  if (!input.ok()) {
-    log->error("{}", input.status().to_string());
-    return kExitUsage;
-  }
+  if (!input.ok()) return usage_error("bench", user_text(input.status()));
   // target local: the server's pipeline, in this process.
   std::optional<server::ModelRepository> models;
   std::unique_ptr<server::Pipeline> pipeline;
@@ -131,7 +125,7 @@ int run_bench_command(BenchFlags& f) {
     auto loaded =
         server::ModelRepository::load(f.repo, {f.options.model}, {f.device, f.options.clients, !f.no_cuda_graphs});
     if (!loaded.ok()) {
-      log->error("{}", loaded.status().to_string());
+      log->error("{}", user_text(loaded.status()));
       return kExitUsage;
     }
     models.emplace(std::move(loaded.value()));
@@ -144,7 +138,7 @@ int run_bench_command(BenchFlags& f) {
   if (models && f.device != "cpu" && !f.local_input_on_host) {
     auto copied = models->find(f.options.model)->copy_to_device(input->bytes);
     if (!copied.ok()) {
-      log->error("{}", copied.status().to_string());
+      log->error("{}", user_text(copied.status()));
       return kExitUsage;
     }
     device_input = std::move(copied.value());
@@ -157,14 +151,15 @@ int run_bench_command(BenchFlags& f) {
     log->error("{}", result.setup_error);
     return result.interrupted ? kExitInterrupted : kExitUsage;
   }
-  auto summary = bench::summarize(result, f.options, *input);
+  auto summary = bench::summarize(result, f.options, *input,
+                                  bench::RunContext{command_line(), engine::cuda_runtime_version(), start_environment()});
   summary["config"]["load"] =
       f.options.rate > 0 ? "open loop (Poisson arrivals; total-time from the intended send)" : "closed loop";
   summary["config"]["offered_rate_rps"] = f.options.rate;
   summary["config"]["interrupted"] = result.interrupted;
   if (!f.out.empty()) {
     if (auto s = bench::write_results(f.out, result, summary); !s.ok()) {
-      log->error("{}", s.to_string());
+      log->error("{}", user_text(s));
       return kExitFailed;
     }
   }
@@ -190,23 +185,24 @@ int run_bench_command(BenchFlags& f) {
 
 Command add_bench_command(CLI::App& app) {
   auto f = std::make_shared<BenchFlags>();
-  auto* cmd = app.add_subcommand(
-      "bench",
-      "Load generator: N clients, each sending M requests one after another (closed loop), or on a Poisson\n"
-      "schedule of --rate requests/s in all (open loop: total-time counts from the intended send time).\n"
-      "Writes OUT/requests.csv (one row per request, every stage) and OUT/summary.json (per metric: count,\n"
-      "mean, std, CoV, p50, p90, p99, max; throughput; errors; server CPU per request; server RSS).\n"
-      "Exits 1 if any request failed or went unanswered, 2 if the server cannot be reached or refuses the\n"
-      "warm-up (unknown model), 130 on Ctrl-C (what was measured is written).\n"
-      "Examples:\n"
-      "  edgeserve bench --target local --model tiny --out results/local\n"
-      "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --requests 1000 "
-      "--input preprocessed --out results/tcp4\n"
-      "  edgeserve bench --target ucx://127.0.0.1:6000 --model resnet50 --out results/rdma\n"
+  auto* cmd = add_described_subcommand(
+      app, "bench", "Load generator: N clients sending M requests each, closed loop or on a Poisson schedule.",
+      "Closed loop: each client sends its next request when the last reply came. Open loop (--rate R): R\n"
+      "requests/s in all on a Poisson schedule, and total-time counts from each intended send time.\n"
+      "Writes OUT/requests.csv (one row per request, every stage, units in the column names) and OUT/summary.json\n"
+      "(per metric: count, mean, std, CoV, p50, p90, p99, max; throughput; errors; cpu-usage; memory-usage; and\n"
+      "the run's configuration: version, commit, host, GPU, command line, UCX_* and EDGESERVE_* variables).\n"
+      "Exits 1 if any request failed or went unanswered, 2 on bad usage or when the server cannot be reached or\n"
+      "refuses the warm-up (unknown model), 130 on Ctrl-C (what was measured is written).\n"
       "UCX targets report the landing memory the server uses (host = the paper's rdma, cuda = gdr) and the UCX\n"
       "transports each side really uses (summary.json \"link\"): on one host that is shared memory or TCP, not an\n"
       "RDMA NIC. UCX_TLS / UCX_NET_DEVICES choose transports; EDGESERVE_UCX_SPIN_US (default 100) is how long a\n"
-      "waiting client busy-polls before it sleeps.");
+      "waiting client busy-polls before it sleeps.\n"
+      "Examples:\n"
+      "  edgeserve bench --target local --model tiny --out results/local\n"
+      "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --requests 1000 \\\n"
+      "      --input preprocessed --out results/tcp4\n"
+      "  edgeserve bench --target ucx://127.0.0.1:6000 --model resnet50 --out results/rdma");
   cmd->add_option("--target", f->options.target,
                   "tcp://HOST:PORT or ucx://HOST:PORT of a server, or local (in-process, from --repo); a comma list of "
                   "servers spreads the clients over them (client i → the (i mod n)-th)")

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ inline const std::string kDefaultRepo = "models";
 int default_intra_op_threads();
 // I/O threads per listener: a quarter of the cores, 1 to 4.
 int default_io_threads();
+// The command line this process was started with, and its UCX_* and EDGESERVE_* variables before edgeserve
+// set any UCX defaults (both recorded in result files); set once by main, first thing.
+void set_command_line(std::vector<std::string> argv);
+const std::vector<std::string>& command_line();
+const std::map<std::string, std::string>& start_environment();
 // "a,b" → {"a","b"}; empty → {}.
 std::vector<std::string> split_list(const std::string& s);
 

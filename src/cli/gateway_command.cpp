@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/limit_flags.h"
+#include "cli/usage.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
 
@@ -28,6 +29,11 @@ struct GatewayFlags {
 
 int run_gateway(GatewayFlags& f) {
   auto log = core::logger("gateway");
+  if (auto s = check_endpoints("--listen", f.options.listen, transport::EndpointUse::kListen); !s.ok())
+    return usage_error("gateway", s.message());
+  if (auto s = check_endpoints("--backend", f.options.backends, transport::EndpointUse::kConnect); !s.ok())
+    return usage_error("gateway", s.message());
+  if (auto s = check_ready_file(f.ready_file); !s.ok()) return usage_error("gateway", s.message());
   f.options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   f.options.backend_timeout = std::chrono::milliseconds(f.backend_timeout_ms);
   f.options.retry_after = std::chrono::milliseconds(f.retry_ms);
@@ -36,14 +42,13 @@ int run_gateway(GatewayFlags& f) {
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) {
-      log->error("{}", curve.status().to_string());
-      return kExitUsage;
+      return usage_error("gateway", user_text(curve.status()));
     }
     f.options.curve = std::move(curve.value());
   }
   auto gw = gateway::Gateway::create(f.options);
   if (!gw.ok()) {
-    log->error("{}", gw.status().to_string());
+    log->error("{}", user_text(gw.status()));
     return kExitUsage;
   }
   g_gateway = gw->get();
@@ -55,7 +60,7 @@ int run_gateway(GatewayFlags& f) {
   const core::Status s = (*gw)->run();
   g_gateway = nullptr;
   if (!s.ok()) {
-    log->error("{}", s.to_string());
+    log->error("{}", user_text(s));
     return kExitUsage;
   }
   return kExitOk;
@@ -66,14 +71,13 @@ int run_gateway(GatewayFlags& f) {
 Command add_gateway_command(CLI::App& app) {
   auto f = std::make_shared<GatewayFlags>();
   f->options.io_threads = default_io_threads();
-  auto* cmd = app.add_subcommand(
-      "gateway",
-      "Forward clients' requests to edgeserve servers (the paper's proxied connections) until SIGINT/SIGTERM.\n"
+  auto* cmd = add_described_subcommand(
+      app, "gateway", "Forward clients' requests to edgeserve servers (the paper's proxied connections).",
       "Any front transport to any back transport: tcp:// or ucx:// on either side. With several --backend, each\n"
       "request goes to the one with the fewest requests in flight; a backend that fails (refused, timed out,\n"
       "gone) is left out for --retry-ms, then tried again, and the requests it failed get error replies. Replies\n"
       "keep the server's stage times and add the gateway's (gateway-time, backend-hop-time in `bench`).\n"
-      "Examples:\n"
+      "Runs until SIGINT/SIGTERM. Examples:\n"
       "  edgeserve gateway --listen tcp://0.0.0.0:5556 --backend ucx://10.0.0.2:6000\n"
       "  edgeserve gateway --listen ucx://0.0.0.0:6001 --backend tcp://gpu1:5555 --backend tcp://gpu2:5555");
   cmd->add_option("--listen", f->options.listen,
@@ -97,7 +101,7 @@ Command add_gateway_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-payload-mb", f->max_payload_mb, "Largest request payload accepted")
-      ->check(CLI::PositiveNumber)
+      ->check(payload_mb_check())
       ->capture_default_str();
   cmd->add_option("--max-queue", f->options.max_queue,
                   "Requests that may wait for a forwarding thread; beyond this, requests are answered 'overloaded'")

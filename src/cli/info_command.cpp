@@ -2,9 +2,13 @@
 #include <fmt/format.h>
 #include <zmq.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bench/results.h"
 #include "cli/commands.h"
+#include "cli/usage.h"
+#include "core/build_info.h"
 #include "engine/engine.h"
 #include "transport/ucx/ucx_info.h"
 
@@ -16,14 +20,56 @@ struct InfoFlags {
   std::string repo = kDefaultRepo;
   std::string device = "cpu";
   bool load = false;
+  bool json = false;
 };
 
-int run_info(const InfoFlags& f) {
-  const std::string& repo = f.repo;
+std::string zmq_version_text() {
   int major = 0, minor = 0, patch = 0;
   zmq_version(&major, &minor, &patch);
-  fmt::print("edgeserve {}\n", EDGESERVE_VERSION);
-  fmt::print("  {}\n  ZeroMQ {}.{}.{}\n", engine::torch_version(), major, minor, patch);
+  return fmt::format("{}.{}.{}", major, minor, patch);
+}
+
+// The same facts as the text, for machines: one JSON object on stdout.
+int run_info_json(const InfoFlags& f) {
+  nlohmann::json j = bench::describe_run({command_line(), engine::cuda_runtime_version(), start_environment()});
+  j.erase("command_line");
+  j["libraries"] = {
+      {"torch", engine::torch_version()}, {"zeromq", zmq_version_text()}, {"ucx", transport::ucx::describe()}};
+  j["cuda"] = {{"available", engine::cuda_available()}, {"gpu_engine_built", engine::gpu_engine_built()}};
+  j["transports"] = {"local", "tcp", "ucx"};
+  j["repo"] = f.repo;
+  auto specs = engine::load_manifest(f.repo);
+  if (!specs.ok()) {
+    j["models"] = nullptr;
+    j["models_error"] = specs.status().message();
+  } else {
+    j["models"] = nlohmann::json::array();
+    for (const auto& s : *specs) {
+      nlohmann::json outputs = nlohmann::json::array();
+      for (const auto& o : s.outputs) outputs.push_back(o.shape.to_string());
+      nlohmann::json m = {{"name", s.name},
+                          {"task", s.task},
+                          {"input", {{"dtype", core::to_string(s.input.dtype)}, {"shape", s.input.shape.to_string()}}},
+                          {"outputs", outputs},
+                          {"file", s.file.string()},
+                          {"file_exists", std::filesystem::exists(s.file)}};
+      if (f.load) {
+        auto engine = engine::load_engine(s, {f.device, 1, true});
+        m["load"] = engine.ok() ? nlohmann::json{{"device", (*engine)->device()}, {"mode", (*engine)->execution_mode()}}
+                                : nlohmann::json{{"device", f.device}, {"error", user_text(engine.status())}};
+      }
+      j["models"].push_back(std::move(m));
+    }
+  }
+  fmt::print("{}\n", j.dump(2));
+  return kExitOk;
+}
+
+int run_info(const InfoFlags& f) {
+  if (f.json) return run_info_json(f);
+  const std::string& repo = f.repo;
+  fmt::print("edgeserve {} (commit {})\n", core::build_version(), core::build_commit());
+  fmt::print("  {}\n  ZeroMQ {}\n", engine::torch_version(), zmq_version_text());
   fmt::print("devices:\n  cpu ({} hardware threads)\n", std::thread::hardware_concurrency());
   fmt::print("  cuda: {}; GPU engine {}\n",
              engine::cuda_available() ? "available" : "not available in this libtorch / machine",
@@ -46,7 +92,7 @@ int run_info(const InfoFlags& f) {
       if (engine.ok())
         fmt::print("  {:<16} on {}: {}\n", "", (*engine)->device(), (*engine)->execution_mode());
       else
-        fmt::print("  {:<16} on {}: cannot load: {}\n", "", f.device, engine.status().to_string());
+        fmt::print("  {:<16} on {}: cannot load: {}\n", "", f.device, user_text(engine.status()));
     }
   }
   return kExitOk;
@@ -56,14 +102,16 @@ int run_info(const InfoFlags& f) {
 
 Command add_info_command(CLI::App& app) {
   auto f = std::make_shared<InfoFlags>();
-  auto* cmd =
-      app.add_subcommand("info",
-                         "Versions, devices, and the models of a repository.\nExamples:\n"
-                         "  edgeserve info --repo models\n"
-                         "  edgeserve info --load --device cuda:0   # also load each model: eager or CUDA graph?");
+  auto* cmd = add_described_subcommand(app, "info", "Versions, devices, and the models of a repository.",
+                                       "Examples:\n"
+                                       "  edgeserve info --repo models\n"
+                                       "  edgeserve info --json   # the same, as one JSON object\n"
+                                       "  edgeserve info --load --device cuda:0   # also load each model: eager or "
+                                       "CUDA graph?");
   cmd->add_option("--repo", f->repo, "Model repository folder")->capture_default_str();
   cmd->add_flag("--load", f->load, "Load every model on --device and say how it runs (eager, cuda-graph, or why not)");
   cmd->add_option("--device", f->device, "Device for --load: cpu or cuda:N")->capture_default_str();
+  cmd->add_flag("--json", f->json, "Print one JSON object (version, commit, machine, libraries, models) for machines");
   return [f] { return run_info(*f); };
 }
 

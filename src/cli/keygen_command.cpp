@@ -2,15 +2,16 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "transport/tcp/curve_keys.h"
 
 namespace edgeserve::cli {
 
 Command add_keygen_command(CLI::App& app) {
   auto prefix = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand(
-      "keygen",
-      "Make a CURVE key pair: PREFIX.key (public + secret, mode 0600; keep it private) and PREFIX.pub (share it).\n"
+  auto* cmd = add_described_subcommand(
+      app, "keygen", "Make a CURVE key pair for a server or a client (encrypted, authenticated tcp://).",
+      "Writes PREFIX.key (public + secret, mode 0600; keep it private) and PREFIX.pub (share it).\n"
       "Example (server requiring authenticated clients):\n"
       "  edgeserve keygen --out keys/server && mkdir -p keys/clients && edgeserve keygen --out keys/clients/cam1\n"
       "  edgeserve serve --curve-key keys/server.key --curve-clients keys/clients\n"
@@ -19,7 +20,7 @@ Command add_keygen_command(CLI::App& app) {
   cmd->add_option("--out", *prefix, "Path prefix of the two files")->required();
   return [prefix] {
     if (auto s = transport::tcp::write_curve_key_pair(*prefix); !s.ok()) {
-      fmt::print(stderr, "edgeserve keygen: {}\n", s.to_string());
+      fmt::print(stderr, "edgeserve keygen: error: {}\n", user_text(s));
       return kExitFailed;
     }
     fmt::print("wrote {0}.key (secret) and {0}.pub (public)\n", *prefix);

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/limit_flags.h"
+#include "cli/usage.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "server/model_repository.h"
@@ -39,13 +40,17 @@ struct ServeFlags {
   std::string landing = "host";
 };
 
-int run_serve(const ServeFlags& f) {
+int run_serve(ServeFlags& f) {
   auto log = core::logger("server");
+  // Everything a user typed is checked before the models load (which can take minutes).
+  if (auto s = check_endpoints("--listen", f.listen, transport::EndpointUse::kListen); !s.ok())
+    return usage_error("serve", s.message());
+  if (auto s = check_ready_file(f.ready_file); !s.ok()) return usage_error("serve", s.message());
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
   auto models = server::ModelRepository::load(f.repo, split_list(f.models), {f.device, f.workers, !f.no_cuda_graphs});
   if (!models.ok()) {
-    log->error("{}", models.status().to_string());
+    log->error("{}", user_text(models.status()));
     return kExitUsage;
   }
   server::ServerOptions options;
@@ -62,8 +67,7 @@ int run_serve(const ServeFlags& f) {
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) {
-      log->error("{}", curve.status().to_string());
-      return kExitUsage;
+      return usage_error("serve", user_text(curve.status()));
     }
     log->info("CURVE on: encrypted links, {} authorized client key(s) from {}", curve->authorized_clients.size(),
               f.curve_clients);
@@ -80,7 +84,7 @@ int run_serve(const ServeFlags& f) {
   const core::Status s = server.run();
   g_server = nullptr;
   if (!s.ok()) {
-    log->error("{}", s.to_string());
+    log->error("{}", user_text(s));
     return kExitUsage;
   }
   return kExitOk;
@@ -90,21 +94,22 @@ int run_serve(const ServeFlags& f) {
 
 Command add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand(
-      "serve",
-      "Serve the models of a repository over TCP (ZeroMQ) and/or UCX until SIGINT/SIGTERM.\n"
-      "Examples:\n  edgeserve serve --repo models --models resnet50,tiny "
-      "--listen tcp://0.0.0.0:5555 --workers 4\n"
+  auto* cmd = add_described_subcommand(
+      app, "serve", "Serve a repository's models over tcp:// (ZeroMQ) and/or ucx:// until SIGINT/SIGTERM.",
+      "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one host;\n"
+      "UCX_TLS restricts them); each client's lanes are logged when it connects.\n"
+      "Examples:\n"
+      "  edgeserve serve --repo models --models resnet50,tiny --listen tcp://0.0.0.0:5555 --workers 4\n"
       "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients\n"
-      "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR\n"
-      "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one\n"
-      "host; UCX_TLS restricts them); each client's lanes are logged when it connects.");
+      "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();
   cmd->add_option("--models", flags->models,
                   "Comma-separated model names to load (default: every model in the repository)");
   cmd->add_option("--listen", flags->listen,
-                  "Address to listen on, repeatable; tcp://HOST:PORT or ucx://HOST:PORT (port 0 picks a free one)")
+                  "Address to listen on, repeatable: tcp://HOST:PORT or ucx://HOST:PORT. HOST is an IPv4 address, * "
+                  "(every interface), a host name such as localhost, or (tcp) an interface name such as lo; PORT "
+                  "0..65535, 0 picks a free one")
       ->capture_default_str();
   cmd->add_option(
          "--workers", flags->workers,
@@ -140,7 +145,7 @@ Command add_serve_command(CLI::App& app) {
                 "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");
   cmd->add_option("--max-payload-mb", flags->max_payload_mb,
                   "Largest request payload accepted; larger requests get a payload-too-large error")
-      ->check(CLI::PositiveNumber)
+      ->check(payload_mb_check())
       ->capture_default_str();
   cmd->add_option("--max-queue", flags->max_queue,
                   "Requests that may wait for a worker; beyond this, requests are answered 'overloaded'")
@@ -164,7 +169,8 @@ Command add_serve_command(CLI::App& app) {
   key->needs(clients);
   clients->needs(key);
   cmd->add_option("--ready-file", flags->ready_file,
-                  "Write the bound endpoints to this file once serving (for scripts waiting on the server)");
+                  "Write the bound endpoints to this file once serving (for scripts waiting on the server); its folder "
+                  "must exist and be writable");
   return [flags] { return run_serve(*flags); };
 }
 

@@ -89,6 +89,8 @@ void set_torch_threads(int intra_op_threads);
 // "libtorch 1.13.1" — for `edgeserve info`.
 std::string torch_version();
 bool cuda_available();
+// The CUDA runtime the GPU engine runs on ("12.4"); "" when the GPU engine is not built.
+std::string cuda_runtime_version();
 // Whether this build has the GPU engine (lanes, pinned buffers, fused preprocessing, CUDA graphs).
 bool gpu_engine_built();
 

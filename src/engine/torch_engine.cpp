@@ -7,6 +7,9 @@
 #include <torch/version.h>
 
 #include <cstring>
+#ifdef EDGESERVE_HAVE_GPU_ENGINE
+#include <cuda_runtime_api.h>
+#endif
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -162,6 +165,16 @@ void set_torch_threads(int intra_op_threads) {
 std::string torch_version() { return fmt::format("libtorch {}", TORCH_VERSION); }
 
 bool cuda_available() { return torch::cuda::is_available(); }
+
+std::string cuda_runtime_version() {
+#ifdef EDGESERVE_HAVE_GPU_ENGINE
+  int v = 0;
+  if (cudaRuntimeGetVersion(&v) != cudaSuccess || v == 0) return {};
+  return fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
+#else
+  return {};
+#endif
+}
 
 bool gpu_engine_built() {
 #ifdef EDGESERVE_HAVE_GPU_ENGINE

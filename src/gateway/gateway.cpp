@@ -272,23 +272,27 @@ core::Status Gateway::run() {
       while (auto d = s.queue.pop()) s.forward(*d, connections);
     });
 
+  if (!s.options.ready_file.empty())
+    if (Status written = s.listeners.write_ready_file(s.options.ready_file); !written.ok()) {
+      s.queue.close();  // the forwarding threads return and are joined on the way out
+      return written;
+    }
   const std::vector<std::string> endpoints = s.listeners.endpoints();
   std::vector<std::string> backend_uris;
   for (const auto& b : s.backends) backend_uris.push_back(b->uri);
   s.log->info("gateway on {} → {} ({} forwarding thread(s), least outstanding requests first)",
               fmt::join(endpoints, ", "), fmt::join(backend_uris, ", "), workers.size());
-  if (!s.options.ready_file.empty()) s.listeners.write_ready_file(s.options.ready_file);
 
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
     if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, core::peek_request_id(d->header()), queued);
   };
-  s.listeners.run(on_delivery);  // returns once every listener has drained its replies
+  const Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
   s.queue.close();
   workers.clear();
   for (const auto& b : s.backends)
     s.log->info("backend {}: {} request(s) forwarded, {} failure(s)", b->uri, b->forwarded.load(), b->failures.load());
   s.log->info("stopped: {} request(s) forwarded, {} answered with an error", s.forwarded.load(), s.failed.load());
-  return {};
+  return ran;
 }
 
 }  // namespace edgeserve::gateway

@@ -70,10 +70,14 @@ core::Status Server::run() {
       while (auto scheduled = s.scheduler.pop(i)) s.pipeline.execute(scheduled->job, scheduled->context);
     });
 
+  if (!s.options.ready_file.empty())
+    if (core::Status written = s.listeners.write_ready_file(s.options.ready_file); !written.ok()) {
+      s.scheduler.close();  // the workers return and are joined on the way out
+      return written;
+    }
   const std::vector<std::string> endpoints = s.listeners.endpoints();
   log->info("serving {} on {} with {} worker(s), {} I/O thread(s) per listener, scheduling {}", s.models.names_joined(),
             fmt::join(endpoints, ", "), workers.size(), std::max(1, s.options.io_threads), to_string(s.options.policy));
-  if (!s.options.ready_file.empty()) s.listeners.write_ready_file(s.options.ready_file);
 
   auto on_delivery = [&s](std::unique_ptr<transport::Delivery> delivery) {
     Job job;
@@ -82,11 +86,11 @@ core::Status Server::run() {
     // push() leaves `job` intact when it refuses, so the delivery can still be answered.
     if (const core::Status refused = s.scheduler.push(std::move(job)); !refused.ok()) s.pipeline.reject(job, refused);
   };
-  s.listeners.run(on_delivery);  // returns once every listener has drained its replies
+  const core::Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
   s.scheduler.close();
   workers.clear();  // joins
   log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());
-  return {};
+  return ran;
 }
 
 }  // namespace edgeserve::server

@@ -3,12 +3,22 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <mutex>
+#include <system_error>
 #include <thread>
+
+#include "core/log.h"
+#include "transport/endpoint.h"
 
 namespace edgeserve::transport {
 
-core::Result<std::unique_ptr<Listener>> listen(const std::string& uri, const ListenOptions& options) {
+core::Result<std::unique_ptr<Listener>> listen(const std::string& given, const ListenOptions& options) {
+  auto resolved = resolve_listen_address(given);
+  if (!resolved.ok()) return core::Status(resolved.status().code(), "cannot listen on " + resolved.status().message());
+  const std::string& uri = resolved.value();
   if (uri.starts_with("tcp://")) {
     auto bound = tcp::TcpListener::bind(uri, options.tcp);
     if (!bound.ok()) return bound.status();
@@ -19,8 +29,7 @@ core::Result<std::unique_ptr<Listener>> listen(const std::string& uri, const Lis
     if (!bound.ok()) return bound.status();
     return std::unique_ptr<Listener>(std::move(bound.value()));
   }
-  return core::Status(core::StatusCode::kTransportError,
-                      fmt::format("cannot listen on '{}': expected tcp://HOST:PORT or ucx://HOST:PORT", uri));
+  return core::Status(core::StatusCode::kInternal, "resolve_listen_address let through " + uri);
 }
 
 core::Status ListenerSet::add(const std::string& uri, const ListenOptions& options) {
@@ -33,11 +42,31 @@ core::Status ListenerSet::add(const std::string& uri, const ListenOptions& optio
   return {};
 }
 
-void ListenerSet::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
-  if (listeners_.empty()) return;
-  std::vector<std::jthread> others;
-  for (size_t i = 1; i < listeners_.size(); ++i) others.emplace_back([&, i] { listeners_[i]->run(on_delivery); });
-  listeners_[0]->run(on_delivery);
+core::Status ListenerSet::run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
+  if (listeners_.empty()) return {};
+  // An exception (cppzmq, UCX glue) never leaves a listener's thread: it is logged, stops every listener (the
+  // others drain their replies) and is returned, so the process exits with an error instead of aborting.
+  std::mutex failure_mutex;
+  core::Status failure;
+  const auto guarded = [&](size_t i) {
+    try {
+      listeners_[i]->run(on_delivery);
+    } catch (const std::exception& e) {
+      const std::string why = fmt::format("listener {} stopped: {}", listeners_[i]->endpoint(), e.what());
+      core::logger("transport")->error("{}", why);
+      {
+        std::lock_guard lock(failure_mutex);
+        if (failure.ok()) failure = {core::StatusCode::kInternal, why};
+      }
+      stop();
+    }
+  };
+  {
+    std::vector<std::jthread> others;
+    for (size_t i = 1; i < listeners_.size(); ++i) others.emplace_back(guarded, i);
+    guarded(0);
+  }
+  return failure;
 }
 
 void ListenerSet::stop() {
@@ -51,10 +80,21 @@ std::vector<std::string> ListenerSet::endpoints() const {
   return out;
 }
 
-void ListenerSet::write_ready_file(const std::filesystem::path& path) const {
+core::Status ListenerSet::write_ready_file(const std::filesystem::path& path) const {
   const auto tmp = path.string() + ".tmp";
-  std::ofstream(tmp) << fmt::format("{}\n", fmt::join(endpoints(), "\n"));
-  std::filesystem::rename(tmp, path);
+  {
+    std::ofstream out(tmp);
+    out << fmt::format("{}\n", fmt::join(endpoints(), "\n"));
+    if (!out.flush())
+      return {core::StatusCode::kInternal,
+              fmt::format("cannot write the ready file {}: {}", tmp, std::strerror(errno))};
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec)
+    return {core::StatusCode::kInternal,
+            fmt::format("cannot write the ready file {}: {}", path.string(), ec.message())};
+  return {};
 }
 
 }  // namespace edgeserve::transport

@@ -20,7 +20,8 @@ struct ListenOptions {
   ucx::UcxListenerOptions ucx;
 };
 
-// Binds "tcp://HOST:PORT" or "ucx://HOST:PORT"; anything else is an error that names both.
+// Binds "tcp://HOST:PORT" or "ucx://HOST:PORT" (checked and resolved by resolve_listen_address, endpoint.h);
+// anything else is an error that says what is accepted.
 core::Result<std::unique_ptr<Listener>> listen(const std::string& uri, const ListenOptions& options);
 
 // The listeners of one serving process (server or gateway), run together and stopped together.
@@ -29,13 +30,15 @@ class ListenerSet {
   explicit ListenerSet(size_t capacity) { listeners_.reserve(capacity); }
   // Binds one more; stop() may run concurrently (it sees the listeners bound so far).
   core::Status add(const std::string& uri, const ListenOptions& options);
-  // Runs every listener (the first on the calling thread) until stop(); returns when all have drained.
-  void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
+  // Runs every listener (the first on the calling thread) until stop(); returns when all have drained. An
+  // exception in a listener stops them all and comes back as the error.
+  core::Status run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
   // Async-signal-safe.
   void stop();
   std::vector<std::string> endpoints() const;
-  // Writes endpoints(), one per line, to `path` (atomically: scripts and tests wait for it to appear).
-  void write_ready_file(const std::filesystem::path& path) const;
+  // Writes endpoints(), one per line, to `path` (atomically: scripts and tests wait for it to appear). Never
+  // throws: an unwritable path is an error the caller reports.
+  core::Status write_ready_file(const std::filesystem::path& path) const;
 
  private:
   std::vector<std::unique_ptr<Listener>> listeners_;  // never reallocates: capacity is reserved up front

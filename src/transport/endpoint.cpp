@@ -1,0 +1,111 @@
+// Parsing and checking tcp:// and ucx:// addresses.
+#include "transport/endpoint.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace edgeserve::transport {
+
+namespace {
+
+using core::Status;
+using core::StatusCode;
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+}  // namespace
+
+core::Result<Endpoint> parse_endpoint(std::string_view uri, EndpointUse use) {
+  const bool listen = use == EndpointUse::kListen;
+  const std::string expected = listen ? "tcp://HOST:PORT or ucx://HOST:PORT (PORT 0..65535; 0 picks a free one)"
+                                      : "tcp://HOST:PORT or ucx://HOST:PORT (PORT 1..65535)";
+  const auto bad = [&](std::string_view why) {
+    return Status(StatusCode::kTransportError, fmt::format("'{}': {}; expected {}", uri, why, expected));
+  };
+  Endpoint e;
+  if (uri.starts_with("tcp://"))
+    e.scheme = "tcp";
+  else if (uri.starts_with("ucx://"))
+    e.scheme = "ucx";
+  else
+    return bad("unknown scheme");
+  const std::string_view rest = uri.substr(6);
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos) return bad("no port");
+  e.host = std::string(rest.substr(0, colon));
+  e.port = std::string(rest.substr(colon + 1));
+  if (e.host.empty()) return bad("no host");
+  if (e.host.front() == '[' || e.host.find(':') != std::string::npos) return bad("IPv6 addresses are not supported");
+  if (e.port == "*" && listen) return e;
+  if (!all_digits(e.port) || e.port.size() > 5) return bad(fmt::format("port '{}' is not a number", e.port));
+  const int port = std::stoi(e.port);
+  if (port > 65535) return bad(fmt::format("port {} is out of range", port));
+  if (port == 0 && !listen) return bad("port 0 cannot be connected to");
+  e.port = std::to_string(port);  // "05555" → "5555"
+  return e;
+}
+
+core::Result<std::string> resolve_listen_address(std::string_view uri) {
+  auto parsed = parse_endpoint(uri, EndpointUse::kListen);
+  if (!parsed.ok()) return parsed.status();
+  Endpoint e = std::move(parsed.value());
+  in_addr ip{};
+  if (e.host == "*" || inet_pton(AF_INET, e.host.c_str(), &ip) == 1) return e.uri();
+  // ZeroMQ binds an interface by name (eth0, lo); UCX does not, so a ucx:// host must resolve.
+  if (e.scheme == "tcp" && if_nametoindex(e.host.c_str()) != 0) return e.uri();
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int err = getaddrinfo(e.host.c_str(), nullptr, &hints, &found); err != 0 || found == nullptr)
+    return Status(
+        StatusCode::kTransportError,
+        fmt::format("'{}': cannot resolve host '{}' ({}); listen on an IPv4 address, * (every interface)"
+                    "{} or a host name that resolves",
+                    uri, e.host, gai_strerror(err), e.scheme == "tcp" ? ", an interface name such as lo" : ""));
+  char text[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof text);
+  freeaddrinfo(found);
+  e.host = text;
+  return e.uri();
+}
+
+core::Status check_port_free(std::string_view resolved_uri) {
+  auto parsed = parse_endpoint(resolved_uri, EndpointUse::kListen);
+  if (!parsed.ok()) return parsed.status();
+  const Endpoint& e = parsed.value();
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  if (e.port == "*" || e.port == "0") return {};
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(e.port)));
+  if (e.host == "*")
+    address.sin_addr.s_addr = htonl(INADDR_ANY);
+  else if (inet_pton(AF_INET, e.host.c_str(), &address.sin_addr) != 1)
+    return {};  // an interface name: left to the listener
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as the listeners do: TIME_WAIT is no conflict
+  const int bound = bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  const int error = errno;
+  close(fd);
+  if (bound != 0 && (error == EADDRINUSE || error == EADDRNOTAVAIL || error == EACCES))
+    return Status(StatusCode::kTransportError,
+                  fmt::format("cannot listen on {}: {}{}", resolved_uri, std::strerror(error),
+                              error == EADDRINUSE ? " (another process listens there)" : ""));
+  return {};
+}
+
+}  // namespace edgeserve::transport
