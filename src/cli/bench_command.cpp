@@ -151,8 +151,9 @@ int run_bench_command(BenchFlags& f) {
     log->error("{}", result.setup_error);
     return result.interrupted ? kExitInterrupted : kExitUsage;
   }
-  auto summary = bench::summarize(result, f.options, *input,
-                                  bench::RunContext{command_line(), engine::cuda_runtime_version(), start_environment()});
+  auto summary =
+      bench::summarize(result, f.options, *input,
+                       bench::RunContext{command_line(), engine::cuda_runtime_version(), start_environment()});
   summary["config"]["load"] =
       f.options.rate > 0 ? "open loop (Poisson arrivals; total-time from the intended send)" : "closed loop";
   summary["config"]["offered_rate_rps"] = f.options.rate;

@@ -5,6 +5,7 @@
 
 #include "bench/report.h"
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "core/log.h"
 
 namespace edgeserve::cli {
@@ -12,9 +13,9 @@ namespace edgeserve::cli {
 Command add_report_command(CLI::App& app) {
   auto o = std::make_shared<bench::ReportOptions>();
   if (const char* python = std::getenv("EDGESERVE_PYTHON")) o->python = python;
-  auto* cmd = app.add_subcommand(
-      "report",
-      "The figures of a folder written by `edgeserve sweep`: for every [[plot]] of its experiment files,\n"
+  auto* cmd = add_described_subcommand(
+      app, "report", "The figures of a folder written by `edgeserve sweep`: CSV, Markdown and PNG per figure.",
+      "For every [[plot]] of its experiment files:\n"
       "DIR/report/figNN.csv (one row per point: its axes, mean/std/p50/p99/CoV of every stage metric, server CPU\n"
       "per request, throughput, priority vs normal clients), figNN.md (a table) and figNN.png, drawn by\n"
       "tools/plot.py with matplotlib (stacked stage bars, latency vs clients, CoV, CDFs, as in the paper).\n"

@@ -8,6 +8,7 @@
 #include "bench/experiment.h"
 #include "bench/sweep_runner.h"
 #include "cli/commands.h"
+#include "cli/usage.h"
 #include "core/log.h"
 
 namespace edgeserve::cli {
@@ -57,9 +58,10 @@ int run_sweep_command(SweepFlags& f) {
 Command add_sweep_command(CLI::App& app) {
   auto f = std::make_shared<SweepFlags>();
   f->options.out = "results/sweep";
-  auto* cmd = app.add_subcommand(
-      "sweep",
-      "Run experiment files (experiments/figNN_<what>.toml: processes, grid, what to plot): for each point of the\n"
+  auto* cmd = add_described_subcommand(
+      app, "sweep", "Run experiment files (one per paper figure): every point of their grid, resumable.",
+      "Experiment files (experiments/figNN_<what>.toml) name the processes, the grid and what to plot. For each point "
+      "of the\n"
       "grid, start the servers / gateway it needs (port 0, --ready-file), run `edgeserve bench` into DIR/<point>/\n"
       "(summary.json, requests.csv, logs), stop them (SIGTERM, then SIGKILL). Progress: [k/N] point … ETA mm:ss.\n"
       "A failed point is recorded in DIR/sweep.json with its reason and the sweep goes on. Run it again to resume:\n"

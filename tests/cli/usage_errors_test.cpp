@@ -151,7 +151,9 @@ TEST(UsageErrors, HelpFitsATerminal) {
                                                {"gateway", "--help"},
                                                {"bench", "--help"},
                                                {"info", "--help"},
-                                               {"keygen", "--help"}}) {
+                                               {"keygen", "--help"},
+                                               {"sweep", "--help"},
+                                               {"report", "--help"}}) {
     TempDir dir;
     const CommandRun run = run_edgeserve(args, dir);
     SCOPED_TRACE(shown(args) + "\n" + run.output);
