@@ -117,7 +117,10 @@ void report_writes_sane_csv_and_markdown(const SmokeSweep& t) {
 
 bool report_draws_pngs_when_matplotlib_is_there(const SmokeSweep& t) {
   if (t.report.exit_code != 0) return true;  // reported above
-  if (std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
+  // The python report uses: $EDGESERVE_PYTHON, else /usr/bin/python3 (the GPU host's env.sh sets its venv's).
+  const char* env = std::getenv("EDGESERVE_PYTHON");
+  const std::string python = env && *env ? env : "/usr/bin/python3";
+  if (std::system((python + " -c 'import matplotlib' >/dev/null 2>&1").c_str()) != 0) {
     EXPECT_NE(t.report.log.find("no PNG"), std::string::npos) << "the report says why: " << t.report.log;
     return false;
   }
@@ -166,7 +169,7 @@ TEST(Sweep, SmokeSweepReportAndResume) {
     SCOPED_TRACE("resume");
     resume_repeats_nothing(t);
   }
-  if (!drew) GTEST_SKIP() << "/usr/bin/python3 cannot import matplotlib: PNGs not checked";
+  if (!drew) GTEST_SKIP() << "the report's python cannot import matplotlib: PNGs not checked";
 }
 
 TEST(SweepFile, MalformedFileIsRefusedWithFileLineAndReason) {

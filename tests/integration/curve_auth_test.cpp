@@ -176,7 +176,8 @@ std::optional<core::ResponseHeader> receive_reply(zmq::socket_t& s) {
 TEST(CurveAuth, OneKeyIsOneShareHoweverManyConnectionsItOpens) {
   TempDir keys;
   server_and_cam1_keys(keys);
-  testing::ServerProcess server(curve_server_flags(keys, {"--max-queue-per-client", "2"}));
+  // On the CPU also on the GPU host: the test needs an inference of tens of ms to hold the share full.
+  testing::ServerProcess server(curve_server_flags(keys, {"--max-queue-per-client", "2", "--device", "cpu"}));
   ASSERT_FALSE(server.endpoint().empty());
   const auto cam1 = client_keys(keys, "clients/cam1.key");
   zmq::context_t context;

@@ -351,7 +351,8 @@ TEST(UcxTransport, ASecondRequestOnABusyConnectionIsRefusedClearly) {
 
 // A reply that comes after its request timed out is never taken for the next request's, over ucx and tcp.
 TEST(UcxTransport, ALateReplyIsNeverTakenForTheNextRequest) {
-  ServerProcess server({"--listen", "tcp://127.0.0.1:0"}, "ucx://127.0.0.1:0");
+  // On the CPU also on the GPU host: the first request must outlast its 1 ms timeout (on a GPU it may not).
+  ServerProcess server({"--listen", "tcp://127.0.0.1:0", "--device", "cpu"}, "ucx://127.0.0.1:0");
   ASSERT_EQ(server.endpoints().size(), 2u);
   for (const auto& endpoint : server.endpoints()) {
     SCOPED_TRACE(endpoint);
@@ -419,6 +420,10 @@ TEST(UcxTransport, GpuLandingWithoutAGpuIsRefusedClearly) {
 TEST(UcxTransport, GpuLandingRepliesEqualHostLanding) {
   if (!testing::on_gpu()) GTEST_SKIP() << testing::kNeedsGpu;
   const std::string device = testing::test_device();
+  // GPU memory is registered and moved by UCX's cuda_copy transport, which this suite's UCX_TLS (tcp, or
+  // sm,tcp) leaves out; the servers and this test's clients inherit the widened setting.
+  const char* tls = std::getenv("UCX_TLS");
+  if (tls != nullptr) setenv("UCX_TLS", (std::string(tls) + ",cuda_copy").c_str(), 1);
   ServerProcess host({"--device", device, "--landing", "host"}, "ucx://127.0.0.1:0");
   ServerProcess gpu({"--device", device, "--landing", "cuda"}, "ucx://127.0.0.1:0");
   ASSERT_FALSE(host.endpoint().empty() || gpu.endpoint().empty());
