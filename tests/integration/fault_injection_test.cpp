@@ -88,7 +88,8 @@ TEST(FaultInjection, ServerKilledMidRunEndsTheBenchWithErrorsNotAHang) {
 // A server killed while a request is in flight is an error at once (the connection went down), not a wait for
 // the timeout: a client, or a gateway forwarding to that server, fails over in milliseconds.
 TEST(FaultInjection, AServerKilledMidRequestIsAnErrorAtOnceNotATimeout) {
-  ServerProcess server;
+  // On the CPU also on the GPU host: the queued request must still be waiting 50 ms later, when the kill comes.
+  ServerProcess server({"--device", "cpu"});
   ASSERT_FALSE(server.endpoint().empty());
   auto conn = testing::connect_or_fail(server.endpoint());
   ASSERT_TRUE(conn);
