@@ -74,5 +74,5 @@ trap - EXIT
 
 bytes=$(stat -c %s "$wheels_dir/$(basename "$whl")")
 awk -v f="$wheels_dir/$(basename "$whl")" -v b="$bytes" 'BEGIN { printf "==> %s (%.1f MiB)\n", f, b / 1048576 }'
-deps_bytes=$(du -scb .deps/wheels .deps/debs 2>/dev/null | tail -1 | cut -f1)
+deps_bytes=$(du -scb .deps/wheels .deps/debs 2>/dev/null | tail -1 | cut -f1 || true)  # .deps/debs may not exist
 awk -v b="$deps_bytes" 'BEGIN { printf "==> .deps/debs and .deps/wheels hold %.1f MiB (the working tree that travels may be 64 MiB)\n", b / 1048576 }'
