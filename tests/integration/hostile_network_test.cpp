@@ -190,11 +190,12 @@ TEST(HostileNetwork, AHalfSentRequestIsDroppedAfterTheRequestTimeoutAndItsMemory
       << server.log();
   // 32 MiB of partial payload arrived; what the server holds afterwards is what it held before, give or take.
   // Not under a sanitizer, whose allocator keeps freed memory in quarantine.
-  if (testing::time_scale() == 1.0)
+  if (testing::time_scale() == 1.0) {
     EXPECT_TRUE(testing::wait_until(
         [&] { return testing::resident_bytes(server.process().pid()) < rss_before + (16u << 20); }, 5s))
         << "RSS " << (rss_before >> 20) << " MiB before, " << (testing::resident_bytes(server.process().pid()) >> 20)
         << " MiB after the slow connections were dropped";
+  }
   EXPECT_EQ(tiny_call(server.endpoint()), "ok") << server.log();
 }
 
@@ -260,8 +261,9 @@ TEST(HostileNetwork, ALowFileLimitIsNeverRunOutOf) {
     const double cpu_before = testing::cpu_seconds(server.pid());
     std::this_thread::sleep_for(2s);
     const double busy = (testing::cpu_seconds(server.pid()) - cpu_before) / 2.0;
-    if (testing::time_scale() == 1.0)  // a sanitizer's own threads cost CPU too
+    if (testing::time_scale() == 1.0) {  // a sanitizer's own threads cost CPU too
       EXPECT_LT(busy, 0.5) << "the server used " << busy * 100 << " % of a core while 200 connections were held";
+    }
     EXPECT_TRUE(testing::wait_until(
         [&] { return server.log().find("near its limit of 160 open files") != std::string::npos; }, 5s))
         << server.log();

@@ -390,9 +390,9 @@ INSTANTIATE_TEST_SUITE_P(Flags, ServingPaths,
                          ::testing::Values(std::vector<std::string>{"--policy", "pool"},
                                            std::vector<std::string>{"--policy", "priority"},
                                            std::vector<std::string>{"--no-cuda-graphs"}),
-                         [](const ::testing::TestParamInfo<std::vector<std::string>>& info) {
+                         [](const ::testing::TestParamInfo<std::vector<std::string>>& param_info) {
                            std::string name;
-                           for (const auto& a : info.param)
+                           for (const auto& a : param_info.param)
                              for (char ch : a)
                                if (std::isalnum(static_cast<unsigned char>(ch))) name += ch;
                            return name;
