@@ -120,9 +120,9 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     };
     const std::string& target = targets[client % targets.size()];
     auto conn = transport::connect(target, {local_handler, on_device, o.curve});
-    if (!conn.ok()) return fail_setup(conn.status().to_string());
+    if (!conn.ok()) return fail_setup(conn.status().message());
     // tcp connects in the background: a refused connection or no handshake is an error now, not a timeout later.
-    if (auto s = (*conn)->ready(std::min(o.timeout, kConnectBound)); !s.ok()) return fail_setup(s.to_string());
+    if (auto s = (*conn)->ready(std::min(o.timeout, kConnectBound)); !s.ok()) return fail_setup(s.message());
     core::RequestHeader header;
     header.client_id = client;
     header.model = o.model;
@@ -132,17 +132,18 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     header.payload_bytes = input.bytes.size();
     header.priority = static_cast<int>(client) < o.priority_clients ? 1 : 0;
     transport::Reply reply;
+    // Request ids: client << 32, then 1, 2, ... for the measured requests (requests.csv); the warm-up's carry bit
+    // 31 as well, so they neither take the first ids nor can be mistaken for a measured request's reply.
     uint64_t next_id = static_cast<uint64_t>(client) << 32;
     // Warm-up: connection set-up and first-touch costs stay out of the measurements. Also the place where
     // a wrong model name or an unreachable server shows up, before any thread starts measuring.
     for (int i = 0; i < o.warmup && !stopped(); ++i) {
-      header.request_id = ++next_id;
+      header.request_id = next_id | (1ull << 31) | static_cast<uint64_t>(i + 1);
       header.client_send_ns = core::now_ns();
       const core::Status s = (*conn)->call(header, payload, reply, o.timeout);
-      if (!s.ok()) return fail_setup("warm-up request failed: " + s.to_string());
+      if (!s.ok()) return fail_setup("warm-up request failed: " + s.message());
       if (reply.header.status != core::StatusCode::kOk)
-        return fail_setup(fmt::format("warm-up request refused by the server: {}: {}",
-                                      core::to_string(reply.header.status), reply.header.error));
+        return fail_setup("warm-up request refused by the server: " + reply.header.error);
     }
     // After the warm-up, when UCX has wired up every lane it will use.
     if (client == 0) link = (*conn)->link();

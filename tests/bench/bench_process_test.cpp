@@ -76,6 +76,9 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
       << run.csv_lines[0];
   EXPECT_NE(run.csv_lines[0].find(",cpu-usage-cumulative-ms,memory-usage-mb,memory-usage-gpu-mb,"), std::string::npos)
       << run.csv_lines[0];
+  EXPECT_EQ(run.csv_lines[1].rfind("0,0,1,", 0), 0u) << "client 0's first measured request is request 1, whatever "
+                                                        "the warm-up sent: "
+                                                     << run.csv_lines[1];
   // The run describes itself.
   EXPECT_NE(run.summary["edgeserve"]["commit"].get<std::string>(), "");
   EXPECT_EQ(run.summary["date"].get<std::string>().size(), 20u) << "UTC ISO-8601, e.g. 2026-11-30T06:00:00Z";
@@ -145,7 +148,8 @@ TEST(BenchProcess, UnknownModelFailsClearly) {
   TempDir dir;
   auto run = run_bench(dir, {"--target", server.endpoint(), "--model", "nope", "--requests", "3"});
   EXPECT_EQ(run.exit_code, 2) << "a set-up error, as documented: the server refused the warm-up";
-  EXPECT_NE(run.log.find("unknown-model"), std::string::npos) << run.log;
+  EXPECT_NE(run.log.find("refused by the server: no model 'nope' here"), std::string::npos) << run.log;
+  EXPECT_EQ(run.log.find("unknown-model"), std::string::npos) << "no internal status name: " << run.log;
 }
 
 // A tcp target with nothing listening used to cost the warm-up's whole timeout (10.8 s) and exit 1.
