@@ -199,6 +199,32 @@ TEST(HostileNetwork, AHalfSentRequestIsDroppedAfterTheRequestTimeoutAndItsMemory
   EXPECT_EQ(tiny_call(server.endpoint()), "ok") << server.log();
 }
 
+// The request deadline is per request: a client that streams request after request, so that every check finds
+// one half-sent, completes them all the while and is never taken for a stalled sender.
+TEST(HostileNetwork, AClientStreamingRequestsIsNotTakenForAStalledSender) {
+  EdgeserveProcess server = large_payload_server({"--request-timeout-s", "1"});
+  ASSERT_FALSE(server.endpoint().empty());
+  RawSocket streaming(server.endpoint());
+  ASSERT_TRUE(streaming.connected() && streaming.zmtp_handshake());
+  core::RequestHeaderBytes header;
+  core::encode(testing::tiny_request(5), header);  // its 1 MiB payload does not match: an error reply, still a request
+  const std::vector<uint8_t> chunk(64u << 10, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int request = 0; request < 10; ++request) {  // ~0.3 s each, 3 s in all: three times the deadline
+    ASSERT_TRUE(streaming.zmtp_frame({reinterpret_cast<const uint8_t*>(header.data()), header.size()}, true));
+    ASSERT_TRUE(streaming.zmtp_frame_start(16 * chunk.size(), false));
+    for (int i = 0; i < 16; ++i) {
+      ASSERT_TRUE(streaming.send(chunk)) << "closed during request " << request << " after "
+                                         << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                                         << " s:\n"
+                                         << server.log();
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  EXPECT_FALSE(streaming.closed_by_peer_within(300ms)) << server.log();
+  EXPECT_EQ(server.log().find("still incomplete"), std::string::npos) << server.log();
+}
+
 // The bound on unfinished requests is over all connections, not only per connection.
 TEST(HostileNetwork, UnfinishedRequestsTogetherAreBoundedInMemory) {
   EdgeserveProcess server = large_payload_server({"--max-pending-mb", "8", "--request-timeout-s", "60"});

@@ -34,8 +34,8 @@ int soft_fd_limit() {
 std::chrono::milliseconds sweep_interval_for(const ConnectionLimits& limits) {
   // Often enough that a deadline is kept to within a quarter of itself, at most four times a second.
   std::chrono::milliseconds interval(250);
-  for (auto t : {limits.idle_timeout, limits.request_timeout})
-    if (t.count() > 0) interval = std::min<std::chrono::milliseconds>(interval, t / 4);
+  for (auto t : {limits.idle_timeout, limits.request_timeout})  // in ms before dividing: 1 s / 4 is not 0
+    if (t.count() > 0) interval = std::min(interval, std::chrono::duration_cast<std::chrono::milliseconds>(t) / 4);
   return std::max(interval, std::chrono::milliseconds(20));
 }
 
@@ -138,6 +138,7 @@ void ConnectionGuard::sweep(Clock::time_point now) {
   uint64_t pending_total = 0;
   for (auto& [fd, c] : open_) {
     if (c.closing) continue;
+    const bool completed_one = c.consumed > 0;  // a whole message arrived since the last sweep
     tcp_info info{};
     socklen_t length = sizeof info;
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
@@ -155,7 +156,9 @@ void ConnectionGuard::sweep(Clock::time_point now) {
         close(fd, c, idle_log_, fmt::format("idle for over {} s (--idle-timeout-s)", limits_.idle_timeout.count()));
       continue;
     }
-    if (c.pending_since == Clock::time_point{}) c.pending_since = now;
+    // The deadline is per request: it starts again whenever one completed, so a client streaming request after
+    // request (found half-way through one at every sweep) is never taken for a stalled sender.
+    if (c.pending_since == Clock::time_point{} || completed_one) c.pending_since = now;
     if (limits_.request_timeout.count() > 0 && now - c.pending_since > limits_.request_timeout) {
       close(fd, c, slow_log_,
             fmt::format("a request still incomplete after {} s ({} KiB of it arrived; --request-timeout-s)",
