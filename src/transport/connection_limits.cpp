@@ -23,12 +23,6 @@ void SourceCounts::remove(const std::string& source) {
   if (auto it = counts_.find(source); it != counts_.end() && --it->second == 0) counts_.erase(it);
 }
 
-size_t SourceCounts::count(const std::string& source) const {
-  std::lock_guard lock(mutex_);
-  auto it = counts_.find(source);
-  return it == counts_.end() ? 0 : it->second;
-}
-
 uint64_t raise_open_file_limit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;

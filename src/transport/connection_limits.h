@@ -37,10 +37,9 @@ class SourceCounts {
   // Counts one more connection from `source`; false (and nothing counted) when it already has `limit`.
   bool try_add(const std::string& source, size_t limit);
   void remove(const std::string& source);
-  size_t count(const std::string& source) const;
 
  private:
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::unordered_map<std::string, size_t> counts_;
 };
 

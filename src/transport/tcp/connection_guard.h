@@ -46,9 +46,6 @@ class ConnectionGuard {
   // How long the loop may sleep before the next sweep.
   std::chrono::milliseconds until_sweep(Clock::time_point now) const;
 
-  size_t connections() const { return open_.size(); }
-  size_t clients() const { return slots_in_use_; }
-
  private:
   struct Connection {
     std::string peer;    // "127.0.0.1:51234", for log lines
