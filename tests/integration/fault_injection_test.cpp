@@ -10,6 +10,7 @@
 #include <zmq.hpp>
 
 #include "../support/child_process.h"
+#include "../support/raw_peer.h"
 #include "../support/server_process.h"
 #include "../support/status_assert.h"
 #include "../support/tcp_flood.h"
@@ -29,13 +30,6 @@ using testing::tiny_request;
 nlohmann::json read_summary(const std::filesystem::path& dir) {
   std::ifstream in(dir / "summary.json");
   return in ? nlohmann::json::parse(in) : nlohmann::json();
-}
-
-uint64_t rss_bytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
-  uint64_t size = 0, resident = 0;
-  in >> size >> resident;
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 TEST(FaultInjection, ServerKilledMidRunEndsTheBenchWithErrorsNotAHang) {
@@ -171,9 +165,9 @@ TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
     return read_summary(dir.path() / name);
   };
   const auto warm = run("warm", "200");  // first-touch allocations (and the CUDA caching allocator's) out of the way
-  const uint64_t before = rss_bytes(server.process().pid());
+  const uint64_t before = testing::resident_bytes(server.process().pid());
   const auto soak = run("soak", "1500");
-  const uint64_t after = rss_bytes(server.process().pid());
+  const uint64_t after = testing::resident_bytes(server.process().pid());
   ASSERT_FALSE(soak.is_null() || warm.is_null());
   EXPECT_EQ(soak["requests"]["ok"].get<uint64_t>(), 6000u);
   EXPECT_EQ(soak["requests"]["unanswered"].get<uint64_t>(), 0u);
@@ -205,7 +199,7 @@ TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
 TEST(FaultInjection, ClientThatNeverReadsCostsBoundedMemoryAndOthersAreServed) {
   ServerProcess server;
   ASSERT_FALSE(server.endpoint().empty());
-  const uint64_t before = rss_bytes(server.process().pid());
+  const uint64_t before = testing::resident_bytes(server.process().pid());
   zmq::context_t ctx;
   zmq::socket_t flood(ctx, zmq::socket_type::dealer);
   flood.set(zmq::sockopt::linger, 0);
@@ -232,7 +226,7 @@ TEST(FaultInjection, ClientThatNeverReadsCostsBoundedMemoryAndOthersAreServed) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   std::this_thread::sleep_for(3s);  // let the server work through (or refuse) the flood
   EXPECT_OK((*conn)->call(tiny_request(100000), std::as_bytes(std::span(input)), reply, 10s));
-  const uint64_t after = rss_bytes(server.process().pid());
+  const uint64_t after = testing::resident_bytes(server.process().pid());
 #if !defined(__SANITIZE_ADDRESS__)
   // 6000 requests are 74 MB; the bounds keep well under that.
   EXPECT_LT(after, before + (48u << 20)) << "server RSS grew from " << before << " to " << after << " bytes";
