@@ -29,6 +29,9 @@ struct ServeFlags {
   int intra_op_threads = 0;
   std::string device = "cpu";
   std::string policy = "per-client";
+  bool priority_gate = false;
+  int priority_gate_window_us = 1000;
+  int priority_gate_max_hold_us = 10000;
   bool no_cuda_graphs = false;
   double max_payload_mb = 64;
   size_t max_queue = 1024;
@@ -58,6 +61,8 @@ int run_serve(ServeFlags& f) {
   options.workers = f.workers;
   options.io_threads = f.io_threads;
   options.policy = *server::parse_policy(f.policy);
+  options.priority_gate = {f.priority_gate, std::chrono::microseconds(f.priority_gate_window_us),
+                           std::chrono::microseconds(f.priority_gate_max_hold_us)};
   options.max_queue = f.max_queue;
   options.limits = f.limits.limits();
   options.max_queue_per_client = f.max_queue_per_client;
@@ -134,6 +139,18 @@ Command add_serve_command(CLI::App& app) {
                   "(the paper's default); pool: one FIFO shared by all workers (limited concurrency); priority: "
                   "pool, but clients sending priority > 0 jump the queue onto high-priority CUDA streams")
       ->check(CLI::IsMember({"per-client", "pool", "priority"}))
+      ->capture_default_str();
+  cmd->add_flag("--priority-gate", flags->priority_gate,
+                "Hold normal requests back while a priority request runs (or finished less than "
+                "--priority-gate-window-us ago), so a priority client does not wait behind a full GPU; each normal "
+                "request is held at most --priority-gate-max-hold-us. Costs the normal clients throughput");
+  cmd->add_option("--priority-gate-window-us", flags->priority_gate_window_us,
+                  "How long the GPU stays reserved after a priority request, for the priority client's next one")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--priority-gate-max-hold-us", flags->priority_gate_max_hold_us,
+                  "The longest the gate holds one normal request back")
+      ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
   cmd->add_option("--landing", flags->landing,
                   "ucx:// listeners: where request payloads land. host: host memory, pinned next to a GPU (the "

@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "engine/landing_memory.h"
 #include "server/model_repository.h"
+#include "server/priority_gate.h"
 #include "server/scheduler.h"
 #include "transport/connection_limits.h"
 #include "transport/tcp/curve_keys.h"
@@ -24,6 +25,7 @@ struct ServerOptions {
   int workers = 4;     // threads, each owning one lane of every engine; the paper uses one per client
   int io_threads = 1;  // per listener: ZeroMQ I/O threads (tcp) or UCX workers with a thread each (ucx)
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
+  PriorityGateOptions priority_gate;   // off by default (priority_gate.h)
   size_t max_queue = 1024;             // admitted requests waiting for a worker; beyond: "overloaded" replies
   size_t max_queue_per_client = 32;    // of those, from one client (connection or CURVE key)
   transport::ConnectionLimits limits;  // clients, connections per source, deadlines (connection_limits.h)

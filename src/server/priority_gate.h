@@ -1,0 +1,48 @@
+// The admission gate for priority requests (beyond the paper's Fig. 16, whose priority is non-preemptive):
+// while priority work is in flight — or finished less than `window` ago, so a closed-loop priority client's
+// next request finds the GPU free — normal requests wait before they start, for at most `max_hold` each, so
+// they are slowed, never starved. Off by default: it trades the normal clients' throughput for the priority
+// client's latency, and that is the user's choice (serve --priority-gate).
+// Thread-safe: every worker calls enter() before it runs a request and leave() after.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace edgeserve::server {
+
+struct PriorityGateOptions {
+  bool enabled = false;
+  std::chrono::microseconds window{1000};     // how long after a priority request the GPU stays reserved
+  std::chrono::microseconds max_hold{10000};  // the longest one normal request is held back
+};
+
+class PriorityGate {
+ public:
+  explicit PriorityGate(PriorityGateOptions options) : options_(options) {}
+
+  // Before a request runs. A priority request passes at once and reserves the GPU; a normal one waits while
+  // the GPU is reserved (bounded by max_hold). Returns how long it was held, in ns.
+  uint64_t enter(bool priority);
+  // After the request ran.
+  void leave(bool priority);
+
+  // Normal requests held back so far, and for how long in all (for the server's log).
+  uint64_t held_requests() const;
+  uint64_t held_ns() const;
+
+ private:
+  bool reserved(std::chrono::steady_clock::time_point now) const;  // with mutex_ held
+
+  PriorityGateOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  int priority_in_flight_ = 0;
+  std::chrono::steady_clock::time_point reserved_until_{};
+  uint64_t held_requests_ = 0;
+  uint64_t held_ns_ = 0;
+};
+
+}  // namespace edgeserve::server
