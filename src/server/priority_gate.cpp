@@ -12,6 +12,14 @@ uint64_t PriorityGate::enter(bool priority) {
   if (!options_.enabled) return 0;
   std::unique_lock lock(mutex_);
   if (priority) {
+    const Clock::time_point now = Clock::now();
+    // A gap longer than the hold bound is the priority client pausing, not the rhythm of its requests.
+    if (priority_in_flight_ == 0 && last_priority_end_ != Clock::time_point{} &&
+        now - last_priority_end_ < options_.max_hold) {
+      const auto gap =
+          static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_priority_end_).count());
+      mean_gap_ns_ = mean_gap_ns_ == 0 ? gap : 0.8 * mean_gap_ns_ + 0.2 * gap;
+    }
     ++priority_in_flight_;
     return 0;
   }
@@ -35,9 +43,22 @@ void PriorityGate::leave(bool priority) {
   {
     std::lock_guard lock(mutex_);
     --priority_in_flight_;
-    reserved_until_ = std::max(reserved_until_, Clock::now() + options_.window);
+    last_priority_end_ = Clock::now();
+    reserved_until_ = std::max(reserved_until_, last_priority_end_ + window_locked());
   }
   changed_.notify_all();
+}
+
+std::chrono::nanoseconds PriorityGate::window_locked() const {
+  if (options_.window.count() > 0) return options_.window;
+  constexpr std::chrono::nanoseconds kFirst = std::chrono::milliseconds(1);  // before any gap was seen
+  const auto learned = mean_gap_ns_ == 0 ? kFirst : std::chrono::nanoseconds(static_cast<int64_t>(1.5 * mean_gap_ns_));
+  return std::min<std::chrono::nanoseconds>(learned, options_.max_hold);
+}
+
+std::chrono::nanoseconds PriorityGate::window() const {
+  std::lock_guard lock(mutex_);
+  return window_locked();
 }
 
 uint64_t PriorityGate::held_requests() const {

@@ -86,8 +86,10 @@ core::Status Server::run() {
   log->info("serving {} on {} with {} worker(s), {} I/O thread(s) per listener, scheduling {}", s.models.names_joined(),
             fmt::join(endpoints, ", "), workers.size(), std::max(1, s.options.io_threads), to_string(s.options.policy));
   if (s.options.priority_gate.enabled)
-    log->info("priority gate on: normal requests wait while priority work runs and {} µs after it, at most {} µs",
-              s.options.priority_gate.window.count(), s.options.priority_gate.max_hold.count());
+    log->info("priority gate on: normal requests wait while priority work runs and {} after it, at most {} µs",
+              s.options.priority_gate.window.count() > 0 ? fmt::format("{} µs", s.options.priority_gate.window.count())
+                                                         : std::string("a learned window"),
+              s.options.priority_gate.max_hold.count());
 
   auto on_delivery = [&s](std::unique_ptr<transport::Delivery> delivery) {
     Job job;
@@ -101,8 +103,9 @@ core::Status Server::run() {
   workers.clear();  // joins
   log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());
   if (s.options.priority_gate.enabled)
-    log->info("priority gate: {} normal request(s) held back, {:.1f} ms in all", s.gate.held_requests(),
-              static_cast<double>(s.gate.held_ns()) / 1e6);
+    log->info("priority gate: {} normal request(s) held back, {:.1f} ms in all; window {:.3f} ms",
+              s.gate.held_requests(), static_cast<double>(s.gate.held_ns()) / 1e6,
+              static_cast<double>(s.gate.window().count()) / 1e6);
   return ran;
 }
 

@@ -59,5 +59,21 @@ TEST(PriorityGate, NoNormalRequestIsHeldLongerThanTheBound) {
   gate.leave(true);
 }
 
+TEST(PriorityGate, TheWindowIsLearnedFromTheGapsBetweenPriorityRequests) {
+  PriorityGate gate({.enabled = true, .window = 0us, .max_hold = 10s});
+  EXPECT_EQ(gate.window(), 1ms) << "before any gap is seen";
+  for (int i = 0; i < 4; ++i) {
+    gate.enter(true);
+    gate.leave(true);
+    std::this_thread::sleep_for(20ms);  // the priority client's reply trip and next request
+  }
+  EXPECT_GE(gate.window(), 29ms) << "1.5 x gaps of at least 20 ms";
+  EXPECT_LE(gate.window(), 10s) << "never beyond the hold bound";
+  gate.enter(true);
+  gate.leave(true);
+  // A normal request right after a priority one waits out the learned window.
+  EXPECT_GE(gate.enter(false), 25'000'000u);
+}
+
 }  // namespace
 }  // namespace edgeserve::server
