@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 from collections import OrderedDict, defaultdict
 
 try:
@@ -38,7 +39,7 @@ STAGE_COLOUR = {"request-time": "#1f77b4", "queue-time": "#7f7f7f", "preprocessi
                 "gateway-time": "#8c564b", "backend-hop-time": "#e377c2", "transport-time": "#17becf"}
 AXIS_LABEL = {"clients": "clients", "lanes": "lanes (CUDA streams)", "rate": "offered load (requests/s)",
               "servers": "servers", "transport": "transport", "model": "model", "input": "input",
-              "policy": "policy", "variant": "GPU sharing"}
+              "policy": "policy", "variant": "variant"}
 
 
 def fnum(s):
@@ -248,7 +249,10 @@ def main():
             draw(spec, sub, ax, panel_title(spec, value))
         else:
             ax.text(0.5, 0.5, "no results", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle("Fig. %s: %s" % (spec.get("figure", "?"), spec.get("title", "")), fontsize=11)
+    # Wrapped to the figure's width (about 11 characters per inch at this size): a long title is never clipped.
+    title = "Fig. %s: %s" % (spec.get("figure", "?"), spec.get("title", ""))
+    width = fig.get_size_inches()[0]
+    fig.suptitle(textwrap.fill(title, max(40, int(width * 11))), fontsize=11)
     fig.tight_layout()
     fig.savefig(spec["png"], dpi=110)
     print("wrote %s" % spec["png"])
