@@ -8,6 +8,7 @@
 #   scripts/gpu_host_all.sh             # on the GPU host
 #   SWEEPS="experiments/fig05_06_resnet50_transports.toml" scripts/gpu_host_all.sh   # only some figures
 #   TESTS=0 MODELS=resnet50,yolov4 SWEEPS=... scripts/gpu_host_all.sh   # no test suite; only these models
+#   (FP32=0: only their fp16 channels-last variants)
 #   (OUT=DIR: where the sweeps write, results/study by default; EDGESERVE_GIT_COMMIT=SHA names the commit of a
 #   tree copied without its history)
 # A sweep that stops half-way resumes where it stopped when run again (points with results are skipped).
@@ -39,7 +40,7 @@ unset EDGESERVE_TEST_DEVICE
 python=${EDGESERVE_PYTHON:-python3}
 models=build/cuda/gpu-models
 out=${OUT:-results/study}
-step export-models "$python" tools/export_models.py --models "${MODELS:-paper}" --out "$models"
+[[ ${FP32:-1} == 0 ]] || step export-models "$python" tools/export_models.py --models "${MODELS:-paper}" --out "$models"
 step export-models-fp16 "$python" tools/export_models.py --models "${MODELS:-paper}" --out "$models" --device cuda \
   --half --channels-last
 nvidia-smi -L >"$log_dir/gpus.txt" 2>&1 || true
