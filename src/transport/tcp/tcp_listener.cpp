@@ -157,29 +157,36 @@ class TcpDelivery final : public Delivery {
       core::encode(core::error_response(core::peek_request_id(header()),
                                         core::Status(core::StatusCode::kInternal, "request dropped by the server")),
                    bytes);
-      send_reply(bytes);
+      send_reply(bytes, nullptr);
     }
   }
 
   std::span<const std::byte> header() const override { return {header_.data<std::byte>(), header_.size()}; }
   std::span<const std::byte> payload() const override { return {payload_.data<std::byte>(), payload_.size()}; }
 
-  std::span<std::byte> reply_payload(size_t bytes) override {
-    reply_.rebuild(bytes);
-    return {reply_.data<std::byte>(), bytes};
-  }
-
-  void send_reply(const core::ResponseHeaderBytes& header) override {
+  void send_reply(const core::ResponseHeaderBytes& header, std::unique_ptr<core::MemoryBuffer> payload) override {
     if (replied_) return;
     replied_ = true;
-    outbox_->push({std::move(identity_), zmq::message_t(header.data(), header.size()), std::move(reply_)});
+    outbox_->push({std::move(identity_), zmq::message_t(header.data(), header.size()), zero_copy(std::move(payload))});
     outbox_->unanswered.fetch_sub(1);
   }
 
   const char* peer() const override { return "tcp client"; }
 
  private:
-  zmq::message_t identity_, header_, payload_, reply_;
+  // A message that sends `payload` where it lies; ZeroMQ drops it (on its I/O thread) once the bytes have left.
+  static zmq::message_t zero_copy(std::unique_ptr<core::MemoryBuffer> payload) {
+    if (!payload || payload->bytes().empty()) return zmq::message_t();
+    const auto bytes = payload->bytes();
+    zmq::message_t message(bytes.data(), bytes.size(), &release_payload, payload.get());  // throws: still ours
+    (void)payload.release();  // now ZeroMQ's, until release_payload
+    return message;
+  }
+  static void release_payload(void* /*data*/, void* hint) noexcept {
+    std::unique_ptr<core::MemoryBuffer> dropped(static_cast<core::MemoryBuffer*>(hint));
+  }
+
+  zmq::message_t identity_, header_, payload_;
   std::shared_ptr<Outbox> outbox_;
   bool replied_ = false;
 };
