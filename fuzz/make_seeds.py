@@ -116,6 +116,11 @@ def main():
     write(t, "valid_tiny.json", json.dumps({"format": 1, "models": [model]}, indent=2))
     write(t, "valid_two.json", json.dumps({"format": 1, "models": [model, yolo]}))
     write(t, "valid_empty.json", '{"format": 1, "models": []}')
+    seg = dict(yolo, name="seg", outputs=[{"name": "out", "shape": [1, 21, 8, 8]}, {"name": "aux", "shape": [1, 21, 8, 8]}],
+               reply={"outputs": ["out"], "dtype": "float16", "postprocess": "topk", "k": 3})
+    write(t, "valid_reply_choice.json", json.dumps({"format": 1, "models": [seg]}))
+    write(t, "reply_unknown_output.json", json.dumps({"format": 1, "models": [dict(seg, reply={"outputs": ["x"]})]}))
+    write(t, "reply_bad_postprocess.json", json.dumps({"format": 1, "models": [dict(seg, reply={"postprocess": "sort"})]}))
     write(t, "bad_format.json", '{"format": 2, "models": []}')
     write(t, "not_object.json", "[1, 2, 3]")
     write(t, "syntax_error.json", '{"format": 1, "models": [')
