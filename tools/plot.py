@@ -31,11 +31,11 @@ AXES = ["transport", "model", "input", "clients", "lanes", "policy", "variant", 
 NUMERIC = {"clients", "lanes", "rate", "servers"}
 # The paper's stage names and colours (Fig. 6: Request, Preprocess, Inference, Response, Copy).
 STAGE_LABEL = {"request-time": "Request", "preprocessing-time": "Preprocess", "inference-time": "Inference",
-               "response-time": "Response", "copy-time": "Copy", "queue-time": "Queue",
+               "postprocessing-time": "Postprocess", "response-time": "Response", "copy-time": "Copy", "queue-time": "Queue",
                "gateway-time": "Gateway", "backend-hop-time": "Backend hop", "transport-time": "Transport"}
 # One colour per stage in every figure, so that stacks can be compared across figures.
 STAGE_COLOUR = {"request-time": "#1f77b4", "queue-time": "#7f7f7f", "preprocessing-time": "#2ca02c",
-                "inference-time": "#d62728", "response-time": "#9467bd", "copy-time": "#ff7f0e",
+                "inference-time": "#d62728", "postprocessing-time": "#bcbd22", "response-time": "#9467bd", "copy-time": "#ff7f0e",
                 "gateway-time": "#8c564b", "backend-hop-time": "#e377c2", "transport-time": "#17becf"}
 AXIS_LABEL = {"clients": "clients", "lanes": "lanes (CUDA streams)", "rate": "offered load (requests/s)",
               "servers": "servers", "transport": "transport", "model": "model", "input": "input",
@@ -149,7 +149,7 @@ def draw_bars(spec, rows, ax, title):
 def draw_stacked(spec, rows, ax, title):
     x = spec["x"]
     stages = spec.get("metrics") or ["request-time", "copy-time", "preprocessing-time", "inference-time",
-                                     "response-time"]
+                                     "postprocessing-time", "response-time"]
     stat = spec.get("stat", "mean")
     xs = order([r[x] for r in rows], x)
     per = {m: grouped(rows, [x], column(m, stat)) for m in stages}

@@ -56,6 +56,7 @@ RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   r.copy_ms = core::ns_to_ms(t.copy_ns);
   r.preprocess_ms = core::ns_to_ms(t.preprocess_ns);
   r.inference_ms = core::ns_to_ms(t.inference_ns);
+  r.postprocess_ms = core::ns_to_ms(t.postprocess_ns);
   r.queue_ms = core::ns_to_ms(t.queue_ns);
   r.handling_ms = core::ns_to_ms(t.handling_ns);
   r.request_post_ms = reply.request_post_ns ? core::ns_to_ms(reply.request_post_ns) : kNaN;
@@ -82,9 +83,9 @@ RequestRecord record_failure(const core::Status& status, uint64_t send_ns) {
   r.status = core::to_string(status.code());
   r.error = status.message();
   r.start_ns = send_ns;
-  for (double* m :
-       {&r.total_ms, &r.request_ms, &r.response_ms, &r.copy_ms, &r.preprocess_ms, &r.inference_ms, &r.queue_ms,
-        &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb, &r.gpu_mem_mb, &r.request_post_ms})
+  for (double* m : {&r.total_ms, &r.request_ms, &r.response_ms, &r.copy_ms, &r.preprocess_ms, &r.inference_ms,
+                    &r.postprocess_ms, &r.queue_ms, &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb,
+                    &r.gpu_mem_mb, &r.request_post_ms})
     *m = kNaN;
   return r;
 }
@@ -130,6 +131,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     header.dtype = input.dtype;
     header.shape = input.shape;
     header.payload_bytes = input.bytes.size();
+    header.output = o.output;
     header.priority = static_cast<int>(client) < o.priority_clients ? 1 : 0;
     transport::Reply reply;
     // Request ids: client << 32, then 1, 2, ... for the measured requests (requests.csv); the warm-up's carry bit

@@ -39,6 +39,7 @@ struct BenchOptions {
   // Set from a signal handler: clients stop after the request in flight, and what was measured is returned.
   const std::atomic<bool>* stop = nullptr;
   std::optional<transport::tcp::CurveClientConfig> curve;  // tcp targets that require CURVE
+  core::OutputChoice output;  // which outputs to get back, in what dtype, after which postprocessing
 };
 
 // One request as the client saw it. Times in milliseconds; NaN where not measured.
@@ -50,8 +51,8 @@ struct RequestRecord {
   std::string status = "ok";  // a core::StatusCode name: the server's, or the client's (timeout, transport-error)
   bool replied = false;       // a reply came back (its status may still be an error: a server's or a gateway's)
   std::string error;
-  double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0, queue_ms = 0,
-         handling_ms = 0, server_ms = 0;
+  double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, postprocess_ms = 0,
+         inference_ms = 0, queue_ms = 0, handling_ms = 0, server_ms = 0;
   double request_post_ms = 0;  // UCX: request send posted → completed (the paper's RDMA request-time); NaN elsewhere
   double gateway_ms = 0, backend_hop_ms = 0;  // through a gateway: time in it, and its backend call; NaN direct
   double server_cpu_ms = 0;                   // server process CPU time so far (cumulative)

@@ -42,7 +42,25 @@ struct BenchFlags {
   bool local_input_on_host = false;
   std::string curve_server_key;
   std::string curve_key;
+  std::vector<int> outputs;
+  std::string output_dtype;
+  std::string postprocess;
+  int topk = 5;
 };
+
+// --outputs, --output-dtype, --postprocess, --topk → the request's output choice (unset: the model's defaults).
+core::Result<core::OutputChoice> output_choice(const BenchFlags& f) {
+  core::OutputChoice c;
+  for (int i : f.outputs) c.select |= static_cast<uint8_t>(1u << i);
+  if (!f.output_dtype.empty()) c.dtype = core::parse_dtype(f.output_dtype);
+  if (f.postprocess == "none") c.postprocess = core::Postprocess::kNone;
+  if (f.postprocess == "argmax") c.postprocess = core::Postprocess::kArgmax;
+  if (f.postprocess == "topk") {
+    c.postprocess = core::Postprocess::kTopk;
+    c.k = static_cast<uint16_t>(f.topk);
+  }
+  return c;
+}
 
 std::optional<core::TensorShape> parse_shape(const std::string& s) {
   core::TensorShape shape;
@@ -113,6 +131,7 @@ int run_bench_command(BenchFlags& f) {
     f.options.curve = std::move(curve.value());
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
+  f.options.output = *output_choice(f);
   f.options.progress = !f.no_progress;
   auto input = make_input(f);
   if (!input.ok()) return usage_error("bench", user_text(input.status()));
@@ -265,6 +284,21 @@ Command add_bench_command(CLI::App& app) {
          "--priority-clients", f->options.priority_clients,
          "The first K clients flag their requests priority 1 (servers with --policy priority serve them first)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--outputs", f->outputs,
+                  "Outputs to get back, by index in the model's order (e.g. 0 for DeepLabV3 without aux); "
+                  "default: the manifest's \"reply\" choice, else all")
+      ->delimiter(',')
+      ->check(CLI::Range(0, static_cast<int>(core::kMaxOutputs) - 1));
+  cmd->add_option("--output-dtype", f->output_dtype,
+                  "Dtype of floating outputs: float32 or float16 (default: the manifest's, else the model's own)")
+      ->check(CLI::IsMember({"float32", "float16"}));
+  cmd->add_option("--postprocess", f->postprocess,
+                  "On the server, along the class axis: none, argmax (uint8 mask up to 256 classes, else int32) or "
+                  "topk (int32 ids, then scores; K from --topk); default: the manifest's, else none")
+      ->check(CLI::IsMember({"none", "argmax", "topk"}));
+  cmd->add_option("--topk", f->topk, "K for --postprocess topk")
+      ->check(CLI::Range(1, static_cast<int>(core::kMaxTopk)))
+      ->capture_default_str();
   return [f] { return run_bench_command(*f); };
 }
 

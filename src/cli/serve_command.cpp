@@ -33,6 +33,7 @@ struct ServeFlags {
   int priority_gate_window_us = 0;
   int priority_gate_max_hold_us = 10000;
   bool no_cuda_graphs = false;
+  int reply_buffers = 0;
   double max_payload_mb = 64;
   size_t max_queue = 1024;
   size_t max_queue_per_client = 32;
@@ -51,7 +52,8 @@ int run_serve(ServeFlags& f) {
   if (auto s = check_ready_file(f.ready_file); !s.ok()) return usage_error("serve", s.message());
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
-  auto models = server::ModelRepository::load(f.repo, split_list(f.models), {f.device, f.workers, !f.no_cuda_graphs});
+  auto models = server::ModelRepository::load(f.repo, split_list(f.models),
+                                              {f.device, f.workers, !f.no_cuda_graphs, f.reply_buffers});
   if (!models.ok()) {
     log->error("{}", user_text(models.status()));
     return kExitUsage;
@@ -161,6 +163,11 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-cuda-graphs", flags->no_cuda_graphs,
                 "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");
+  cmd->add_option("--reply-buffers", flags->reply_buffers,
+                  "Reply blocks per model, made at load (pinned on a GPU), each as large as its largest float32 "
+                  "answer; 0: 2 x workers + 2. When all are out, a reply allocates its own memory (logged)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
   cmd->add_option("--max-payload-mb", flags->max_payload_mb,
                   "Largest request payload accepted; larger requests get a payload-too-large error")
       ->check(payload_mb_check())

@@ -2,16 +2,19 @@
 // so the layers above compile without torch headers.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 
+#include "core/memory_buffer.h"
 #include "core/status.h"
 #include "core/tensor_spec.h"
 #include "core/wire.h"
 #include "engine/model_spec.h"
+#include "engine/output_choice.h"
 
 namespace edgeserve::engine {
 
@@ -41,6 +44,16 @@ struct StageDurations {
   uint64_t copy_ns = 0;
   uint64_t preprocess_ns = 0;
   uint64_t inference_ns = 0;
+  uint64_t postprocess_ns = 0;  // dtype conversion, argmax, topk (0 when the outputs leave as the model made them)
+};
+
+// What one request gets back: the outputs concatenated in order, in memory the engine took from its reply pool
+// (pinned for a GPU engine, so the device-to-host copy lands in it directly) or the CPU output tensor itself.
+// Whoever sends the reply owns `payload` until its bytes have left.
+struct InferenceOutput {
+  std::unique_ptr<core::MemoryBuffer> payload;
+  uint8_t n_outputs = 0;
+  std::array<core::OutputDesc, core::kMaxOutputs> outputs{};
 };
 
 inline constexpr int64_t kMaxRawImageSide = 8192;
@@ -67,16 +80,20 @@ class Engine {
   virtual core::Result<std::unique_ptr<DeviceBytes>> copy_to_device(std::span<const std::byte> /*host*/) const {
     return core::Status(core::StatusCode::kInternal, "this engine runs on the CPU: it has no device memory");
   }
-  // Runs preprocessing (raw input) and the forward pass; writes every output as float32, concatenated in
-  // order, into `out`, which holds exactly spec().output_bytes(). Input must have passed check_input.
-  virtual core::Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& durations,
-                           const RunContext& context) = 0;
+  // Runs preprocessing (raw input), the forward pass and the postprocessing `outputs` asks for (from
+  // resolve_output_choice against this spec()); fills `out` with exactly `outputs`. Input must have passed
+  // check_input.
+  virtual core::Status run(const InferenceInput& input, const ResolvedOutputs& outputs, InferenceOutput& out,
+                           StageDurations& durations, const RunContext& context) = 0;
 };
 
 struct EngineOptions {
   std::string device = "cpu";  // cpu or cuda:N
   int lanes = 1;               // GPU: CUDA streams with their own buffers and graph (the server's workers)
   bool cuda_graphs = true;     // GPU: capture the forward pass once per lane and replay it
+  // Reply blocks made at load (pinned on a GPU), each as large as the model's largest answer; 0: 2 per lane + 2.
+  // When all are out, a reply allocates its own memory (logged): see core/buffer_pool.h.
+  int reply_buffers = 0;
 };
 
 // Loads a TorchScript model once, on the CPU or (in builds with CUDA) a GPU. The engine files are the

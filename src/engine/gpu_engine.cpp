@@ -1,7 +1,8 @@
 // The GPU engine. Each lane is one CUDA stream (plus a high-priority twin) with its own pinned host
 // buffers, device buffers and CUDA graph, all made once at load; a request runs on one lane:
 //   payload → pinned staging (unless it is page-locked already) → H2D → fused preprocessing kernel (raw) →
-//   graph replay → D2H → reply buffer,
+//   graph replay → postprocessing the request asked for (dtype, argmax, topk; eager, right after the graph) →
+//   D2H straight into a pinned reply block from the engine's pool (made at load, handed to the transport),
 // with CUDA events between the steps, so copy-time, preprocessing-time and inference-time are GPU times.
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -11,10 +12,12 @@
 #include <cstring>
 #include <optional>
 
+#include "core/buffer_pool.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "engine/cuda/cuda_resources.h"
 #include "engine/cuda/preprocess_kernel.h"
+#include "engine/landing_memory.h"
 #include "engine/torch_common.h"
 
 namespace edgeserve::engine {
@@ -34,15 +37,19 @@ struct Lane {
   cuda::PinnedBuffer host_in, host_out;
   cuda::DeviceBuffer raw_image;
   at::Tensor planar;                // [1,3,H,W] in the model's dtype: the forward pass's input
-  std::vector<at::Tensor> outputs;  // float32, contiguous: the graph's outputs (or the last eager ones)
+  std::vector<at::Tensor> outputs;  // the model's dtype, contiguous: the graph's outputs (or the last eager ones)
   std::unique_ptr<at::cuda::CUDAGraph> graph;
-  cuda::Event start, h2d, preprocessed, inferred, d2h;
+  cuda::Event start, h2d, preprocessed, inferred, postprocessed, d2h;
 };
 
 class GpuEngine final : public Engine {
  public:
   GpuEngine(ModelSpec spec, torch::jit::Module module, at::Device device, const EngineOptions& options)
-      : spec_(std::move(spec)), module_(std::move(module)), device_(device), use_graphs_(options.cuda_graphs) {
+      : spec_(std::move(spec)),
+        module_(std::move(module)),
+        device_(device),
+        use_graphs_(options.cuda_graphs),
+        reply_buffers_(options.reply_buffers > 0 ? options.reply_buffers : 2 * std::max(1, options.lanes) + 2) {
     norm_ = {{spec_.preprocess.mean[0], spec_.preprocess.mean[1], spec_.preprocess.mean[2]},
              {spec_.preprocess.std[0], spec_.preprocess.std[1], spec_.preprocess.std[2]}};
     lanes_.resize(static_cast<size_t>(std::max(1, options.lanes)));
@@ -77,7 +84,7 @@ class GpuEngine final : public Engine {
         if (spec_.preprocess.enabled) lane.raw_image.reserve(kInitialRawBytes);
         lane.planar = at::zeros(dims_of(spec_.input.shape),
                                 at::TensorOptions().dtype(to_scalar_type(spec_.input.dtype)).device(device_));
-        for (auto* e : {&lane.start, &lane.h2d, &lane.preprocessed, &lane.inferred, &lane.d2h})
+        for (auto* e : {&lane.start, &lane.h2d, &lane.preprocessed, &lane.inferred, &lane.postprocessed, &lane.d2h})
           *e = cuda::Event::create();
       }
     } catch (const std::exception& e) {
@@ -95,12 +102,19 @@ class GpuEngine final : public Engine {
       }
       cudaStreamSynchronize(lanes_[0].stream.get());
     }
-    // Only now are the outputs known (the warm-up settled them), so only now can the reply staging be sized.
+    // Only now are the outputs known (the warm-up settled them), so only now can the reply memory be sized: a
+    // pool of pinned blocks the D2H copy lands in, and per lane a staging buffer for a reply that had to take
+    // pageable memory (pool dry, or a topk larger than a block).
     try {
-      for (auto& lane : lanes_) lane.host_out.reserve(spec_.output_bytes());
+      for (auto& lane : lanes_) lane.host_out.reserve(spec_.max_reply_bytes());
     } catch (const std::exception& e) {
       return {StatusCode::kInternal, fmt::format("model '{}': GPU set-up failed: {}", spec_.name, e.what())};
     }
+    auto pool = core::BufferPool::create(
+        fmt::format("reply buffers of '{}'", spec_.name), spec_.max_reply_bytes(), reply_buffers_,
+        [device = device_.str()](size_t bytes) { return allocate_landing_memory(LandingKind::kHost, device, bytes); });
+    if (!pool.ok()) return pool.status();
+    pool_ = std::move(pool.value());
     mode_ = use_graphs_ ? capture_graphs() : "eager";
     if (mode_ == "eager") return warm_lanes();
     return {};
@@ -145,7 +159,8 @@ class GpuEngine final : public Engine {
     }
   }
 
-  Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d, const RunContext& ctx) override {
+  Status run(const InferenceInput& input, const ResolvedOutputs& choice, InferenceOutput& out, StageDurations& d,
+             const RunContext& ctx) override {
     if (ctx.lane < 0 || ctx.lane >= lanes())
       return {StatusCode::kInternal, fmt::format("lane {} does not exist ({} lanes)", ctx.lane, lanes())};
     Lane& lane = lanes_[static_cast<size_t>(ctx.lane)];
@@ -206,24 +221,47 @@ class GpuEngine final : public Engine {
         lane.outputs = std::move(outs.value());
       }
       cudaEventRecord(lane.inferred.get(), stream);
+      std::vector<at::Tensor> finals;
+      if (!choice.as_made) {
+        c10::InferenceMode inference;
+        finals = shape_outputs(lane.outputs, choice);
+      }
+      const std::vector<at::Tensor>& sent = choice.as_made ? lane.outputs : finals;
+      cudaEventRecord(lane.postprocessed.get(), stream);
+      out.payload = pool_->take(choice.payload_bytes);
+      out.n_outputs = choice.n_outputs;
+      out.outputs = choice.outputs;
+      // A pool block is pinned: the copy lands in it directly. A fallback block is pageable: stage, then copy.
+      auto* reply = out.payload->bytes().data();
+      cudaPointerAttributes reply_attributes{};
+      const bool reply_pinned = cudaPointerGetAttributes(&reply_attributes, reply) == cudaSuccess &&
+                                reply_attributes.type == cudaMemoryTypeHost;
+      cudaGetLastError();  // a pageable pointer is not an error worth keeping
+      auto* host_out = reply_pinned ? reply : static_cast<std::byte*>(lane.host_out.get());
       size_t offset = 0;
-      auto* host_out = static_cast<std::byte*>(lane.host_out.get());
-      for (const auto& o : lane.outputs) {
+      for (const auto& o : sent) {
         const auto bytes = static_cast<size_t>(o.nbytes());
-        if (offset + bytes > out.size()) return {StatusCode::kInferenceFailed, "outputs exceed the reply buffer"};
+        if (offset + bytes > choice.payload_bytes || (!reply_pinned && offset + bytes > lane.host_out.size()))
+          return {StatusCode::kInferenceFailed, "outputs exceed the reply buffer"};
         cudaMemcpyAsync(host_out + offset, o.data_ptr(), bytes, cudaMemcpyDeviceToHost, stream);
         offset += bytes;
       }
+      if (offset != choice.payload_bytes)
+        return {StatusCode::kInferenceFailed,
+                fmt::format("outputs have {} bytes, the reply {}", offset, choice.payload_bytes)};
       cudaEventRecord(lane.d2h.get(), stream);
       if (const cudaError_t e = cudaEventSynchronize(lane.d2h.get()); e != cudaSuccess)
         return {StatusCode::kInferenceFailed,
                 fmt::format("model '{}' on {}: {}", spec_.name, device_.str(), cudaGetErrorString(e))};
-      const uint64_t t1 = core::now_ns();
-      std::memcpy(out.data(), host_out, offset);
-      host_ns += core::now_ns() - t1;
+      if (!reply_pinned) {
+        const uint64_t t1 = core::now_ns();
+        std::memcpy(reply, host_out, offset);
+        host_ns += core::now_ns() - t1;
+      }
 
-      d.copy_ns =
-          host_ns + cuda::Event::elapsed_ns(lane.start, lane.h2d) + cuda::Event::elapsed_ns(lane.inferred, lane.d2h);
+      d.copy_ns = host_ns + cuda::Event::elapsed_ns(lane.start, lane.h2d) +
+                  cuda::Event::elapsed_ns(lane.postprocessed, lane.d2h);
+      d.postprocess_ns = choice.as_made ? 0 : cuda::Event::elapsed_ns(lane.inferred, lane.postprocessed);
       d.preprocess_ns = input.kind == core::InputKind::kRaw ? cuda::Event::elapsed_ns(lane.h2d, lane.preprocessed) : 0;
       d.inference_ns = cuda::Event::elapsed_ns(lane.preprocessed, lane.inferred);
       if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)
@@ -235,14 +273,14 @@ class GpuEngine final : public Engine {
   }
 
  private:
-  // The forward pass on the lane's input, outputs made float32 and contiguous (inside the graph, so the
-  // conversion is replayed too). Runs on the current stream.
+  // The forward pass on the lane's input, outputs made contiguous in the model's own dtype (inside the graph).
+  // Runs on the current stream.
   Result<std::vector<at::Tensor>> forward(Lane& lane) {
     try {
       at::Tensor x = spec_.channels_last ? lane.planar.contiguous(at::MemoryFormat::ChannelsLast) : lane.planar;
       auto outs = output_tensors(module_.forward({x}));
       if (!outs.ok()) return outs.status();
-      for (auto& o : *outs) o = o.to(at::kFloat).contiguous();
+      for (auto& o : *outs) o = o.to(to_scalar_type(wire_dtype(o.scalar_type()))).contiguous();
       return outs;
     } catch (const std::exception& e) {
       return Status(StatusCode::kInferenceFailed, fmt::format("model '{}' forward failed on {}: {}", spec_.name,
@@ -285,6 +323,8 @@ class GpuEngine final : public Engine {
   torch::jit::Module module_;
   at::Device device_;
   bool use_graphs_;
+  int reply_buffers_;
+  std::shared_ptr<core::BufferPool> pool_;  // pinned reply blocks, made at set-up
   cuda::Normalization norm_{};
   std::vector<Lane> lanes_;
   std::string mode_ = "eager";

@@ -1,6 +1,7 @@
 // The CPU libtorch engine: loads a TorchScript model once, preprocesses raw images with ATen ops, runs the
-// forward pass in inference mode, and writes float32 outputs into the caller's reply buffer. Also the
-// place where a device string picks the CPU or the GPU engine.
+// forward pass in inference mode, and answers with the output tensor itself (one output: no copy) or the
+// outputs copied into a block of its reply pool. Also the place where a device string picks the CPU or the
+// GPU engine.
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
@@ -11,6 +12,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include "core/buffer_pool.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "engine/torch_common.h"
@@ -22,6 +24,19 @@ using core::Status;
 using core::StatusCode;
 
 namespace {
+
+// A reply that is the output tensor's own storage, kept alive until the transport has sent it.
+class TensorBytes final : public core::MemoryBuffer {
+ public:
+  explicit TensorBytes(at::Tensor t) : tensor_(std::move(t)) {}
+  std::span<std::byte> bytes() override {
+    return {static_cast<std::byte*>(tensor_.data_ptr()), static_cast<size_t>(tensor_.nbytes())};
+  }
+  bool on_device() const override { return false; }
+
+ private:
+  at::Tensor tensor_;
+};
 
 class CpuEngine final : public Engine {
  public:
@@ -43,7 +58,13 @@ class CpuEngine final : public Engine {
       auto x = at::zeros(dims_of(spec_.input.shape), at::TensorOptions().dtype(to_scalar_type(spec_.input.dtype)));
       auto outs = output_tensors(module_.forward({x}));
       if (!outs.ok()) return outs.status();
-      return settle_output_specs(spec_, *outs);
+      if (Status s = settle_output_specs(spec_, *outs); !s.ok()) return s;
+      // Replies of several outputs are copied into one block; a single output leaves as its own tensor.
+      auto pool = core::BufferPool::create(fmt::format("reply buffers of '{}'", spec_.name), spec_.max_reply_bytes(),
+                                           reply_buffers_, nullptr);
+      if (!pool.ok()) return pool.status();
+      pool_ = std::move(pool.value());
+      return {};
     } catch (const std::exception& e) {
       return {StatusCode::kInferenceFailed,
               fmt::format("model '{}' failed its warm-up pass on {} {}: {}", spec_.name,
@@ -51,7 +72,10 @@ class CpuEngine final : public Engine {
     }
   }
 
-  Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d, const RunContext&) override {
+  void set_reply_buffers(int n) { reply_buffers_ = static_cast<size_t>(n); }
+
+  Status run(const InferenceInput& input, const ResolvedOutputs& choice, InferenceOutput& out, StageDurations& d,
+             const RunContext&) override {
     if (input.on_device) return {StatusCode::kInternal, "a GPU-resident payload reached the CPU engine"};
     // OpenMP's thread count is per calling thread: without this, worker threads would ignore the
     // process-wide setting (set_torch_threads) and use OpenMP's default.
@@ -74,8 +98,14 @@ class CpuEngine final : public Engine {
       if (!result.ok()) return result.status();
       const uint64_t t2 = core::now_ns();
       d.inference_ns = t2 - t1;
-      Status s = write_outputs(*result, out);
-      d.copy_ns = core::now_ns() - t2;
+      if (result->size() != spec_.outputs.size())
+        return {StatusCode::kInferenceFailed,
+                fmt::format("model returned {} outputs, expected {}", result->size(), spec_.outputs.size())};
+      std::vector<at::Tensor> finals = shape_outputs(*result, choice);
+      const uint64_t t3 = core::now_ns();
+      if (!choice.as_made) d.postprocess_ns = t3 - t2;
+      Status s = write_outputs(finals, input, choice, out);
+      d.copy_ns = core::now_ns() - t3;
       return s;
     } catch (const std::exception& e) {
       return {StatusCode::kInferenceFailed, fmt::format("model '{}': {}", spec_.name, first_line(e.what()))};
@@ -94,26 +124,45 @@ class CpuEngine final : public Engine {
     return x.to(to_scalar_type(spec_.input.dtype)).contiguous();
   }
 
-  Status write_outputs(const std::vector<at::Tensor>& outs, std::span<std::byte> out) const {
-    if (outs.size() != spec_.outputs.size())
-      return {StatusCode::kInferenceFailed,
-              fmt::format("model returned {} outputs, expected {}", outs.size(), spec_.outputs.size())};
-    size_t offset = 0;
-    for (size_t i = 0; i < outs.size(); ++i) {
-      const auto expected = *core::tensor_bytes(spec_.outputs[i].shape, core::DType::kFloat32);
-      auto t = outs[i].to(at::kFloat).contiguous();
-      if (static_cast<uint64_t>(t.nbytes()) != expected || offset + expected > out.size())
+  // One output that does not share memory with the request leaves as it is; otherwise the outputs are
+  // copied, in order, into a pool block.
+  Status write_outputs(std::vector<at::Tensor>& finals, const InferenceInput& input, const ResolvedOutputs& choice,
+                       InferenceOutput& out) const {
+    uint64_t total = 0;
+    for (size_t i = 0; i < finals.size(); ++i) {
+      const auto expected = core::tensor_bytes(choice.outputs[i].shape, choice.outputs[i].dtype).value_or(0);
+      if (static_cast<uint64_t>(finals[i].nbytes()) != expected)
         return {StatusCode::kInferenceFailed,
-                fmt::format("output {} has {} bytes, expected {}", i, t.nbytes(), expected)};
-      std::memcpy(out.data() + offset, t.data_ptr(), expected);
-      offset += expected;
+                fmt::format("output {} has {} bytes, expected {}", i, finals[i].nbytes(), expected)};
+      total += expected;
+    }
+    out.n_outputs = choice.n_outputs;
+    out.outputs = choice.outputs;
+    if (finals.size() == 1 && !aliases(finals[0], input)) {
+      out.payload = std::make_unique<TensorBytes>(std::move(finals[0]));
+      return {};
+    }
+    out.payload = pool_->take(total);
+    size_t offset = 0;
+    for (const auto& t : finals) {
+      std::memcpy(out.payload->bytes().data() + offset, t.data_ptr(), t.nbytes());
+      offset += t.nbytes();
     }
     return {};
+  }
+
+  // Whether `t` lives in the request's payload (a model that returns its input): that memory goes back to the
+  // transport before the reply has left.
+  static bool aliases(const at::Tensor& t, const InferenceInput& input) {
+    const auto* p = static_cast<const std::byte*>(t.storage().data());
+    return p >= input.data.data() && p < input.data.data() + input.data.size();
   }
 
   ModelSpec spec_;
   torch::jit::Module module_;
   at::Tensor mean_, inv_std_;
+  size_t reply_buffers_ = 4;
+  std::shared_ptr<core::BufferPool> pool_;
 };
 
 }  // namespace
@@ -145,6 +194,7 @@ Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions&
     auto module = load_module(spec, *device);
     if (!module.ok()) return module.status();
     auto cpu = std::make_unique<CpuEngine>(std::move(spec), std::move(module.value()));
+    cpu->set_reply_buffers(options.reply_buffers > 0 ? options.reply_buffers : 2 * std::max(1, options.lanes) + 2);
     if (Status s = cpu->warm_up(); !s.ok()) return s;
     engine = std::move(cpu);
   } else {

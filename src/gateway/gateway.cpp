@@ -128,10 +128,9 @@ struct Gateway::State {
     header.timings.recv_clock_ns = d.recv_ns();
     header.timings.send_clock_ns = now;
     header.timings.gateway_ns = now - d.recv_ns();
-    d.reply_payload(0);
     core::ResponseHeaderBytes bytes;
     core::encode(header, bytes);
-    d.send_reply(bytes);
+    d.send_reply(bytes, nullptr);
   }
 
   // The index of the backend with the fewest requests in flight among those not left out; none when all are.
@@ -213,15 +212,19 @@ struct Gateway::State {
     if (backend.failed_last.exchange(false)) log->info("backend {} is back", backend.uri);
     backend.down_until_ns.store(0);
     backend.forwarded.fetch_add(1, std::memory_order_relaxed);
-    // One copy of the reply payload, from the backend connection's buffer into the front transport's.
-    auto out = d.reply_payload(reply.payload.size());
-    if (!reply.payload.empty()) std::memcpy(out.data(), reply.payload.data(), reply.payload.size());
+    // One copy of the reply payload, from the backend connection's buffer into memory the front transport
+    // sends from (allocated per reply, as before pooled replies; the gateway's own pool is still to come).
+    std::unique_ptr<core::MemoryBuffer> out;
+    if (!reply.payload.empty()) {
+      out = core::allocate_host_memory(reply.payload.size());
+      std::memcpy(out->bytes().data(), reply.payload.data(), reply.payload.size());
+    }
     core::ResponseHeader h = std::move(reply.header);
     h.timings.backend_ns = back - sent;
     h.timings.gateway_ns = core::now_ns() - d.recv_ns();
     core::ResponseHeaderBytes bytes;
     core::encode(h, bytes);
-    d.send_reply(bytes);
+    d.send_reply(bytes, std::move(out));
     forwarded.fetch_add(1, std::memory_order_relaxed);
   }
 };

@@ -33,10 +33,9 @@ void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, c
   const uint64_t now = core::now_ns();
   header.timings.server_ns = now - delivery.recv_ns();
   header.timings.send_clock_ns = now;
-  delivery.reply_payload(0);
   core::ResponseHeaderBytes bytes;
   core::encode(header, bytes);
-  delivery.send_reply(bytes);
+  delivery.send_reply(bytes, nullptr);
 }
 
 bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
@@ -63,6 +62,12 @@ bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
     reply_error(delivery, id, s);
     return false;
   }
+  auto outputs = engine::resolve_output_choice(engine->spec(), header->output);
+  if (!outputs.ok()) {
+    reply_error(delivery, id, outputs.status());
+    return false;
+  }
+  job.outputs = outputs.value();
   job.delivery = &delivery;
   job.header = std::move(header.value());
   job.sender = delivery.sender();
@@ -76,33 +81,34 @@ void Pipeline::reject(Job& job, const Status& status) { reply_error(*job.deliver
 void Pipeline::execute(Job& job, const engine::RunContext& context) {
   transport::Delivery& delivery = *job.delivery;
   const uint64_t started = core::now_ns();
-  const engine::ModelSpec& spec = job.engine->spec();
   const engine::InferenceInput input{job.header.input_kind, job.header.dtype, job.header.shape, delivery.payload(),
                                      delivery.payload_on_device()};
 
   engine::StageDurations stages;
-  const Status s = job.engine->run(input, delivery.reply_payload(spec.output_bytes()), stages, context);
+  engine::InferenceOutput out;
+  const Status s = job.engine->run(input, job.outputs, out, stages, context);
   if (!s.ok()) {
     reply_error(delivery, job.header.request_id, s);
     return;
   }
   core::ResponseHeader header;
   header.request_id = job.header.request_id;
-  header.n_outputs = static_cast<uint8_t>(spec.outputs.size());
-  for (size_t i = 0; i < spec.outputs.size(); ++i) header.outputs[i] = {spec.outputs[i].dtype, spec.outputs[i].shape};
-  header.payload_bytes = spec.output_bytes();
+  header.n_outputs = out.n_outputs;
+  header.outputs = out.outputs;
+  header.payload_bytes = out.payload ? out.payload->bytes().size() : 0;
   header.timings = base_timings(delivery);
   header.timings.handling_ns = job.admitted_ns - delivery.recv_ns();
   header.timings.queue_ns = started - job.admitted_ns;
   header.timings.copy_ns = stages.copy_ns;
   header.timings.preprocess_ns = stages.preprocess_ns;
   header.timings.inference_ns = stages.inference_ns;
+  header.timings.postprocess_ns = stages.postprocess_ns;
   const uint64_t now = core::now_ns();
   header.timings.server_ns = now - delivery.recv_ns();
   header.timings.send_clock_ns = now;
   core::ResponseHeaderBytes bytes;
   core::encode(header, bytes);
-  delivery.send_reply(bytes);
+  delivery.send_reply(bytes, std::move(out.payload));
   served_.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -23,6 +23,7 @@ struct Job {
   uint64_t sender = 0;  // Delivery::sender(): per-client limits are keyed on it
   engine::Engine* engine = nullptr;
   uint64_t admitted_ns = 0;
+  engine::ResolvedOutputs outputs;  // what the reply carries: the request's choice, the model's defaults filled in
 };
 
 struct PipelineOptions {

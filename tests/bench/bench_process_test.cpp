@@ -52,7 +52,7 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
   EXPECT_EQ(rq["unanswered"].get<uint64_t>(), 0u);
   EXPECT_GT(run.summary["throughput_rps"].get<double>(), 0);
   for (const char* name : {"total-time", "request-time", "response-time", "copy-time", "preprocessing-time",
-                           "inference-time", "queue-time"}) {
+                           "inference-time", "postprocessing-time", "queue-time"}) {
     const auto& m = run.summary["metrics"][name];
     ASSERT_TRUE(m.is_object()) << name;
     EXPECT_EQ(m["count"].get<uint64_t>(), requests) << name;
@@ -68,11 +68,11 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
   EXPECT_FALSE(run.summary["cpu-usage"]["server_cpu_ms_per_request"].is_null());
   EXPECT_GT(run.summary["memory-usage"]["server_rss_mb_max"].get<double>(), 0);
   ASSERT_EQ(run.csv_lines.size(), requests + 1) << "header + one row per request";
-  EXPECT_EQ(
-      run.csv_lines[0].rfind("client,seq,request_id,status,sent-at-s,total-time-ms,request-time-ms,response-time-ms,"
-                             "copy-time-ms,preprocessing-time-ms,inference-time-ms,queue-time-ms",
-                             0),
-      0u)
+  EXPECT_EQ(run.csv_lines[0].rfind(
+                "client,seq,request_id,status,sent-at-s,total-time-ms,request-time-ms,response-time-ms,"
+                "copy-time-ms,preprocessing-time-ms,inference-time-ms,postprocessing-time-ms,queue-time-ms",
+                0),
+            0u)
       << run.csv_lines[0];
   EXPECT_NE(run.csv_lines[0].find(",cpu-usage-cumulative-ms,memory-usage-mb,memory-usage-gpu-mb,"), std::string::npos)
       << run.csv_lines[0];

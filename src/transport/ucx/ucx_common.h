@@ -5,9 +5,9 @@
 // The protocol, on one UCX endpoint per client connection (client-server mode, through a UCX listener):
 //   client → server  kHello    header: Hello                    (once, at connect)
 //   server → client  kWelcome  header: Welcome                  (landing memory, limits, server's transports)
-//   client → server  kRequest  header: 160-B request header, data: the payload, always by rendezvous, so
+//   client → server  kRequest  header: 176-B request header, data: the payload, always by rendezvous, so
 //                              the server pulls it straight into the client's landing buffer (host or GPU)
-//   server → client  kReply    header: 960-B response header, data: the reply payload
+//   server → client  kReply    header: 968-B response header, data: the reply payload
 // One request at a time per connection (closed loop, as in the paper); a timed-out connection reconnects.
 #pragma once
 

@@ -49,16 +49,12 @@ core::Result<std::unique_ptr<core::MemoryBuffer>> allocate(const UcxListenerOpti
   return core::allocate_host_memory(bytes);
 }
 
-// A reply buffer replaced by a larger one: released by the I/O thread (registrations are undone there).
-struct RetiredBuffer {
-  std::unique_ptr<core::MemoryBuffer> buffer;
-  std::unique_ptr<Registration> registration;  // after the buffer: unregistered before it is freed
-};
-
 }  // namespace
 
 // One connected client. The I/O thread owns every field except `reply*`, which the worker that runs the
-// client's request writes between the delivery and send_reply (the outbox's lock orders the hand-over).
+// client's request writes in send_reply (the outbox's lock orders the hand-over). The reply payload is the
+// engine's pool block, sent where it lies and dropped (back to its pool) when the send completes; UCX registers
+// it on first use and keeps the registration in its cache, the pool's blocks being reused.
 struct IoWorker;
 
 struct Slot : std::enable_shared_from_this<Slot> {
@@ -81,11 +77,8 @@ struct Slot : std::enable_shared_from_this<Slot> {
   std::unique_ptr<Registration> landing_registration;
   Welcome welcome;
 
-  std::unique_ptr<core::MemoryBuffer> reply;
-  std::unique_ptr<Registration> reply_registration;
-  std::vector<RetiredBuffer> retired;
+  std::unique_ptr<core::MemoryBuffer> reply;  // null: no payload
   core::ResponseHeaderBytes reply_header{};
-  size_t reply_bytes = 0;
 };
 
 namespace {
@@ -132,8 +125,7 @@ class UcxDelivery final : public Delivery {
       core::encode(core::error_response(core::peek_request_id(header()),
                                         Status(StatusCode::kInternal, "request dropped by the server")),
                    bytes);
-      reply_payload(0);
-      send_reply(bytes);
+      send_reply(bytes, nullptr);
     }
   }
 
@@ -144,22 +136,11 @@ class UcxDelivery final : public Delivery {
   }
   bool payload_on_device() const override { return slot_->landing && slot_->landing->on_device(); }
 
-  std::span<std::byte> reply_payload(size_t bytes) override {
-    Slot& s = *slot_;
-    if (!s.reply || s.reply->bytes().size() < bytes) {
-      // Grows once per larger reply size; the old buffer's registration is undone on the I/O thread.
-      s.retired.push_back({std::move(s.reply), std::move(s.reply_registration)});
-      auto made = allocate(options_, bytes, false);
-      s.reply = made.ok() ? std::move(made.value()) : core::allocate_host_memory(bytes);
-    }
-    s.reply_bytes = bytes;
-    return s.reply->bytes().first(bytes);
-  }
-
-  void send_reply(const core::ResponseHeaderBytes& header) override {
+  void send_reply(const core::ResponseHeaderBytes& header, std::unique_ptr<core::MemoryBuffer> payload) override {
     if (replied_) return;
     replied_ = true;
     slot_->reply_header = header;
+    slot_->reply = std::move(payload);
     outbox_->push(slot_);
     outbox_->unanswered.fetch_sub(1);
   }
@@ -390,6 +371,7 @@ struct IoWorker {
     auto* slot = static_cast<Slot*>(user_data);
     ucp_request_free(request);
     slot->reply_request = nullptr;
+    slot->reply.reset();  // the block goes back to its pool
     if (status != UCS_OK && !slot->dead)
       slot->owner->log->warn("reply to {} failed: {}", slot->peer, to_string(status));
   }
@@ -461,7 +443,7 @@ struct IoWorker {
         slot->landed = slot->executing = false;
         continue;
       }
-      // The previous reply may still be leaving from the reply buffer the next request will write into.
+      // The previous reply may still be leaving: the slot holds one reply payload, and it must outlive its send.
       if (slot->reply_request) {
         later.push_back(std::move(slot));
         continue;
@@ -487,30 +469,23 @@ struct IoWorker {
 
   void send_reply(Slot& slot) {
     slot.executing = false;
-    slot.retired.clear();
     if (slot.dead) {
       log->warn("reply to {} dropped: the client disconnected before its reply was ready", slot.peer);
+      slot.reply.reset();
       return;
     }
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     p.cb.send = &IoWorker::on_reply_sent;
     p.user_data = &slot;
-    const size_t bytes = slot.reply ? slot.reply_bytes : 0;
-    if (bytes && !slot.reply_registration) {
-      auto r = Registration::map(worker->context(), slot.reply->bytes().data(), slot.reply->bytes().size(), false);
-      if (r.ok()) slot.reply_registration = std::move(r.value());  // else UCX registers on the fly
-    }
-    if (bytes && slot.reply_registration) {
-      p.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
-      p.memh = slot.reply_registration->get();
-    }
+    const size_t bytes = slot.reply ? slot.reply->bytes().size() : 0;
     ucs_status_ptr_t r = ucp_am_send_nbx(slot.ep, kReply, slot.reply_header.data(), slot.reply_header.size(),
                                          bytes ? slot.reply->bytes().data() : nullptr, bytes, &p);
-    if (UCS_PTR_IS_ERR(r))
-      log->warn("reply to {} failed: {}", slot.peer, to_string(UCS_PTR_STATUS(r)));
-    else if (r != nullptr)
+    if (UCS_PTR_IS_ERR(r)) log->warn("reply to {} failed: {}", slot.peer, to_string(UCS_PTR_STATUS(r)));
+    if (r != nullptr && !UCS_PTR_IS_ERR(r))
       slot.reply_request = r;
+    else
+      slot.reply.reset();  // sent already (or failed): the block goes back to its pool
   }
 
   bool close_failed() {
