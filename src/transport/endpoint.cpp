@@ -1,4 +1,4 @@
-// Parsing and checking tcp:// and ucx:// addresses.
+// Parsing and checking SCHEME://HOST:PORT addresses of the registry's network transports.
 #include "transport/endpoint.h"
 
 #include <arpa/inet.h>
@@ -13,6 +13,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+
+#include "transport/registry.h"
 
 namespace edgeserve::transport {
 
@@ -29,19 +31,17 @@ bool all_digits(std::string_view s) {
 
 core::Result<Endpoint> parse_endpoint(std::string_view uri, EndpointUse use) {
   const bool listen = use == EndpointUse::kListen;
-  const std::string expected = listen ? "tcp://HOST:PORT or ucx://HOST:PORT (PORT 0..65535; 0 picks a free one)"
-                                      : "tcp://HOST:PORT or ucx://HOST:PORT (PORT 1..65535)";
+  const std::string expected = accepted_addresses(listen, /*in_process=*/false) +
+                               (listen ? " (PORT 0..65535; 0 picks a free one)" : " (PORT 1..65535)");
   const auto bad = [&](std::string_view why) {
     return Status(StatusCode::kTransportError, fmt::format("'{}': {}; expected {}", uri, why, expected));
   };
-  Endpoint e;
-  if (uri.starts_with("tcp://"))
-    e.scheme = "tcp";
-  else if (uri.starts_with("ucx://"))
-    e.scheme = "ucx";
-  else
+  const TransportEntry* t = find_transport(uri);
+  if (t == nullptr || t->address != AddressForm::kHostPort || (listen && t->listen == nullptr))
     return bad("unknown scheme");
-  const std::string_view rest = uri.substr(6);
+  Endpoint e;
+  e.scheme = std::string(t->scheme);
+  const std::string_view rest = uri.substr(e.scheme.size() + 3);
   const size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
   e.host = std::string(rest.substr(0, colon));
@@ -64,17 +64,17 @@ core::Result<std::string> resolve_listen_address(std::string_view uri) {
   in_addr ip{};
   if (e.host == "*" || inet_pton(AF_INET, e.host.c_str(), &ip) == 1) return e.uri();
   // ZeroMQ binds an interface by name (eth0, lo); UCX does not, so a ucx:// host must resolve.
-  if (e.scheme == "tcp" && if_nametoindex(e.host.c_str()) != 0) return e.uri();
+  const bool interface_names = find_transport(e.uri())->binds_interface_names;
+  if (interface_names && if_nametoindex(e.host.c_str()) != 0) return e.uri();
   addrinfo hints{};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   if (const int err = getaddrinfo(e.host.c_str(), nullptr, &hints, &found); err != 0 || found == nullptr)
-    return Status(
-        StatusCode::kTransportError,
-        fmt::format("'{}': cannot resolve host '{}' ({}); listen on an IPv4 address, * (every interface)"
-                    "{} or a host name that resolves",
-                    uri, e.host, gai_strerror(err), e.scheme == "tcp" ? ", an interface name such as lo" : ""));
+    return Status(StatusCode::kTransportError,
+                  fmt::format("'{}': cannot resolve host '{}' ({}); listen on an IPv4 address, * (every interface)"
+                              "{} or a host name that resolves",
+                              uri, e.host, gai_strerror(err), interface_names ? ", an interface name such as lo" : ""));
   char text[INET_ADDRSTRLEN] = {};
   inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof text);
   freeaddrinfo(found);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/memory_buffer.h"
 #include "core/status.h"
 #include "transport/ucx/ucx_info.h"
 
@@ -31,9 +32,8 @@ inline constexpr uint32_t kHelloMagic = 0x4C485345;    // "ESHL"
 inline constexpr uint32_t kWelcomeMagic = 0x4C575345;  // "ESWL"
 inline constexpr uint16_t kProtocolVersion = 1;
 
-enum class Landing : uint8_t { kHost = 1, kCuda = 2 };
 // The paper's name for a UCX link by where requests land: "rdma" (host memory) or "gdr" (GPU memory).
-const char* paper_name(Landing landing);
+const char* paper_name(core::MemoryKind landing);
 
 struct Hello {
   uint32_t magic = kHelloMagic;
@@ -44,7 +44,7 @@ struct Hello {
 struct Welcome {
   uint32_t magic = kWelcomeMagic;
   uint16_t version = kProtocolVersion;
-  Landing landing = Landing::kHost;
+  core::MemoryKind landing = core::MemoryKind::kHost;
   uint8_t reserved = 0;
   uint64_t max_payload_bytes = 0;
   char server_transports[240] = {};  // NUL-terminated, e.g. "posix/memory cma/memory"

@@ -134,7 +134,7 @@ class UcxConnection final : public ClientConnection {
     r.library = "UCX " + Context::version();
     r.client_transports = client_transports_;
     r.server_transports = server_transports_;
-    r.landing = landing_ == Landing::kCuda ? "cuda" : "host";
+    r.landing = core::to_string(landing_);
     return r;
   }
 
@@ -178,9 +178,8 @@ class UcxConnection final : public ClientConnection {
     }
     client_transports_ = endpoint_transports(ep_);
     core::logger("transport")
-        ->debug("connected to {}: landing {}, client lanes [{}], server lanes [{}]", uri_,
-                landing_ == Landing::kCuda ? "cuda" : "host", fmt::join(client_transports_, ", "),
-                fmt::join(server_transports_, ", "));
+        ->debug("connected to {}: landing {}, client lanes [{}], server lanes [{}]", uri_, core::to_string(landing_),
+                fmt::join(client_transports_, ", "), fmt::join(server_transports_, ", "));
     return {};
   }
 
@@ -343,7 +342,7 @@ class UcxConnection final : public ClientConnection {
   Hello hello_;
   bool welcome_done_ = false;
   std::string welcome_error_;
-  Landing landing_ = Landing::kHost;
+  core::MemoryKind landing_ = core::MemoryKind::kHost;
   std::vector<std::string> client_transports_, server_transports_;
 
   core::RequestHeaderBytes header_bytes_{};

@@ -41,11 +41,11 @@ std::string client_address(ucp_conn_request_h request) {
   return ucp_conn_request_query(request, &attr) == UCS_OK ? address_text(attr.client_address) : "?";
 }
 
-// Landing (on_device as asked) or reply memory from the server's allocator; plain host memory without one.
+// Landing (of the kind asked) or reply memory from the server's allocator; plain host memory without one.
 core::Result<std::unique_ptr<core::MemoryBuffer>> allocate(const UcxListenerOptions& options, size_t bytes,
-                                                           bool on_device) {
-  if (options.allocate) return options.allocate(bytes, on_device);
-  if (on_device) return Status(StatusCode::kInternal, "no allocator for GPU landing memory");
+                                                           core::MemoryKind kind) {
+  if (options.allocate) return options.allocate(bytes, kind);
+  if (kind == core::MemoryKind::kCuda) return Status(StatusCode::kInternal, "no allocator for GPU landing memory");
   return core::allocate_host_memory(bytes);
 }
 
@@ -149,7 +149,7 @@ class UcxDelivery final : public Delivery {
     if (!s.reply || s.reply->bytes().size() < bytes) {
       // Grows once per larger reply size; the old buffer's registration is undone on the I/O thread.
       s.retired.push_back({std::move(s.reply), std::move(s.reply_registration)});
-      auto made = allocate(options_, bytes, false);
+      auto made = allocate(options_, bytes, core::MemoryKind::kHost);
       s.reply = made.ok() ? std::move(made.value()) : core::allocate_host_memory(bytes);
     }
     s.reply_bytes = bytes;
@@ -230,7 +230,7 @@ struct IoWorker {
     const size_t capacity = std::min<uint64_t>(std::max<size_t>(bytes, 1 << 20), options().max_payload_bytes);
     slot.landing_registration.reset();
     slot.landing.reset();
-    auto buffer = allocate(options(), std::max(capacity, bytes), options().landing_on_device);
+    auto buffer = allocate(options(), std::max(capacity, bytes), options().landing);
     if (!buffer.ok()) return buffer.status();
     auto registration = Registration::map(worker->context(), buffer.value()->bytes().data(),
                                           buffer.value()->bytes().size(), buffer.value()->on_device());
@@ -336,7 +336,7 @@ struct IoWorker {
                     fmt::format("payload of {} bytes is larger than this server's registered landing buffers allow "
                                 "({} bytes, --max-payload-mb)",
                                 length, s.options().max_payload_bytes));
-    if (!rendezvous && length > 0 && s.options().landing_on_device)
+    if (!rendezvous && length > 0 && s.options().landing == core::MemoryKind::kCuda)
       return refuse(StatusCode::kTransportError,
                     "payload sent eagerly; GPU landing takes rendezvous payloads only (UCP_AM_SEND_FLAG_RNDV)");
     if (Status st = s.reserve_landing(*slot, length); !st.ok()) return refuse(st.code(), st.message());
@@ -409,13 +409,12 @@ struct IoWorker {
       if (slot->dead) continue;
       const auto lanes = endpoint_transports(slot->ep);
       log->debug("{}: UCX endpoint\n{}", slot->peer, endpoint_info(slot->ep));
-      slot->welcome.landing = options().landing_on_device ? Landing::kCuda : Landing::kHost;
+      slot->welcome.landing = options().landing;
       slot->welcome.max_payload_bytes = options().max_payload_bytes;
       const std::string joined = fmt::format("{}", fmt::join(lanes, " "));
       std::strncpy(slot->welcome.server_transports, joined.c_str(), sizeof slot->welcome.server_transports - 1);
       log->info("{} connected to I/O worker {}; UCX lanes [{}], landing {} ({})", slot->peer, index,
-                fmt::join(lanes, ", "), options().landing_on_device ? "cuda" : "host",
-                paper_name(slot->welcome.landing));
+                fmt::join(lanes, ", "), core::to_string(options().landing), paper_name(slot->welcome.landing));
       ucp_request_param_t p{};
       p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
       p.flags = UCP_AM_SEND_FLAG_EAGER;
@@ -689,7 +688,7 @@ core::Result<std::unique_ptr<UcxListener>> UcxListener::bind(const std::string& 
   auto context = Context::shared();
   if (!context.ok()) return context.status();
   impl->context = context.value();
-  if (impl->options.landing_on_device && !impl->context->supports_cuda_memory())
+  if (impl->options.landing == core::MemoryKind::kCuda && !impl->context->supports_cuda_memory())
     return Status(StatusCode::kTransportError,
                   fmt::format("landing memory 'cuda' (GPUDirect) needs a UCX that can register GPU memory; UCX {} here "
                               "has no CUDA support (use --landing host, or a CUDA-aware UCX such as PyPI's "
