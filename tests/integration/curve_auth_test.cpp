@@ -44,13 +44,16 @@ std::vector<std::string> curve_server_flags(const TempDir& keys, std::vector<std
   return flags;
 }
 
-// A client's CURVE keys, as cli/ hands them to the tcp transport.
-transport::TransportSettings client_keys(const TempDir& dir, const std::string& key) {
+transport::tcp::CurveClientConfig client_keys(const TempDir& dir, const std::string& key) {
   auto config = transport::tcp::read_curve_client_config(dir.path() / "server.pub", dir.path() / key);
   EXPECT_OK(config);
+  return config.ok() ? config.value() : transport::tcp::CurveClientConfig{};
+}
+
+// A client's CURVE keys as cli/ hands them to the tcp transport.
+transport::TransportSettings client_settings(const TempDir& dir, const std::string& key) {
   transport::TransportSettings settings;
-  settings.set("tcp", std::make_shared<transport::tcp::TcpClientSettings>(
-                          config.ok() ? config.value() : transport::tcp::CurveClientConfig{}));
+  settings.set("tcp", std::make_shared<transport::tcp::TcpClientSettings>(client_keys(dir, key)));
   return settings;
 }
 
@@ -101,12 +104,12 @@ TEST(CurveAuth, OnlyAuthorizedClientsAreServedAndRefusalsAreLogged) {
   ASSERT_FALSE(server.endpoint().empty());
 
   transport::ConnectOptions authorized;
-  authorized.settings = client_keys(keys, "clients/cam1.key");
+  authorized.settings = client_settings(keys, "clients/cam1.key");
   EXPECT_TRUE(served(server.endpoint(), authorized, 20s)) << server.log();
 
   // Each refusal is the handshake's, and the server logs that one (not just any failure).
   transport::ConnectOptions intruder;
-  intruder.settings = client_keys(keys, "others/intruder.key");
+  intruder.settings = client_settings(keys, "others/intruder.key");
   EXPECT_TRUE(refused_in_handshake(server.endpoint(), intruder)) << "a key not in clients/";
   EXPECT_TRUE(testing::wait_until([&] { return server.log().find("is not authorized") != std::string::npos; }, 10s))
       << "the unknown key's refusal was not logged";
@@ -247,7 +250,7 @@ TEST(CurveAuth, AGatewayWithCurveServesAuthorizedClientsOnly) {
       "gateway");
   ASSERT_FALSE(gateway.endpoint().empty());
   transport::ConnectOptions authorized;
-  authorized.settings = client_keys(keys, "clients/cam1.key");
+  authorized.settings = client_settings(keys, "clients/cam1.key");
   EXPECT_TRUE(served(gateway.endpoint(), authorized, 20s));
   EXPECT_TRUE(refused_in_handshake(gateway.endpoint(), {})) << "a plain client at the gateway";
   EXPECT_TRUE(
