@@ -192,7 +192,7 @@ struct Gateway::State {
       return forward_to(d, *header, backend, connection);
     }
     reply_error(d, id,
-                {StatusCode::kTransportError,
+                {StatusCode::kUnavailable,
                  fmt::format("no backend available: all {} are unreachable or failed in the last {} ms",
                              backends.size(), options.retry_after.count())});
   }
@@ -229,11 +229,11 @@ struct Gateway::State {
 
 core::Result<std::unique_ptr<Gateway>> Gateway::create(GatewayOptions options) {
   if (options.backends.empty())
-    return Status(StatusCode::kTransportError,
+    return Status(StatusCode::kInvalidArgument,
                   "a gateway needs at least one --backend " + transport::accepted_addresses(false, false));
   for (const auto& b : options.backends)
     if (const auto* t = transport::find_transport(b); t == nullptr || t->address != transport::AddressForm::kHostPort)
-      return Status(StatusCode::kTransportError,
+      return Status(StatusCode::kInvalidArgument,
                     fmt::format("backend '{}' is not {}", b, transport::accepted_addresses(false, false)));
   return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(std::move(options))));
 }

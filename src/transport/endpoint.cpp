@@ -34,7 +34,7 @@ core::Result<Endpoint> parse_endpoint(std::string_view uri, EndpointUse use) {
   const std::string expected = accepted_addresses(listen, /*in_process=*/false) +
                                (listen ? " (PORT 0..65535; 0 picks a free one)" : " (PORT 1..65535)");
   const auto bad = [&](std::string_view why) {
-    return Status(StatusCode::kTransportError, fmt::format("'{}': {}; expected {}", uri, why, expected));
+    return Status(StatusCode::kInvalidArgument, fmt::format("'{}': {}; expected {}", uri, why, expected));
   };
   const TransportEntry* t = find_transport(uri);
   if (t == nullptr || t->address != AddressForm::kHostPort || (listen && t->listen == nullptr))
@@ -71,7 +71,7 @@ core::Result<std::string> resolve_listen_address(std::string_view uri) {
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   if (const int err = getaddrinfo(e.host.c_str(), nullptr, &hints, &found); err != 0 || found == nullptr)
-    return Status(StatusCode::kTransportError,
+    return Status(StatusCode::kInvalidArgument,
                   fmt::format("'{}': cannot resolve host '{}' ({}); listen on an IPv4 address, * (every interface)"
                               "{} or a host name that resolves",
                               uri, e.host, gai_strerror(err), interface_names ? ", an interface name such as lo" : ""));
@@ -102,9 +102,8 @@ core::Status check_port_free(std::string_view resolved_uri) {
   const int error = errno;
   close(fd);
   if (bound != 0 && (error == EADDRINUSE || error == EADDRNOTAVAIL || error == EACCES))
-    return Status(StatusCode::kTransportError,
-                  fmt::format("cannot listen on {}: {}{}", resolved_uri, std::strerror(error),
-                              error == EADDRINUSE ? " (another process listens there)" : ""));
+    return Status(StatusCode::kUnavailable, fmt::format("cannot listen on {}: {}{}", resolved_uri, std::strerror(error),
+                                                        error == EADDRINUSE ? " (another process listens there)" : ""));
   return {};
 }
 

@@ -79,13 +79,13 @@ core::Status ListenerSet::write_ready_file(const std::filesystem::path& path) co
     std::ofstream out(tmp);
     out << fmt::format("{}\n", fmt::join(endpoints(), "\n"));
     if (!out.flush())
-      return {core::StatusCode::kInternal,
+      return {core::StatusCode::kInvalidArgument,
               fmt::format("cannot write the ready file {}: {}", tmp, std::strerror(errno))};
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec)
-    return {core::StatusCode::kInternal,
+    return {core::StatusCode::kInvalidArgument,
             fmt::format("cannot write the ready file {}: {}", path.string(), ec.message())};
   return {};
 }

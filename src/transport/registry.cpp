@@ -45,8 +45,7 @@ std::string accepted_addresses(bool listen, bool in_process) {
     forms.push_back(t.address == kHostPort ? fmt::format("{}://HOST:PORT", t.scheme) : std::string(t.scheme));
   }
   std::string text;
-  for (size_t i = 0; i < forms.size(); ++i)
-    text += (i == 0 ? "" : i + 1 == forms.size() ? " or " : ", ") + forms[i];
+  for (size_t i = 0; i < forms.size(); ++i) text += (i == 0 ? "" : i + 1 == forms.size() ? " or " : ", ") + forms[i];
   return text;
 }
 
