@@ -91,7 +91,7 @@ void IoWorker::on_endpoint_error(void* arg, ucp_ep_h /*ep*/, ucs_status_t status
 }
 
 ucs_status_t IoWorker::on_hello(void* arg, const void* header, size_t header_length, void* /*data*/, size_t /*length*/,
-                             const ucp_am_recv_param_t* param) {
+                                const ucp_am_recv_param_t* param) {
   IoWorker& s = *static_cast<IoWorker*>(arg);
   auto slot = s.find(param);
   if (!slot) return UCS_OK;
@@ -109,7 +109,7 @@ ucs_status_t IoWorker::on_hello(void* arg, const void* header, size_t header_len
 }
 
 ucs_status_t IoWorker::on_request(void* arg, const void* header, size_t header_length, void* data, size_t length,
-                               const ucp_am_recv_param_t* param) {
+                                  const ucp_am_recv_param_t* param) {
   IoWorker& s = *static_cast<IoWorker*>(arg);
   const bool rendezvous = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
   // A refused rendezvous payload is never pulled; the sender's send ends with this status.
@@ -151,8 +151,8 @@ ucs_status_t IoWorker::on_request(void* arg, const void* header, size_t header_l
     return UCS_OK;
   }
   ucp_request_param_t p{};
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMORY_TYPE |
-                   UCP_OP_ATTR_FIELD_MEMH;
+  p.op_attr_mask =
+      UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_MEMORY_TYPE | UCP_OP_ATTR_FIELD_MEMH;
   p.cb.recv_am = &IoWorker::on_payload;
   p.user_data = slot.get();
   p.memory_type = slot->landing->on_device() ? UCS_MEMORY_TYPE_CUDA : UCS_MEMORY_TYPE_HOST;
@@ -191,8 +191,7 @@ void IoWorker::on_reply_sent(void* request, ucs_status_t status, void* user_data
   auto* slot = static_cast<Slot*>(user_data);
   ucp_request_free(request);
   slot->reply_request = nullptr;
-  if (status != UCS_OK && !slot->dead)
-    slot->owner->log->warn("reply to {} failed: {}", slot->peer, to_string(status));
+  if (status != UCS_OK && !slot->dead) slot->owner->log->warn("reply to {} failed: {}", slot->peer, to_string(status));
 }
 
 void IoWorker::on_error_sent(void* request, ucs_status_t /*status*/, void* user_data) {

@@ -30,7 +30,8 @@ bool IoWorker::send_welcomes() {
     p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
     p.flags = UCP_AM_SEND_FLAG_EAGER;
     // The welcome lives in the slot, which outlives the send; the request is freed as soon as it ends.
-    ucs_status_ptr_t r = ucp_am_send_nbx(slot->ep.get(), kWelcome, &slot->welcome, sizeof slot->welcome, nullptr, 0, &p);
+    ucs_status_ptr_t r =
+        ucp_am_send_nbx(slot->ep.get(), kWelcome, &slot->welcome, sizeof slot->welcome, nullptr, 0, &p);
     if (UCS_PTR_IS_ERR(r))
       log->warn("cannot welcome {}: {}", slot->peer, to_string(UCS_PTR_STATUS(r)));
     else if (r != nullptr)
@@ -167,8 +168,7 @@ void IoWorker::expire_stale() {
     } else if (!slot->executing && !slot->landed && !slot->recv_request && !slot->reply_request &&
                limits.idle_timeout.count() > 0 && now - slot->last_request > limits.idle_timeout) {
       if (idle_log.allow(note))
-        log->warn("closed {}: idle for over {} s (--idle-timeout-s){}", slot->peer, limits.idle_timeout.count(),
-                  note);
+        log->warn("closed {}: idle for over {} s (--idle-timeout-s){}", slot->peer, limits.idle_timeout.count(), note);
     } else {
       continue;
     }

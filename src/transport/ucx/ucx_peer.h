@@ -49,7 +49,7 @@ struct Slot : std::enable_shared_from_this<Slot> {
   std::string source;                         // "127.0.0.1": counted in Impl::sources while connected
   Clock::time_point last_request;             // connection or last request: for the idle deadline
   Clock::time_point request_started;          // for the payload's deadline while recv_request is pending
-  UcpEndpoint ep;  // closed on the I/O thread (close_failed, ~IoWorker)
+  UcpEndpoint ep;                             // closed on the I/O thread (close_failed, ~IoWorker)
   bool dead = false;
   bool executing = false;  // a request arrived and its reply has not been handed to the loop yet
   bool landed = false;     // its payload is in `landing`, waiting to become a delivery
