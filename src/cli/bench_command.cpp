@@ -108,8 +108,8 @@ int run_bench_command(BenchFlags& f) {
   if (!local) {
     for (const auto& target : split_list(f.options.target))
       if (auto parsed = transport::parse_endpoint(target, transport::EndpointUse::kConnect); !parsed.ok())
-        return usage_error("bench", "--target " + parsed.status().message() +
-                                        ", or local (or a comma list of tcp:// and ucx:// targets)");
+        return usage_error("bench",
+                           "--target " + parsed.status().message() + ", or local (or a comma list of network targets)");
   }
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_client_config(f.curve_server_key, f.curve_key);
@@ -209,7 +209,8 @@ Command add_bench_command(CLI::App& app) {
       "      --input preprocessed --out results/tcp4\n"
       "  edgeserve bench --target ucx://127.0.0.1:6000 --model resnet50 --out results/rdma");
   cmd->add_option("--target", f->options.target,
-                  "tcp://HOST:PORT or ucx://HOST:PORT of a server, or local (in-process, from --repo); a comma list of "
+                  "tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH of a server, or local (in-process, from --repo); a "
+                  "comma list of "
                   "servers spreads the clients over them (client i → the (i mod n)-th)")
       ->capture_default_str();
   cmd->add_option("--model", f->options.model, "Model name, as in the server's repository")->capture_default_str();

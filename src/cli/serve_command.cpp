@@ -116,7 +116,8 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--models", flags->models,
                   "Comma-separated model names to load (default: every model in the repository)");
   cmd->add_option("--listen", flags->listen,
-                  "Address to listen on, repeatable: tcp://HOST:PORT or ucx://HOST:PORT. HOST is an IPv4 address, * "
+                  "Address to listen on, repeatable: tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH (a Unix socket). "
+                  "HOST is an IPv4 address, * "
                   "(every interface), a host name such as localhost, or (tcp) an interface name such as lo; PORT "
                   "0..65535, 0 picks a free one")
       ->capture_default_str();

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,11 +38,18 @@ core::Result<Endpoint> parse_endpoint(std::string_view uri, EndpointUse use) {
     return Status(StatusCode::kInvalidArgument, fmt::format("'{}': {}; expected {}", uri, why, expected));
   };
   const TransportEntry* t = find_transport(uri);
-  if (t == nullptr || t->address != AddressForm::kHostPort || (listen && t->listen == nullptr))
+  if (t == nullptr || t->address == AddressForm::kInProcess || (listen && t->listen == nullptr))
     return bad("unknown scheme");
   Endpoint e;
   e.scheme = std::string(t->scheme);
   const std::string_view rest = uri.substr(e.scheme.size() + 3);
+  if (t->address == AddressForm::kPath) {
+    constexpr size_t kMaxPath = sizeof(sockaddr_un::sun_path) - 1;
+    if (rest.empty()) return bad("no path");
+    if (rest.size() > kMaxPath) return bad(fmt::format("a Unix socket's path has at most {} bytes", kMaxPath));
+    e.host = std::string(rest);
+    return e;
+  }
   const size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
   e.host = std::string(rest.substr(0, colon));
@@ -61,6 +69,7 @@ core::Result<std::string> resolve_listen_address(std::string_view uri) {
   auto parsed = parse_endpoint(uri, EndpointUse::kListen);
   if (!parsed.ok()) return parsed.status();
   Endpoint e = std::move(parsed.value());
+  if (e.port.empty()) return e.uri();  // a path: nothing to resolve
   in_addr ip{};
   if (e.host == "*" || inet_pton(AF_INET, e.host.c_str(), &ip) == 1) return e.uri();
   // ZeroMQ binds an interface by name (eth0, lo); UCX does not, so a ucx:// host must resolve.
@@ -86,6 +95,20 @@ core::Status check_port_free(std::string_view resolved_uri) {
   auto parsed = parse_endpoint(resolved_uri, EndpointUse::kListen);
   if (!parsed.ok()) return parsed.status();
   const Endpoint& e = parsed.value();
+  if (e.port.empty()) {
+    // A Unix socket: ZeroMQ would silently take the path over from a live server, so ask whether one answers.
+    sockaddr_un unix_address{};
+    unix_address.sun_family = AF_UNIX;
+    std::strncpy(unix_address.sun_path, e.host.c_str(), sizeof unix_address.sun_path - 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return {};
+    const bool answered = ::connect(fd, reinterpret_cast<const sockaddr*>(&unix_address), sizeof unix_address) == 0;
+    close(fd);
+    if (answered)
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("cannot listen on {}: another process listens there", resolved_uri));
+    return {};
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   if (e.port == "*" || e.port == "0") return {};

@@ -16,7 +16,8 @@ struct Endpoint {
   std::string scheme;  // a registry scheme with HOST:PORT addresses: "tcp", "ucx"
   std::string host;    // an IPv4 address, "*" (listen: every interface), an interface name or a host name
   std::string port;    // digits; "*" or "0" (listen only) picks a free port
-  std::string uri() const { return scheme + "://" + host + ":" + port; }
+  // A path transport (ipc://PATH) keeps its path in `host` and has no port.
+  std::string uri() const { return scheme + "://" + host + (port.empty() ? "" : ":" + port); }
 };
 
 // Checks the form: a network scheme of the registry (one that can listen, for kListen), a host, a port 0..65535 to

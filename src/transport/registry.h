@@ -16,6 +16,7 @@ namespace edgeserve::transport {
 
 enum class AddressForm {
   kHostPort,   // SCHEME://HOST:PORT, checked by parse_endpoint (endpoint.h)
+  kPath,       // SCHEME://PATH, a Unix socket's path (at most 107 bytes)
   kInProcess,  // the bare scheme ("local"): no address, the handler is in this process
 };
 

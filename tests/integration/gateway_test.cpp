@@ -446,7 +446,7 @@ TEST(Gateway, NoBackendIsAClearStartupError) {
   ChildProcess gw({testing::edgeserve_binary(), "gateway", "--listen", "tcp://127.0.0.1:0", "--backend", "http://x:1"},
                   dir.path() / "gateway.log");
   EXPECT_EQ(gw.wait(30s), 2) << "exit code of a start-up error";
-  EXPECT_NE(gw.log().find("unknown scheme; expected tcp://HOST:PORT or ucx://HOST:PORT"), std::string::npos)
+  EXPECT_NE(gw.log().find("unknown scheme; expected tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH"), std::string::npos)
       << gw.log();
 }
 

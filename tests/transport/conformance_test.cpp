@@ -53,12 +53,24 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   bool in_process() const { return GetParam() == "local"; }
   std::string target_prefix() const { return in_process() ? GetParam() : GetParam() + "://"; }
 
+  bool path_address() const {
+    return transport::find_transport(target_prefix())->address == transport::AddressForm::kPath;
+  }
+  // Where a server may listen: any free port, or a socket file in this test's folder.
+  std::string any_address() const {
+    return path_address() ? target_prefix() + (dir_.path() / "server.sock").string() : target_prefix() + "127.0.0.1:0";
+  }
+  // An address a restarted server can take again.
+  std::string fixed_address() const {
+    return path_address() ? any_address()
+                          : target_prefix() + "127.0.0.1:" + std::to_string(testing::free_fixed_port(21000));
+  }
   // Starts what serves this transport (a process for network transports) and returns the target to connect to.
   std::string start(const std::string& listen_address = "") {
     if (in_process()) return GetParam();
     server_.reset();
     server_.emplace(std::vector<std::string>{"--intra-op-threads", "1", "--workers", "2"},
-                    listen_address.empty() ? GetParam() + "://127.0.0.1:0" : listen_address);
+                    listen_address.empty() ? any_address() : listen_address);
     return server_->endpoint();
   }
   std::unique_ptr<transport::ClientConnection> connect(const std::string& target) {
@@ -76,7 +88,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {
     return {reply.payload.begin(), reply.payload.end()};
   }
 
-  std::optional<testing::ServerProcess> server_;
+  testing::TempDir dir_;
+  std::optional<testing::ServerProcess> server_;  // after dir_: stops before its socket file's folder goes
 };
 
 TEST_P(Conformance, RepliesAreByteExactAndMatchTheirRequests) {
@@ -200,7 +213,7 @@ TEST_P(Conformance, AKilledClientLeavesTheServerServing) {
 // the same address serves the same connection again.
 TEST_P(Conformance, AKilledServerIsAnErrorAndARestartedOneServesAgain) {
   if (in_process()) GTEST_SKIP() << GetParam() << " has no server of its own to kill";
-  const std::string address = GetParam() + "://127.0.0.1:" + std::to_string(testing::free_fixed_port(21000));
+  const std::string address = fixed_address();
   const std::string target = start(address);
   ASSERT_EQ(target, address) << server_->log_tail();
   auto conn = connect(target);
@@ -215,8 +228,8 @@ TEST_P(Conformance, AKilledServerIsAnErrorAndARestartedOneServesAgain) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "a call to a dead server outlived its timeout";
   ASSERT_EQ(start(address), address) << server_->log_tail();
   const bool back = testing::wait_until(
-      [&] { return conn->call(tiny_request(3), input, reply, 1s).ok() && reply.header.status == StatusCode::kOk; },
-      30s, 100ms);
+      [&] { return conn->call(tiny_request(3), input, reply, 1s).ok() && reply.header.status == StatusCode::kOk; }, 30s,
+      100ms);
   EXPECT_TRUE(back) << "the connection did not serve again after the server came back";
 }
 
@@ -224,7 +237,7 @@ TEST_P(Conformance, AKilledServerIsAnErrorAndARestartedOneServesAgain) {
 // or answered 'overloaded'), while the first client is.
 TEST_P(Conformance, AClientBeyondMaxClientsIsNotServed) {
   if (in_process()) GTEST_SKIP() << GetParam() << " has no server of its own to limit";
-  server_.emplace(std::vector<std::string>{"--max-clients", "1"}, GetParam() + "://127.0.0.1:0");
+  server_.emplace(std::vector<std::string>{"--max-clients", "1"}, any_address());
   const std::string target = server_->endpoint();
   ASSERT_FALSE(target.empty());
   const auto input = testing::tiny_input(0.6f);
