@@ -120,7 +120,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       ready.fetch_add(1);
     };
     const std::string& target = targets[client % targets.size()];
-    auto conn = transport::connect(target, {local_handler, on_device, o.curve});
+    auto conn = transport::connect(target, {local_handler, on_device, o.transports});
     if (!conn.ok()) return fail_setup(conn.status().message());
     // tcp connects in the background: a refused connection or no handshake is an error now, not a timeout later.
     if (auto s = (*conn)->ready(std::min(o.timeout, kConnectBound)); !s.ok()) return fail_setup(s.message());

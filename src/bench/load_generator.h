@@ -16,7 +16,7 @@
 #include "core/status.h"
 #include "transport/client_connection.h"
 #include "transport/delivery.h"
-#include "transport/tcp/curve_keys.h"
+#include "transport/transport_settings.h"
 
 namespace edgeserve::bench {
 
@@ -38,8 +38,8 @@ struct BenchOptions {
   double rate = 0;                 // open loop: requests/s over all clients (Poisson); 0 = closed loop
   // Set from a signal handler: clients stop after the request in flight, and what was measured is returned.
   const std::atomic<bool>* stop = nullptr;
-  std::optional<transport::tcp::CurveClientConfig> curve;  // tcp targets that require CURVE
-  core::OutputChoice output;  // which outputs to get back, in what dtype, after which postprocessing
+  transport::TransportSettings transports;  // the targets' transports' own settings (tcp: CURVE keys), from cli/
+  core::OutputChoice output;                // which outputs to get back, in what dtype, after which postprocessing
 };
 
 // One request as the client saw it. Times in milliseconds; NaN where not measured.

@@ -17,6 +17,8 @@
 #include "engine/engine.h"
 #include "server/model_repository.h"
 #include "server/pipeline.h"
+#include "transport/registry.h"
+#include "transport/tcp/tcp_settings.h"
 
 namespace edgeserve::cli {
 
@@ -119,16 +121,18 @@ int run_bench_command(BenchFlags& f) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   f.options.stop = &g_bench_stop;
-  if (f.options.target != "local") {
+  const transport::TransportEntry* in_process = transport::find_transport(f.options.target);
+  const bool local = in_process != nullptr && in_process->address == transport::AddressForm::kInProcess;
+  if (!local) {
     for (const auto& target : split_list(f.options.target))
       if (auto parsed = transport::parse_endpoint(target, transport::EndpointUse::kConnect); !parsed.ok())
-        return usage_error("bench", "--target " + parsed.status().message() +
-                                        ", or local (or a comma list of tcp:// and ucx:// targets)");
+        return usage_error("bench",
+                           "--target " + parsed.status().message() + ", or local (or a comma list of network targets)");
   }
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_client_config(f.curve_server_key, f.curve_key);
     if (!curve.ok()) return usage_error("bench", user_text(curve.status()));
-    f.options.curve = std::move(curve.value());
+    f.options.transports.set("tcp", std::make_shared<transport::tcp::TcpClientSettings>(std::move(curve.value())));
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
   f.options.output = *output_choice(f);
@@ -138,7 +142,7 @@ int run_bench_command(BenchFlags& f) {
   // target local: the server's pipeline, in this process.
   std::optional<server::ModelRepository> models;
   std::unique_ptr<server::Pipeline> pipeline;
-  if (f.options.target == "local") {
+  if (local) {
     engine::set_torch_threads(f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads());
     // One lane per client: local clients run on lane (client id), never sharing one.
     auto loaded =
@@ -224,7 +228,8 @@ Command add_bench_command(CLI::App& app) {
       "      --input preprocessed --out results/tcp4\n"
       "  edgeserve bench --target ucx://127.0.0.1:6000 --model resnet50 --out results/rdma");
   cmd->add_option("--target", f->options.target,
-                  "tcp://HOST:PORT or ucx://HOST:PORT of a server, or local (in-process, from --repo); a comma list of "
+                  "tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH of a server, or local (in-process, from --repo); a "
+                  "comma list of "
                   "servers spreads the clients over them (client i → the (i mod n)-th)")
       ->capture_default_str();
   cmd->add_option("--model", f->options.model, "Model name, as in the server's repository")->capture_default_str();

@@ -1,4 +1,5 @@
 // `edgeserve serve`: load the repository's models and serve them until SIGINT/SIGTERM.
+#include <algorithm>
 #include <csignal>
 #include <memory>
 
@@ -9,6 +10,8 @@
 #include "engine/engine.h"
 #include "server/model_repository.h"
 #include "server/server.h"
+#include "transport/tcp/tcp_settings.h"
+#include "transport/ucx/ucx_settings.h"
 
 namespace edgeserve::cli {
 
@@ -50,6 +53,11 @@ int run_serve(ServeFlags& f) {
   if (auto s = check_endpoints("--listen", f.listen, transport::EndpointUse::kListen); !s.ok())
     return usage_error("serve", s.message());
   if (auto s = check_ready_file(f.ready_file); !s.ok()) return usage_error("serve", s.message());
+  const bool ucx_listener =
+      std::any_of(f.listen.begin(), f.listen.end(), [](const std::string& a) { return a.starts_with("ucx://"); });
+  if (ucx_listener && f.landing == "cuda" && f.device == "cpu")
+    return usage_error(
+        "serve", "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads");
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
   auto models = server::ModelRepository::load(f.repo, split_list(f.models),
@@ -70,7 +78,8 @@ int run_serve(ServeFlags& f) {
   options.max_queue_per_client = f.max_queue_per_client;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
-  options.landing = f.landing == "cuda" ? engine::LandingKind::kCuda : engine::LandingKind::kHost;
+  options.transports.set("ucx", std::make_shared<transport::ucx::UcxServerSettings>(
+                                    f.landing == "cuda" ? core::MemoryKind::kCuda : core::MemoryKind::kHost));
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) {
@@ -78,7 +87,7 @@ int run_serve(ServeFlags& f) {
     }
     log->info("CURVE on: encrypted links, {} authorized client key(s) from {}", curve->authorized_clients.size(),
               f.curve_clients);
-    options.curve = std::move(curve.value());
+    options.transports.set("tcp", std::make_shared<transport::tcp::TcpServerSettings>(std::move(curve.value())));
   }
   server::Server server(*models, options);
   g_server = &server;
@@ -114,7 +123,8 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--models", flags->models,
                   "Comma-separated model names to load (default: every model in the repository)");
   cmd->add_option("--listen", flags->listen,
-                  "Address to listen on, repeatable: tcp://HOST:PORT or ucx://HOST:PORT. HOST is an IPv4 address, * "
+                  "Address to listen on, repeatable: tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH (a Unix socket). "
+                  "HOST is an IPv4 address, * "
                   "(every interface), a host name such as localhost, or (tcp) an interface name such as lo; PORT "
                   "0..65535, 0 picks a free one")
       ->capture_default_str();

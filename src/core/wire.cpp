@@ -236,7 +236,7 @@ Result<ResponseHeader> decode_response_header(std::span<const std::byte> bytes) 
   ResponseHeader h;
   h.request_id = get<uint64_t>(b, kRespId);
   const auto status = get<uint16_t>(b, kRespStatus);
-  if (status > static_cast<uint16_t>(StatusCode::kInternal))
+  if (status > static_cast<uint16_t>(kLastStatusCode))
     return Status(StatusCode::kMalformedHeader, fmt::format("unknown status code {}", status));
   h.status = static_cast<StatusCode>(status);
   h.n_outputs = get<uint8_t>(b, kRespNOutputs);

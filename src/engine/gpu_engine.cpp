@@ -112,7 +112,7 @@ class GpuEngine final : public Engine {
     }
     auto pool = core::BufferPool::create(
         fmt::format("reply buffers of '{}'", spec_.name), spec_.max_reply_bytes(), reply_buffers_,
-        [device = device_.str()](size_t bytes) { return allocate_landing_memory(LandingKind::kHost, device, bytes); });
+        [device = device_.str()](size_t bytes) { return allocate_landing_memory(core::MemoryKind::kHost, device, bytes); });
     if (!pool.ok()) return pool.status();
     pool_ = std::move(pool.value());
     mode_ = use_graphs_ ? capture_graphs() : "eager";

@@ -19,6 +19,7 @@
 #include "core/wire.h"
 #include "transport/client_connection.h"
 #include "transport/listen.h"
+#include "transport/registry.h"
 #include "transport/sender.h"
 
 namespace edgeserve::gateway {
@@ -190,7 +191,7 @@ struct Gateway::State {
       return forward_to(d, *header, backend, connection);
     }
     reply_error(d, id,
-                {StatusCode::kTransportError,
+                {StatusCode::kUnavailable,
                  fmt::format("no backend available: all {} are unreachable or failed in the last {} ms",
                              backends.size(), options.retry_after.count())});
   }
@@ -231,11 +232,12 @@ struct Gateway::State {
 
 core::Result<std::unique_ptr<Gateway>> Gateway::create(GatewayOptions options) {
   if (options.backends.empty())
-    return Status(StatusCode::kTransportError, "a gateway needs at least one --backend tcp://HOST:PORT or ucx://...");
+    return Status(StatusCode::kInvalidArgument,
+                  "a gateway needs at least one --backend " + transport::accepted_addresses(false, false));
   for (const auto& b : options.backends)
-    if (!b.starts_with("tcp://") && !b.starts_with("ucx://"))
-      return Status(StatusCode::kTransportError,
-                    fmt::format("backend '{}' is neither tcp://HOST:PORT nor ucx://HOST:PORT", b));
+    if (const auto* t = transport::find_transport(b); t == nullptr || t->address != transport::AddressForm::kHostPort)
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("backend '{}' is not {}", b, transport::accepted_addresses(false, false)));
   return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(std::move(options))));
 }
 
@@ -250,13 +252,10 @@ void Gateway::stop() {
 core::Status Gateway::run() {
   State& s = *state_;
   transport::ListenOptions listen_options;
-  listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.tcp.limits = s.options.limits;
-  listen_options.tcp.curve = s.options.curve;
-  listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
-  listen_options.ucx.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.ucx.limits = s.options.limits;
-  listen_options.ucx.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
+  listen_options.max_payload_bytes = s.options.max_payload_bytes;
+  listen_options.limits = s.options.limits;
+  listen_options.io_threads = std::max(1, s.options.io_threads);
+  listen_options.settings = s.options.transports;
   for (const auto& address : s.options.listen) {
     if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
   }

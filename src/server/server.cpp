@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "engine/landing_memory.h"
 #include "server/pipeline.h"
 #include "transport/listen.h"
 
@@ -44,24 +45,15 @@ core::Status Server::run() {
   State& s = *state_;
   auto log = core::logger("server");
   transport::ListenOptions listen_options;
-  listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.tcp.curve = s.options.curve;
-  listen_options.tcp.limits = s.options.limits;
-  listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
-  auto& ucx_options = listen_options.ucx;
-  ucx_options.max_payload_bytes = s.options.max_payload_bytes;
-  ucx_options.limits = s.options.limits;
-  ucx_options.landing_on_device = s.options.landing == engine::LandingKind::kCuda;
-  ucx_options.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
-  const std::string device = s.models.device();
-  ucx_options.allocate = [device](size_t bytes, bool on_device) {
-    return engine::allocate_landing_memory(on_device ? engine::LandingKind::kCuda : engine::LandingKind::kHost, device,
-                                           bytes);
+  listen_options.max_payload_bytes = s.options.max_payload_bytes;
+  listen_options.limits = s.options.limits;
+  listen_options.io_threads = std::max(1, s.options.io_threads);
+  listen_options.settings = s.options.transports;
+  // Requests land in memory that suits the engine (pinned host memory next to a GPU, or the GPU's own).
+  listen_options.allocate = [device = s.models.device()](size_t bytes, core::MemoryKind kind) {
+    return engine::allocate_landing_memory(kind, device, bytes);
   };
   for (const auto& address : s.options.listen) {
-    if (address.starts_with("ucx://") && ucx_options.landing_on_device && device == "cpu")
-      return {core::StatusCode::kTransportError,
-              "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads"};
     if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
   }
   if (s.stop_requested.load()) return {};

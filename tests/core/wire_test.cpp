@@ -200,6 +200,26 @@ TEST(Wire, ResponseRoundTripWithOutputsAndError) {
   EXPECT_EQ(d->error.size(), kMaxErrorBytes) << "long error text is cut to the field";
 }
 
+// Codes are appended, never renumbered: the ones added last decode (a decoder that stopped at kInternal
+// turned a gateway's 'unavailable' reply into a malformed header), and one past the last is refused.
+TEST(Wire, AppendedStatusCodesDecodeAndUnknownOnesAreRejected) {
+  EXPECT_EQ(static_cast<int>(StatusCode::kInvalidArgument), 17);
+  EXPECT_EQ(static_cast<int>(StatusCode::kUnavailable), 18);
+  ResponseHeaderBytes b;
+  for (StatusCode code : {StatusCode::kInvalidArgument, StatusCode::kUnavailable}) {
+    encode(error_response(3, Status(code, "why")), b);
+    auto d = decode_response_header(b);
+    ASSERT_TRUE(d.ok()) << d.status().to_string();
+    EXPECT_EQ(d->status, code);
+  }
+  EXPECT_STREQ(to_string(StatusCode::kInvalidArgument), "invalid-argument");
+  EXPECT_STREQ(to_string(StatusCode::kUnavailable), "unavailable");
+  ResponseHeader unknown;
+  unknown.status = static_cast<StatusCode>(static_cast<uint16_t>(kLastStatusCode) + 1);
+  encode(unknown, b);
+  EXPECT_EQ(decode_response_header(b).status().code(), StatusCode::kMalformedHeader);
+}
+
 TEST(Wire, ResponseRejectsInconsistentPayload) {
   ResponseHeader h;
   h.n_outputs = 1;

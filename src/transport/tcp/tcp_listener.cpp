@@ -74,9 +74,16 @@ class CurveGatekeeper {
   void serve(std::stop_token stop) {
     auto log = core::logger("transport");
     zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0}};
+    // Nothing may leave this thread (an exception here would end the process): a failing ZAP socket is logged,
+    // and handshakes then fail closed (no reply is no admission).
     while (!stop.stop_requested()) {
-      if (poll_once(items, 1, std::chrono::milliseconds(100)) == 0) continue;
-      if (items[0].revents & ZMQ_POLLIN) answer(*log);
+      try {
+        if (poll_once(items, 1, std::chrono::milliseconds(100)) == 0) continue;
+        if (items[0].revents & ZMQ_POLLIN) answer(*log);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) return;  // the context is closing: the listener is going away
+        if (std::string note; zap_errors_.allow(note)) log->error("CURVE gatekeeper: {}{}", e.what(), note);
+      }
     }
   }
 
@@ -112,7 +119,7 @@ class CurveGatekeeper {
 
   std::set<std::string> authorized_;
   // Refused keys: a client retrying every 100 ms (ZeroMQ's reconnect) cannot flood the log.
-  core::LogLimiter unknown_key_, wrong_mechanism_;
+  core::LogLimiter unknown_key_, wrong_mechanism_, zap_errors_;
   zmq::socket_t zap_;
   std::jthread thread_;  // last: stops and joins before the socket closes
 };

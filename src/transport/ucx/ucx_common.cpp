@@ -21,7 +21,7 @@ namespace edgeserve::transport::ucx {
 using core::Status;
 using core::StatusCode;
 
-const char* paper_name(Landing landing) { return landing == Landing::kCuda ? "gdr" : "rdma"; }
+const char* paper_name(core::MemoryKind landing) { return landing == core::MemoryKind::kCuda ? "gdr" : "rdma"; }
 
 std::string to_string(ucs_status_t status) { return ucs_status_string(status); }
 
