@@ -9,9 +9,9 @@ import pathlib
 import struct
 
 ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
-REQ_MAGIC, RESP_MAGIC, VERSION = 0x51525345, 0x53525345, 2
+REQ_MAGIC, RESP_MAGIC, VERSION = 0x51525345, 0x53525345, 3
 UINT8, FLOAT32, FLOAT16 = 1, 2, 3
-RAW, PREPROCESSED = 1, 2
+RAW, PREPROCESSED, JPEG = 1, 2, 3
 SIZE = {UINT8: 1, FLOAT32: 4, FLOAT16: 2}
 
 
@@ -42,12 +42,12 @@ def response(outputs, status=0, error=b"", payload_bytes=None, n_outputs=None, e
     if payload_bytes is None:
         payload_bytes = sum(numel(s) * SIZE.get(t, 1) for t, s in outputs)
     b = struct.pack("<IHHQHBxxxxx", magic, VERSION, 960, 42, status, len(outputs) if n_outputs is None else n_outputs)
-    b += struct.pack("<14Q", *range(1000, 15000, 1000))  # timings
+    b += struct.pack("<17Q", *range(1000, 18000, 1000))  # timings
     b += struct.pack("<Q", payload_bytes % 2**64)
     for t, s in outputs:
         b += struct.pack("<BB6x", t, len(s)) + dims(s)
-    b = b.ljust(144 + 8 * 72, b"\0")
-    b += struct.pack("<H", len(error) if err_len is None else err_len) + error.ljust(238, b"\0")
+    b = b.ljust(168 + 8 * 72, b"\0")
+    b += struct.pack("<H", len(error) if err_len is None else err_len) + error.ljust(214, b"\0")
     assert len(b) == 960
     return b
 

@@ -19,17 +19,20 @@ namespace edgeserve::core {
 
 inline constexpr uint32_t kRequestMagic = 0x51525345;   // "ESRQ" in memory order
 inline constexpr uint32_t kResponseMagic = 0x53525345;  // "ESRS"
-inline constexpr uint16_t kWireVersion = 2;             // 2: gateway timings in the response (error text 254 → 238)
+// 2: gateway timings in the response (error text 254 → 238); 3: batching, decode and batch size in the timings
+// (error text 238 → 214), and JPEG input.
+inline constexpr uint16_t kWireVersion = 3;
 inline constexpr size_t kRequestHeaderBytes = 160;
 inline constexpr size_t kResponseHeaderBytes = 960;
 inline constexpr size_t kMaxModelNameBytes = 55;  // + NUL in a 56-byte field
 inline constexpr size_t kMaxOutputs = 8;
-inline constexpr size_t kMaxErrorBytes = 238;
+inline constexpr size_t kMaxErrorBytes = 214;
 
 // Wire-visible values: never renumber.
 enum class InputKind : uint8_t {
   kRaw = 1,           // uint8 HWC image of any size; the server preprocesses it
   kPreprocessed = 2,  // the model's input tensor exactly
+  kJpeg = 3,  // a JPEG file's bytes (dtype uint8, shape [bytes]); the server decodes it to raw, then preprocesses
 };
 const char* to_string(InputKind kind);
 
@@ -62,6 +65,10 @@ struct ServerTimings {
   // Set by a gateway on the way back (0 on a direct connection):
   uint64_t gateway_ns = 0;  // gateway receipt → its reply hand-off (the backend hop included)
   uint64_t backend_ns = 0;  // gateway: request handed to the backend → backend's reply in hand
+  // Dynamic batching: the part of queue_ns spent waiting for the batch to fill, and the batch's size (1 unbatched).
+  uint64_t batching_ns = 0;
+  uint64_t batch_size = 0;
+  uint64_t decode_ns = 0;  // JPEG → pixels (0 for other input)
 };
 
 struct OutputDesc {
