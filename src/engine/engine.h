@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -39,8 +40,18 @@ struct RunContext {
 
 struct StageDurations {
   uint64_t copy_ns = 0;
+  uint64_t decode_ns = 0;  // JPEG → pixels
   uint64_t preprocess_ns = 0;
-  uint64_t inference_ns = 0;
+  uint64_t inference_ns = 0;  // in a batch: the batch's forward pass, which every request of it waited for
+};
+
+// One request of a batch: its input, where its outputs go, and what became of it. A failed request (a corrupt
+// JPEG) fails alone: the others of its batch still run.
+struct BatchItem {
+  InferenceInput input;
+  std::span<std::byte> out;  // exactly spec().output_bytes()
+  StageDurations durations;
+  core::Status status;
 };
 
 inline constexpr int64_t kMaxRawImageSide = 8192;
@@ -71,12 +82,23 @@ class Engine {
   // order, into `out`, which holds exactly spec().output_bytes(). Input must have passed check_input.
   virtual core::Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& durations,
                            const RunContext& context) = 0;
+  // The largest batch run_batch takes: the manifest's (or serve's) max_batch_size, or 1 when the model's batch
+  // dimension is fixed (found at load, and said in the log).
+  virtual int max_batch() const { return 1; }
+  // Runs up to max_batch() requests as one forward pass, setting each item's status and durations. The
+  // default runs them one by one.
+  virtual void run_batch(std::span<BatchItem> items, const RunContext& context) {
+    for (auto& item : items) item.status = run(item.input, item.out, item.durations, context);
+  }
 };
 
 struct EngineOptions {
   std::string device = "cpu";  // cpu or cuda:N
   int lanes = 1;               // GPU: CUDA streams with their own buffers and graph (the server's workers)
   bool cuda_graphs = true;     // GPU: capture the forward pass once per lane and replay it
+  // Overrides of the manifest's batching (serve flags); unset fields keep the manifest's values.
+  std::optional<int> max_batch_size;
+  std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
 };
 
 // Loads a TorchScript model once, on the CPU or (in builds with CUDA) a GPU. The engine files are the

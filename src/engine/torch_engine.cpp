@@ -6,13 +6,17 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <optional>
 #ifdef EDGESERVE_HAVE_GPU_ENGINE
 #include <cuda_runtime_api.h>
 #endif
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "engine/jpeg_decoder.h"
 #include "engine/torch_common.h"
 
 namespace edgeserve::engine {
@@ -52,29 +56,17 @@ class CpuEngine final : public Engine {
   }
 
   Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d, const RunContext&) override {
-    if (input.on_device) return {StatusCode::kInternal, "a GPU-resident payload reached the CPU engine"};
-    // OpenMP's thread count is per calling thread: without this, worker threads would ignore the
-    // process-wide setting (set_torch_threads) and use OpenMP's default.
-    static thread_local const bool threads_set = (at::init_num_threads(), true);
-    (void)threads_set;
+    set_thread_count();
     try {
       c10::InferenceMode guard;
-      at::Tensor x;
-      if (input.kind == core::InputKind::kRaw) {
-        const uint64_t t0 = core::now_ns();
-        x = preprocess(input);
-        d.preprocess_ns = core::now_ns() - t0;
-      } else {
-        // Zero-copy view of the transport's buffer; the forward pass only reads it.
-        x = at::from_blob(const_cast<std::byte*>(input.data.data()), dims_of(input.shape),
-                          at::TensorOptions().dtype(to_scalar_type(input.dtype)));
-      }
+      auto x = input_tensor(input, d);
+      if (!x.ok()) return x.status();
       const uint64_t t1 = core::now_ns();
-      auto result = output_tensors(module_.forward({x}));
+      auto result = output_tensors(module_.forward({*x}));
       if (!result.ok()) return result.status();
       const uint64_t t2 = core::now_ns();
       d.inference_ns = t2 - t1;
-      Status s = write_outputs(*result, out);
+      Status s = write_outputs(*result, std::nullopt, out);
       d.copy_ns = core::now_ns() - t2;
       return s;
     } catch (const std::exception& e) {
@@ -82,11 +74,133 @@ class CpuEngine final : public Engine {
     }
   }
 
+  int max_batch() const override { return max_batch_; }
+
+  // Each request's input is made on its own (a bad one fails alone), then one forward pass runs them all
+  // and each request gets its row of every output.
+  void run_batch(std::span<BatchItem> items, const RunContext& context) override {
+    if (items.size() <= 1 || static_cast<int>(items.size()) > max_batch_) return Engine::run_batch(items, context);
+    set_thread_count();
+    std::array<at::Tensor, kMaxBatchSize> inputs;
+    std::array<size_t, kMaxBatchSize> live{};  // inputs[k] belongs to items[live[k]]
+    size_t n = 0;
+    try {
+      c10::InferenceMode guard;
+      for (size_t i = 0; i < items.size(); ++i) {
+        auto x = input_tensor(items[i].input, items[i].durations);
+        if (!x.ok()) {
+          items[i].status = x.status();
+          continue;
+        }
+        inputs[n] = std::move(x.value());
+        live[n++] = i;
+      }
+      if (n == 0) return;
+      const uint64_t t1 = core::now_ns();
+      auto result = output_tensors(module_.forward({at::cat(at::TensorList(inputs.data(), n))}));
+      const uint64_t t2 = core::now_ns();
+      for (size_t k = 0; k < n; ++k) {
+        BatchItem& item = items[live[k]];
+        if (!result.ok()) {
+          item.status = result.status();
+          continue;
+        }
+        const uint64_t c0 = core::now_ns();
+        item.durations.inference_ns = t2 - t1;
+        item.status = write_outputs(*result, static_cast<int64_t>(k), item.out);
+        item.durations.copy_ns = core::now_ns() - c0;
+      }
+    } catch (const std::exception& e) {
+      const Status failed{StatusCode::kInferenceFailed,
+                          fmt::format("model '{}': {}", spec_.name, first_line(e.what()))};
+      for (size_t k = 0; k < n; ++k)
+        if (items[live[k]].status.ok()) items[live[k]].status = failed;
+    }
+  }
+
+  // Whether the model takes a batch: one forward pass on two inputs must give two rows of every output.
+  // Models exported with a fixed batch dimension (a reshape to 1, a hard-coded view) fail it and say so.
+  void settle_batching() {
+    const int wanted = std::min(spec_.batching.max_batch_size, kMaxBatchSize);
+    if (wanted <= 1) return;
+    std::string why;
+    if (spec_.input.shape[0] != 1) {
+      why = fmt::format("its input {} does not start with a batch dimension of 1", spec_.input.shape.to_string());
+    } else {
+      try {
+        c10::InferenceMode guard;
+        auto dims = dims_of(spec_.input.shape);
+        dims[0] = 2;
+        auto outs = output_tensors(
+            module_.forward({at::zeros(dims, at::TensorOptions().dtype(to_scalar_type(spec_.input.dtype)))}));
+        if (!outs.ok()) why = outs.status().message();
+        for (size_t i = 0; outs.ok() && i < outs->size() && why.empty(); ++i)
+          if ((*outs)[i].dim() == 0 || (*outs)[i].size(0) != 2 || spec_.outputs[i].shape[0] != 1)
+            why = fmt::format("output {} of a batch of 2 has shape {}", i, c10::str((*outs)[i].sizes()));
+      } catch (const std::exception& e) {
+        why = first_line(e.what()).substr(0, 160);
+      }
+    }
+    if (!why.empty()) {
+      core::logger("engine")->warn(
+          "model '{}' cannot batch (its batch dimension is fixed at 1: {}): it runs one "
+          "request at a time",
+          spec_.name, why);
+      return;
+    }
+    max_batch_ = wanted;
+    core::logger("engine")->info("model '{}': dynamic batching up to {}, max queue delay {} us, latency budget {}",
+                                 spec_.name, max_batch_, spec_.batching.max_queue_delay_us,
+                                 spec_.batching.latency_budget_us
+                                     ? fmt::format("{} us", spec_.batching.latency_budget_us)
+                                     : std::string("none"));
+  }
+
  private:
-  at::Tensor preprocess(const InferenceInput& input) {
+  // OpenMP's thread count is per calling thread: without this, worker threads would ignore the process-wide
+  // setting (set_torch_threads) and use OpenMP's default.
+  static void set_thread_count() {
+    static thread_local const bool threads_set = (at::init_num_threads(), true);
+    (void)threads_set;
+  }
+
+  // The model's input for one request, [1,C,H,W]: decoded (JPEG) and preprocessed (raw), or a zero-copy view
+  // of the transport's buffer (preprocessed; the forward pass only reads it).
+  Result<at::Tensor> input_tensor(const InferenceInput& input, StageDurations& d) {
+    if (input.on_device) return Status(StatusCode::kInternal, "a GPU-resident payload reached the CPU engine");
+    if (input.kind == core::InputKind::kPreprocessed)
+      return at::from_blob(const_cast<std::byte*>(input.data.data()), dims_of(input.shape),
+                           at::TensorOptions().dtype(to_scalar_type(input.dtype)));
+    at::Tensor image;
+    const uint64_t t0 = core::now_ns();
+    if (input.kind == core::InputKind::kJpeg) {
+      auto decoded = decode_jpeg(input.data);
+      if (!decoded.ok()) return decoded.status();
+      image = std::move(decoded.value());
+      d.decode_ns = core::now_ns() - t0;
+    } else {
+      image = at::from_blob(const_cast<std::byte*>(input.data.data()), dims_of(input.shape), at::kByte);
+    }
+    const uint64_t t1 = core::now_ns();
+    at::Tensor x = preprocess(image);
+    d.preprocess_ns = core::now_ns() - t1;
+    return x;
+  }
+
+  // JPEG → uint8 HWC RGB, with this thread's decoder (a TurboJPEG handle serves one thread at a time).
+  Result<at::Tensor> decode_jpeg(std::span<const std::byte> jpeg) {
+    thread_local JpegDecoder decoder;
+    auto info = decoder.read_header(jpeg);
+    if (!info.ok()) return info.status();
+    at::Tensor image = at::empty({info->height, info->width, 3}, at::kByte);
+    const std::span<std::byte> pixels(static_cast<std::byte*>(image.data_ptr()), static_cast<size_t>(image.nbytes()));
+    if (Status s = decoder.decode_rgb(jpeg, *info, pixels); !s.ok()) return s;
+    return image;
+  }
+
+  at::Tensor preprocess(const at::Tensor& image) {
     const auto& p = spec_.preprocess;
-    auto img = at::from_blob(const_cast<std::byte*>(input.data.data()), dims_of(input.shape), at::kByte);
-    auto x = img.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat);
+    auto x = image.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat);
     if (x.size(2) != p.height || x.size(3) != p.width)
       x = at::upsample_bilinear2d(x, {p.height, p.width}, /*align_corners=*/false);
     // (x/255 - mean) / std, with the /255 folded into one multiply.
@@ -94,14 +208,16 @@ class CpuEngine final : public Engine {
     return x.to(to_scalar_type(spec_.input.dtype)).contiguous();
   }
 
-  Status write_outputs(const std::vector<at::Tensor>& outs, std::span<std::byte> out) const {
+  // Writes every output (or, for a batch, row `row` of every output) as float32 into `out`.
+  Status write_outputs(const std::vector<at::Tensor>& outs, std::optional<int64_t> row,
+                       std::span<std::byte> out) const {
     if (outs.size() != spec_.outputs.size())
       return {StatusCode::kInferenceFailed,
               fmt::format("model returned {} outputs, expected {}", outs.size(), spec_.outputs.size())};
     size_t offset = 0;
     for (size_t i = 0; i < outs.size(); ++i) {
       const auto expected = *core::tensor_bytes(spec_.outputs[i].shape, core::DType::kFloat32);
-      auto t = outs[i].to(at::kFloat).contiguous();
+      auto t = (row ? outs[i].narrow(0, *row, 1) : outs[i]).to(at::kFloat).contiguous();
       if (static_cast<uint64_t>(t.nbytes()) != expected || offset + expected > out.size())
         return {StatusCode::kInferenceFailed,
                 fmt::format("output {} has {} bytes, expected {}", i, t.nbytes(), expected)};
@@ -114,6 +230,7 @@ class CpuEngine final : public Engine {
   ModelSpec spec_;
   torch::jit::Module module_;
   at::Tensor mean_, inv_std_;
+  int max_batch_ = 1;
 };
 
 }  // namespace
@@ -126,6 +243,9 @@ Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions&
   } catch (const std::exception&) {
     return Status(StatusCode::kInternal, fmt::format("'{}' is not a device (use cpu or cuda:N)", options.device));
   }
+  if (options.max_batch_size) spec.batching.max_batch_size = std::clamp(*options.max_batch_size, 1, kMaxBatchSize);
+  if (options.max_queue_delay_us) spec.batching.max_queue_delay_us = *options.max_queue_delay_us;
+  if (options.latency_budget_us) spec.batching.latency_budget_us = *options.latency_budget_us;
   const uint64_t t0 = core::now_ns();
   std::unique_ptr<Engine> engine;
   if (device->is_cuda()) {
@@ -146,6 +266,7 @@ Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions&
     if (!module.ok()) return module.status();
     auto cpu = std::make_unique<CpuEngine>(std::move(spec), std::move(module.value()));
     if (Status s = cpu->warm_up(); !s.ok()) return s;
+    cpu->settle_batching();
     engine = std::move(cpu);
   } else {
     return Status(StatusCode::kInternal,

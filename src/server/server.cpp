@@ -67,7 +67,8 @@ core::Status Server::run() {
   std::vector<std::jthread> workers;
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
     workers.emplace_back([&s, i] {
-      while (auto scheduled = s.scheduler.pop(i)) s.pipeline.execute(scheduled->job, scheduled->context);
+      Batch batch;
+      while (s.scheduler.pop_batch(i, batch)) s.scheduler.batch_ran(batch, s.pipeline.execute_batch(batch));
     });
 
   if (!s.options.ready_file.empty())
