@@ -112,7 +112,8 @@ uint64_t Pipeline::execute_batch(Batch& batch) {
       reply_error(*job.delivery, job.header.request_id, items[i].status);
       continue;
     }
-    const uint64_t batching = batch.closed_ns - std::max(batch.taken_ns, job.admitted_ns);
+    const uint64_t waited_from = std::max(batch.taken_ns, job.admitted_ns);
+    const uint64_t batching = batch.closed_ns > waited_from ? batch.closed_ns - waited_from : 0;
     reply_result(job, items[i].durations, started, batching, n);
   }
   return ran;

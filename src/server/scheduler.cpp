@@ -173,6 +173,7 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
   const BatchLimits limits = limits_of(batch.jobs.front());
   gather(from, batch, limits.max);
   const uint64_t oldest = batch.jobs.front().admitted_ns;
+  bool waited = false;
   auto has_more = [&] {
     return std::any_of(q.jobs.begin(), q.jobs.end(),
                        [&](const Job& j) { return j.engine == batch.jobs.front().engine; });
@@ -212,6 +213,7 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
       break;
     }
     q.forming = true;
+    waited = true;
     ++forming_;
     filling_.wait_for(lock, std::chrono::nanoseconds(deadline - now),
                       [&] { return closed_ || !urgent_.empty() || has_more(); });
@@ -219,7 +221,7 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
     q.forming = false;
     gather(q.jobs, batch, limits.max);
   }
-  batch.closed_ns = core::now_ns();
+  batch.closed_ns = waited ? core::now_ns() : batch.taken_ns;  // closed at once: no batching-time
   if (!urgent) q.recent_batch_size = 0.75 * q.recent_batch_size + 0.25 * static_cast<double>(batch.jobs.size());
   lock.unlock();
   ready_.notify_all();  // workers that waited while this batch filled may take the next one

@@ -68,11 +68,11 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
   EXPECT_FALSE(run.summary["cpu-usage"]["server_cpu_ms_per_request"].is_null());
   EXPECT_GT(run.summary["memory-usage"]["server_rss_mb_max"].get<double>(), 0);
   ASSERT_EQ(run.csv_lines.size(), requests + 1) << "header + one row per request";
-  EXPECT_EQ(
-      run.csv_lines[0].rfind("client,seq,request_id,status,sent-at-s,total-time-ms,request-time-ms,response-time-ms,"
-                             "copy-time-ms,preprocessing-time-ms,inference-time-ms,queue-time-ms",
-                             0),
-      0u)
+  EXPECT_EQ(run.csv_lines[0].rfind(
+                "client,seq,request_id,status,sent-at-s,total-time-ms,request-time-ms,response-time-ms,"
+                "copy-time-ms,decode-time-ms,preprocessing-time-ms,inference-time-ms,queue-time-ms,batching-time-ms",
+                0),
+            0u)
       << run.csv_lines[0];
   EXPECT_NE(run.csv_lines[0].find(",cpu-usage-cumulative-ms,memory-usage-mb,memory-usage-gpu-mb,"), std::string::npos)
       << run.csv_lines[0];
