@@ -138,7 +138,8 @@ int run_bench_command(BenchFlags& f) {
             f.options.requests, f.options.warmup, f.options.model, f.options.target, input->description);
   // On a GPU, `local` is the paper's lower bound: the input already sits in device memory.
   std::unique_ptr<engine::DeviceBytes> device_input;
-  if (models && f.device != "cpu" && !f.local_input_on_host) {
+  // A JPEG stays on the host: the server decodes it from host memory.
+  if (models && f.device != "cpu" && !f.local_input_on_host && input->kind != core::InputKind::kJpeg) {
     auto copied = models->find(f.options.model)->copy_to_device(input->bytes);
     if (!copied.ok()) {
       log->error("{}", user_text(copied.status()));
