@@ -117,5 +117,37 @@ def main():
     write(t, "regress_float_format.json", '{"format": 1e300, "models": []}')
 
 
+
+def jpeg_seeds():
+    t = "jpeg_decoder_fuzzer"  # what a client sends as JPEG input (PIL makes the valid ones)
+    try:
+        from PIL import Image
+    except ImportError:
+        print("no PIL (python3-pil): jpeg_decoder_fuzzer seeds not rewritten")
+        return
+    import io
+    def encode(w, h, **kw):
+        img = Image.new("RGB", (w, h))
+        img.putdata([((x * 7) % 256, (y * 5) % 256, ((x + y) * 3) % 256) for y in range(h) for x in range(w)])
+        out = io.BytesIO()
+        img.save(out, "JPEG", **kw)
+        return out.getvalue()
+    base = encode(32, 24, quality=90)
+    write(t, "valid_32x24_q90.jpg", base)
+    write(t, "valid_17x9_q50_444.jpg", encode(17, 9, quality=50, subsampling=0))
+    write(t, "valid_progressive.jpg", encode(40, 30, quality=75, progressive=True))
+    gray = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(gray, "JPEG")
+    write(t, "valid_gray.jpg", gray.getvalue())
+    write(t, "truncated_half.jpg", base[: len(base) // 2])
+    write(t, "soi_only.jpg", base[:2])
+    write(t, "not_jpeg.bin", b"\x89PNG\r\n\x1a\n" + bytes(24))
+    huge = bytearray(base)
+    sof = huge.find(b"\xff\xc0")
+    huge[sof + 5:sof + 9] = struct.pack(">HH", 9000, 9000)  # a header declaring more than 8192 per side
+    write(t, "declares_9000x9000.jpg", bytes(huge))
+
+
 if __name__ == "__main__":
     main()
+    jpeg_seeds()
