@@ -224,7 +224,9 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
   batch.closed_ns = waited ? core::now_ns() : batch.taken_ns;  // closed at once: no batching-time
   if (!urgent) q.recent_batch_size = 0.75 * q.recent_batch_size + 0.25 * static_cast<double>(batch.jobs.size());
   lock.unlock();
-  ready_.notify_all();  // workers that waited while this batch filled may take the next one
+  // Workers that waited while this batch filled may take the next one (none did if it never filled: no herd of
+  // wake-ups per job when batching is off).
+  if (waited) ready_.notify_all();
   return true;
 }
 
