@@ -10,9 +10,10 @@ import struct
 
 ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
 REQ_MAGIC, RESP_MAGIC, VERSION = 0x51525345, 0x53525345, 3
-UINT8, FLOAT32, FLOAT16 = 1, 2, 3
+UINT8, FLOAT32, FLOAT16, INT32 = 1, 2, 3, 4
 RAW, PREPROCESSED, JPEG = 1, 2, 3
-SIZE = {UINT8: 1, FLOAT32: 4, FLOAT16: 2}
+SIZE = {UINT8: 1, FLOAT32: 4, FLOAT16: 2, INT32: 4}
+NONE, ARGMAX, TOPK = 1, 2, 3  # postprocessing codes (0: the model's default)
 
 
 def numel(shape):
@@ -27,28 +28,30 @@ def dims(shape):
 
 
 def request(shape, dtype=FLOAT32, kind=PREPROCESSED, model=b"tiny", payload_bytes=None, magic=REQ_MAGIC,
-            version=VERSION, declared=160, rid=42, rank=None):
+            version=VERSION, declared=176, rid=42, rank=None, select=0, out_dtype=0, post=0, k=0, reserved=0):
     if payload_bytes is None:
         payload_bytes = numel(shape) * SIZE.get(dtype, 1)
     b = struct.pack("<IHHQIBBBB", magic, version, declared, rid, 7, kind, dtype, 0,
                     len(shape) if rank is None else rank)
     b += dims(shape) + struct.pack("<QQ", payload_bytes % 2**64, 123456789)
     b += model[:56].ljust(56, b"\0")
-    assert len(b) == 160
+    b += struct.pack("<BBBxH", select, out_dtype, post, k) + bytes([reserved]) + bytes(9)  # version 3: output choice
+    assert len(b) == 176
     return b
 
 
 def response(outputs, status=0, error=b"", payload_bytes=None, n_outputs=None, err_len=None, magic=RESP_MAGIC):
     if payload_bytes is None:
         payload_bytes = sum(numel(s) * SIZE.get(t, 1) for t, s in outputs)
-    b = struct.pack("<IHHQHBxxxxx", magic, VERSION, 960, 42, status, len(outputs) if n_outputs is None else n_outputs)
-    b += struct.pack("<17Q", *range(1000, 18000, 1000))  # timings
+    b = struct.pack("<IHHQHBxxxxx", magic, VERSION, 968, 42, status, len(outputs) if n_outputs is None else n_outputs)
+    b += struct.pack("<17Q", *range(1000, 18000, 1000))  # timings (batching, batch size and decode time last)
     b += struct.pack("<Q", payload_bytes % 2**64)
     for t, s in outputs:
         b += struct.pack("<BB6x", t, len(s)) + dims(s)
     b = b.ljust(168 + 8 * 72, b"\0")
     b += struct.pack("<H", len(error) if err_len is None else err_len) + error.ljust(214, b"\0")
-    assert len(b) == 960
+    b += struct.pack("<Q", 18000)  # postprocessing-time, after the error text
+    assert len(b) == 968
     return b
 
 
@@ -59,14 +62,22 @@ def write(target, name, data):
 
 
 def main():
-    t = "wire_request_fuzzer"  # a 160-byte header followed by the payload
+    t = "wire_request_fuzzer"  # a 176-byte header followed by the payload
     write(t, "valid_preprocessed", request([1, 3, 2, 2]) + bytes(48))
     write(t, "valid_raw_uint8", request([4, 4, 3], UINT8, RAW) + bytes(48))
     write(t, "valid_float16_no_payload", request([1, 8], FLOAT16))
+    write(t, "valid_jpeg_argmax", request([64], UINT8, JPEG, post=ARGMAX) + bytes(64))
     write(t, "payload_short", request([1, 3, 2, 2]) + bytes(40))
     write(t, "bad_magic", request([1, 3, 2, 2], magic=0xDEADBEEF))
     write(t, "bad_version", request([1, 3, 2, 2], version=9))
-    write(t, "declared_size_wrong", request([1, 3, 2, 2], declared=161))
+    write(t, "declared_size_wrong", request([1, 3, 2, 2], declared=177))
+    write(t, "valid_argmax_first_output", request([1, 3, 2, 2], select=1, post=ARGMAX) + bytes(48))
+    write(t, "valid_topk5_float16", request([1, 3, 2, 2], out_dtype=FLOAT16, post=TOPK, k=5) + bytes(48))
+    write(t, "topk_without_k", request([1, 3, 2, 2], post=TOPK) + bytes(48))
+    write(t, "k_without_topk", request([1, 3, 2, 2], k=3) + bytes(48))
+    write(t, "bad_postprocess", request([1, 3, 2, 2], post=9) + bytes(48))
+    write(t, "bad_output_dtype", request([1, 3, 2, 2], out_dtype=UINT8) + bytes(48))
+    write(t, "reserved_not_zero", request([1, 3, 2, 2], reserved=1) + bytes(48))
     write(t, "truncated", request([1, 3, 2, 2])[:100])
     write(t, "bad_kind_dtype", request([1], dtype=9, kind=0))
     write(t, "rank_9", request([1] * 8, rank=9))
@@ -76,10 +87,11 @@ def main():
     # Regression (tensor_bytes wrapped): 2^62 float32 elements are 2^64 bytes, which wrapped to 0 and was accepted.
     write(t, "regress_bytes_wrap_2p62_float32", request([2**31, 2**31], FLOAT32, payload_bytes=0))
 
-    t = "wire_response_fuzzer"  # one 960-byte header
+    t = "wire_response_fuzzer"  # one 968-byte header
     write(t, "valid_one_output", response([(FLOAT32, [1, 10])]))
     write(t, "valid_three_outputs", response([(FLOAT32, [1, 255, 52, 52]), (FLOAT16, [1, 255, 26, 26]),
                                               (UINT8, [1, 255, 13, 13])]))
+    write(t, "valid_topk_ids_scores", response([(INT32, [1, 5]), (FLOAT16, [1, 5])]))
     write(t, "valid_error", response([], status=6, error=b"unknown model 'x': the repository has tiny"))
     write(t, "bad_status", response([], status=99))
     write(t, "too_many_outputs", response([], n_outputs=9))
@@ -105,6 +117,11 @@ def main():
     write(t, "valid_tiny.json", json.dumps({"format": 1, "models": [model]}, indent=2))
     write(t, "valid_two.json", json.dumps({"format": 1, "models": [model, yolo]}))
     write(t, "valid_empty.json", '{"format": 1, "models": []}')
+    seg = dict(yolo, name="seg", outputs=[{"name": "out", "shape": [1, 21, 8, 8]}, {"name": "aux", "shape": [1, 21, 8, 8]}],
+               reply={"outputs": ["out"], "dtype": "float16", "postprocess": "topk", "k": 3})
+    write(t, "valid_reply_choice.json", json.dumps({"format": 1, "models": [seg]}))
+    write(t, "reply_unknown_output.json", json.dumps({"format": 1, "models": [dict(seg, reply={"outputs": ["x"]})]}))
+    write(t, "reply_bad_postprocess.json", json.dumps({"format": 1, "models": [dict(seg, reply={"postprocess": "sort"})]}))
     write(t, "bad_format.json", '{"format": 2, "models": []}')
     write(t, "not_object.json", "[1, 2, 3]")
     write(t, "syntax_error.json", '{"format": 1, "models": [')

@@ -7,6 +7,10 @@
 #   scripts/gather_gpu_host_deps.sh     # on a connected Debian 12 machine; carry .deps/debs and .deps/wheels
 #   scripts/gpu_host_all.sh             # on the GPU host
 #   SWEEPS="experiments/fig05_06_resnet50_transports.toml" scripts/gpu_host_all.sh   # only some figures
+#   TESTS=0 MODELS=resnet50,yolov4 SWEEPS=... scripts/gpu_host_all.sh   # no test suite; only these models
+#   (FP32=0: only their fp16 channels-last variants)
+#   (OUT=DIR: where the sweeps write, results/study by default; EDGESERVE_GIT_COMMIT=SHA names the commit of a
+#   tree copied without its history)
 # A sweep that stops half-way resumes where it stopped when run again (points with results are skipped).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,16 +33,16 @@ source build/cuda/env.sh
 export EDGESERVE_TEST_DEVICE=cuda:0
 # The soak runs alone after the rest: its bound on device memory reads the whole GPU's (cudaMemGetInfo), which
 # the servers of tests running beside it would change.
-step tests bash -c 'source scripts/lib/ctest_run.sh && run_ctest cuda --test-dir build/cuda -j8 --output-on-failure -E BoundedSoak &&
+[[ ${TESTS:-1} == 0 ]] || step tests bash -c 'source scripts/lib/ctest_run.sh && run_ctest cuda --test-dir build/cuda -j8 --output-on-failure -E BoundedSoak &&
   run_ctest cuda-soak --test-dir build/cuda --output-on-failure -R BoundedSoak'
-grep -h '^==> cuda\|^    skipped\|^      ' "$log_dir/tests.log" || true
+[[ ${TESTS:-1} == 0 ]] || grep -h '^==> cuda\|^    skipped\|^      ' "$log_dir/tests.log" || true
 unset EDGESERVE_TEST_DEVICE
 python=${EDGESERVE_PYTHON:-python3}
 models=build/cuda/gpu-models
 out=${OUT:-results/study}
-step export-models "$python" tools/export_models.py --models paper --out "$models"
-step export-models-fp16 "$python" tools/export_models.py --models paper --out "$models" --device cuda --half \
-  --channels-last
+[[ ${FP32:-1} == 0 ]] || step export-models "$python" tools/export_models.py --models "${MODELS:-paper}" --out "$models"
+step export-models-fp16 "$python" tools/export_models.py --models "${MODELS:-paper}" --out "$models" --device cuda \
+  --half --channels-last
 nvidia-smi -L >"$log_dir/gpus.txt" 2>&1 || true
 mkdir -p "$out"
 # Plain cudaMemcpy of ResNet50's request and response sizes: the reference for copy-time.

@@ -69,6 +69,21 @@ class Variant:
         return t.contiguous(memory_format=torch.channels_last) if self.channels_last else t
 
 
+class BigOut(nn.Module):
+    """A 16 MiB answer from a tiny input, for tests of the reply path: a 1x1 conv to 16 classes, upsampled 16x
+    (nearest, so every value is exact) to [1,16,512,512] float32, and a small second output ("aux")."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Conv2d(3, 16, 1)
+        self.aux = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        out = nn.functional.interpolate(self.head(x), scale_factor=16.0, mode="nearest")
+        aux = nn.functional.interpolate(self.aux(x), scale_factor=2.0, mode="nearest")
+        return out, aux
+
+
 class TinyNet(nn.Module):
     """Small CNN for fast tests: three convs, global average pool, linear."""
 
@@ -115,6 +130,7 @@ class ModelSpec:
 
 MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("tiny", "classification", TinyNet, (1, 3, 32, 32), ("logits",), in_paper=False),
+    ModelSpec("bigout", "segmentation", BigOut, (1, 3, 32, 32), ("out", "aux"), in_paper=False),
     ModelSpec("mobilenetv3", "classification",
               lambda: torchvision.models.mobilenet_v3_small(weights=None),
               (1, 3, 224, 224), ("logits",)),
@@ -232,7 +248,7 @@ def manifest_entry(spec: ModelSpec, output_shapes: List[List[int]], variant: Var
         "input": {"shape": list(spec.input_shape), "dtype": "float16" if variant.half else "float32"},
         "preprocessing": {"kind": "imagenet", "resize": [height, width],
                           "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
-        "outputs": [{"name": name, "shape": shape, "dtype": "float32"}
+        "outputs": [{"name": name, "shape": shape, "dtype": "float16" if variant.half else "float32"}
                     for name, shape in zip(spec.output_names, output_shapes)],
         "exported_with": {"torch": str(torch.__version__),
                           "torchvision": str(torchvision.__version__),

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 from collections import OrderedDict, defaultdict
 
 try:
@@ -30,15 +31,15 @@ AXES = ["transport", "model", "input", "clients", "lanes", "policy", "variant", 
 NUMERIC = {"clients", "lanes", "rate", "servers"}
 # The paper's stage names and colours (Fig. 6: Request, Preprocess, Inference, Response, Copy).
 STAGE_LABEL = {"request-time": "Request", "preprocessing-time": "Preprocess", "inference-time": "Inference",
-               "response-time": "Response", "copy-time": "Copy", "queue-time": "Queue",
+               "postprocessing-time": "Postprocess", "response-time": "Response", "copy-time": "Copy", "queue-time": "Queue",
                "gateway-time": "Gateway", "backend-hop-time": "Backend hop", "transport-time": "Transport"}
 # One colour per stage in every figure, so that stacks can be compared across figures.
 STAGE_COLOUR = {"request-time": "#1f77b4", "queue-time": "#7f7f7f", "preprocessing-time": "#2ca02c",
-                "inference-time": "#d62728", "response-time": "#9467bd", "copy-time": "#ff7f0e",
+                "inference-time": "#d62728", "postprocessing-time": "#bcbd22", "response-time": "#9467bd", "copy-time": "#ff7f0e",
                 "gateway-time": "#8c564b", "backend-hop-time": "#e377c2", "transport-time": "#17becf"}
 AXIS_LABEL = {"clients": "clients", "lanes": "lanes (CUDA streams)", "rate": "offered load (requests/s)",
               "servers": "servers", "transport": "transport", "model": "model", "input": "input",
-              "policy": "policy", "variant": "GPU sharing"}
+              "policy": "policy", "variant": "variant"}
 
 
 def fnum(s):
@@ -148,7 +149,7 @@ def draw_bars(spec, rows, ax, title):
 def draw_stacked(spec, rows, ax, title):
     x = spec["x"]
     stages = spec.get("metrics") or ["request-time", "copy-time", "preprocessing-time", "inference-time",
-                                     "response-time"]
+                                     "postprocessing-time", "response-time"]
     stat = spec.get("stat", "mean")
     xs = order([r[x] for r in rows], x)
     per = {m: grouped(rows, [x], column(m, stat)) for m in stages}
@@ -248,7 +249,10 @@ def main():
             draw(spec, sub, ax, panel_title(spec, value))
         else:
             ax.text(0.5, 0.5, "no results", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle("Fig. %s: %s" % (spec.get("figure", "?"), spec.get("title", "")), fontsize=11)
+    # Wrapped to the figure's width (about 11 characters per inch at this size): a long title is never clipped.
+    title = "Fig. %s: %s" % (spec.get("figure", "?"), spec.get("title", ""))
+    width = fig.get_size_inches()[0]
+    fig.suptitle(textwrap.fill(title, max(40, int(width * 11))), fontsize=11)
     fig.tight_layout()
     fig.savefig(spec["png"], dpi=110)
     print("wrote %s" % spec["png"])

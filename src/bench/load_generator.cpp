@@ -56,6 +56,7 @@ RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   r.copy_ms = core::ns_to_ms(t.copy_ns);
   r.preprocess_ms = core::ns_to_ms(t.preprocess_ns);
   r.inference_ms = core::ns_to_ms(t.inference_ns);
+  r.postprocess_ms = core::ns_to_ms(t.postprocess_ns);
   r.queue_ms = core::ns_to_ms(t.queue_ns);
   r.batching_ms = core::ns_to_ms(t.batching_ns);
   r.batch_size = t.batch_size ? static_cast<double>(t.batch_size) : kNaN;
@@ -86,8 +87,8 @@ RequestRecord record_failure(const core::Status& status, uint64_t send_ns) {
   r.error = status.message();
   r.start_ns = send_ns;
   for (double* m : {&r.total_ms, &r.request_ms, &r.response_ms, &r.copy_ms, &r.preprocess_ms, &r.inference_ms,
-                    &r.queue_ms, &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb, &r.gpu_mem_mb,
-                    &r.request_post_ms, &r.decode_ms, &r.batching_ms, &r.batch_size})
+                    &r.postprocess_ms, &r.queue_ms, &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb,
+                    &r.gpu_mem_mb, &r.request_post_ms, &r.decode_ms, &r.batching_ms, &r.batch_size})
     *m = kNaN;
   return r;
 }
@@ -122,7 +123,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
       ready.fetch_add(1);
     };
     const std::string& target = targets[client % targets.size()];
-    auto conn = transport::connect(target, {local_handler, on_device, o.curve});
+    auto conn = transport::connect(target, {local_handler, on_device, o.transports});
     if (!conn.ok()) return fail_setup(conn.status().message());
     // tcp connects in the background: a refused connection or no handshake is an error now, not a timeout later.
     if (auto s = (*conn)->ready(std::min(o.timeout, kConnectBound)); !s.ok()) return fail_setup(s.message());
@@ -133,6 +134,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     header.dtype = input.dtype;
     header.shape = input.shape;
     header.payload_bytes = input.bytes.size();
+    header.output = o.output;
     header.priority = static_cast<int>(client) < o.priority_clients ? 1 : 0;
     transport::Reply reply;
     // Request ids: client << 32, then 1, 2, ... for the measured requests (requests.csv); the warm-up's carry bit

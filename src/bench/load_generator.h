@@ -16,7 +16,7 @@
 #include "core/status.h"
 #include "transport/client_connection.h"
 #include "transport/delivery.h"
-#include "transport/tcp/curve_keys.h"
+#include "transport/transport_settings.h"
 
 namespace edgeserve::bench {
 
@@ -38,7 +38,8 @@ struct BenchOptions {
   double rate = 0;                 // open loop: requests/s over all clients (Poisson); 0 = closed loop
   // Set from a signal handler: clients stop after the request in flight, and what was measured is returned.
   const std::atomic<bool>* stop = nullptr;
-  std::optional<transport::tcp::CurveClientConfig> curve;  // tcp targets that require CURVE
+  transport::TransportSettings transports;  // the targets' transports' own settings (tcp: CURVE keys), from cli/
+  core::OutputChoice output;                // which outputs to get back, in what dtype, after which postprocessing
 };
 
 // One request as the client saw it. Times in milliseconds; NaN where not measured.
@@ -50,8 +51,8 @@ struct RequestRecord {
   std::string status = "ok";  // a core::StatusCode name: the server's, or the client's (timeout, transport-error)
   bool replied = false;       // a reply came back (its status may still be an error: a server's or a gateway's)
   std::string error;
-  double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, inference_ms = 0, queue_ms = 0,
-         handling_ms = 0, server_ms = 0;
+  double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, postprocess_ms = 0,
+         inference_ms = 0, queue_ms = 0, handling_ms = 0, server_ms = 0;
   double decode_ms = 0;        // JPEG input: the server's decode; NaN for other input
   double batching_ms = 0;      // the part of queue_ms spent waiting for the batch to fill
   double batch_size = 0;       // requests in this one's forward pass; NaN when there was no reply

@@ -25,6 +25,7 @@ double metric_of(const RequestRecord& r, std::string_view name) {
   if (name == "copy-time") return r.copy_ms;
   if (name == "preprocessing-time") return r.preprocess_ms;
   if (name == "inference-time") return r.inference_ms;
+  if (name == "postprocessing-time") return r.postprocess_ms;
   if (name == "queue-time") return r.queue_ms;
   if (name == "batching-time") return r.batching_ms;
   if (name == "decode-time") return r.decode_ms;

@@ -21,7 +21,7 @@ namespace edgeserve::bench {
 inline constexpr auto& kTimeMetrics = metrics::kTimeMetrics;
 
 // The environment variables a result records: they change what a run measures.
-inline const std::vector<std::string> kRecordedEnvironment = {"UCX_", "EDGESERVE_"};
+inline const std::vector<std::string> kRecordedEnvironment = {"UCX_", "EDGESERVE_", "CUDA_"};
 
 // How and where a run was made, beyond BenchOptions: recorded at the top of summary.json.
 struct RunContext {

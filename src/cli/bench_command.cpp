@@ -17,6 +17,8 @@
 #include "engine/engine.h"
 #include "server/model_repository.h"
 #include "server/pipeline.h"
+#include "transport/registry.h"
+#include "transport/tcp/tcp_settings.h"
 
 namespace edgeserve::cli {
 
@@ -43,7 +45,25 @@ struct BenchFlags {
   bool local_input_on_host = false;
   std::string curve_server_key;
   std::string curve_key;
+  std::vector<int> outputs;
+  std::string output_dtype;
+  std::string postprocess;
+  int topk = 5;
 };
+
+// --outputs, --output-dtype, --postprocess, --topk → the request's output choice (unset: the model's defaults).
+core::Result<core::OutputChoice> output_choice(const BenchFlags& f) {
+  core::OutputChoice c;
+  for (int i : f.outputs) c.select |= static_cast<uint8_t>(1u << i);
+  if (!f.output_dtype.empty()) c.dtype = core::parse_dtype(f.output_dtype);
+  if (f.postprocess == "none") c.postprocess = core::Postprocess::kNone;
+  if (f.postprocess == "argmax") c.postprocess = core::Postprocess::kArgmax;
+  if (f.postprocess == "topk") {
+    c.postprocess = core::Postprocess::kTopk;
+    c.k = static_cast<uint16_t>(f.topk);
+  }
+  return c;
+}
 
 std::optional<core::TensorShape> parse_shape(const std::string& s) {
   core::TensorShape shape;
@@ -104,25 +124,28 @@ int run_bench_command(BenchFlags& f) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   f.options.stop = &g_bench_stop;
-  if (f.options.target != "local") {
+  const transport::TransportEntry* in_process = transport::find_transport(f.options.target);
+  const bool local = in_process != nullptr && in_process->address == transport::AddressForm::kInProcess;
+  if (!local) {
     for (const auto& target : split_list(f.options.target))
       if (auto parsed = transport::parse_endpoint(target, transport::EndpointUse::kConnect); !parsed.ok())
-        return usage_error("bench", "--target " + parsed.status().message() +
-                                        ", or local (or a comma list of tcp:// and ucx:// targets)");
+        return usage_error("bench",
+                           "--target " + parsed.status().message() + ", or local (or a comma list of network targets)");
   }
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_client_config(f.curve_server_key, f.curve_key);
     if (!curve.ok()) return usage_error("bench", user_text(curve.status()));
-    f.options.curve = std::move(curve.value());
+    f.options.transports.set("tcp", std::make_shared<transport::tcp::TcpClientSettings>(std::move(curve.value())));
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
+  f.options.output = *output_choice(f);
   f.options.progress = !f.no_progress;
   auto input = make_input(f);
   if (!input.ok()) return usage_error("bench", user_text(input.status()));
   // target local: the server's pipeline, in this process.
   std::optional<server::ModelRepository> models;
   std::unique_ptr<server::Pipeline> pipeline;
-  if (f.options.target == "local") {
+  if (local) {
     engine::set_torch_threads(f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads());
     // One lane per client: local clients run on lane (client id), never sharing one.
     auto loaded =
@@ -211,7 +234,8 @@ Command add_bench_command(CLI::App& app) {
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --input jpeg --jpeg-quality 90 --out "
       "results/jpeg");
   cmd->add_option("--target", f->options.target,
-                  "tcp://HOST:PORT or ucx://HOST:PORT of a server, or local (in-process, from --repo); a comma list of "
+                  "tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH of a server, or local (in-process, from --repo); a "
+                  "comma list of "
                   "servers spreads the clients over them (client i → the (i mod n)-th)")
       ->capture_default_str();
   cmd->add_option("--model", f->options.model, "Model name, as in the server's repository")->capture_default_str();
@@ -279,6 +303,21 @@ Command add_bench_command(CLI::App& app) {
          "--priority-clients", f->options.priority_clients,
          "The first K clients flag their requests priority 1 (servers with --policy priority serve them first)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--outputs", f->outputs,
+                  "Outputs to get back, by index in the model's order (e.g. 0 for DeepLabV3 without aux); "
+                  "default: the manifest's \"reply\" choice, else all")
+      ->delimiter(',')
+      ->check(CLI::Range(0, static_cast<int>(core::kMaxOutputs) - 1));
+  cmd->add_option("--output-dtype", f->output_dtype,
+                  "Dtype of floating outputs: float32 or float16 (default: the manifest's, else the model's own)")
+      ->check(CLI::IsMember({"float32", "float16"}));
+  cmd->add_option("--postprocess", f->postprocess,
+                  "On the server, along the class axis: none, argmax (uint8 mask up to 256 classes, else int32) or "
+                  "topk (int32 ids, then scores; K from --topk); default: the manifest's, else none")
+      ->check(CLI::IsMember({"none", "argmax", "topk"}));
+  cmd->add_option("--topk", f->topk, "K for --postprocess topk")
+      ->check(CLI::Range(1, static_cast<int>(core::kMaxTopk)))
+      ->capture_default_str();
   return [f] { return run_bench_command(*f); };
 }
 

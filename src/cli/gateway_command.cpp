@@ -7,6 +7,7 @@
 #include "cli/usage.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
+#include "transport/tcp/tcp_settings.h"
 
 namespace edgeserve::cli {
 
@@ -44,7 +45,7 @@ int run_gateway(GatewayFlags& f) {
     if (!curve.ok()) {
       return usage_error("gateway", user_text(curve.status()));
     }
-    f.options.curve = std::move(curve.value());
+    f.options.transports.set("tcp", std::make_shared<transport::tcp::TcpServerSettings>(std::move(curve.value())));
   }
   auto gw = gateway::Gateway::create(f.options);
   if (!gw.ok()) {

@@ -10,6 +10,7 @@
 #include "cli/usage.h"
 #include "core/build_info.h"
 #include "engine/engine.h"
+#include "transport/registry.h"
 #include "transport/ucx/ucx_info.h"
 
 namespace edgeserve::cli {
@@ -36,7 +37,8 @@ int run_info_json(const InfoFlags& f) {
   j["libraries"] = {
       {"torch", engine::torch_version()}, {"zeromq", zmq_version_text()}, {"ucx", transport::ucx::describe()}};
   j["cuda"] = {{"available", engine::cuda_available()}, {"gpu_engine_built", engine::gpu_engine_built()}};
-  j["transports"] = {"local", "tcp", "ucx"};
+  j["transports"] = nlohmann::json::array();
+  for (const auto& t : transport::transports()) j["transports"].push_back(t.scheme);
   j["repo"] = f.repo;
   auto specs = engine::load_manifest(f.repo);
   if (!specs.ok()) {
@@ -74,7 +76,9 @@ int run_info(const InfoFlags& f) {
   fmt::print("  cuda: {}; GPU engine {}\n",
              engine::cuda_available() ? "available" : "not available in this libtorch / machine",
              engine::gpu_engine_built() ? "built" : "not built (CPU-only libtorch)");
-  fmt::print("transports: local, tcp (ZeroMQ), ucx ({})\n", transport::ucx::describe());
+  std::vector<std::string> transports;
+  for (const auto& t : transport::transports()) transports.push_back(fmt::format("{} ({})", t.scheme, t.describe()));
+  fmt::print("transports: {}\n", fmt::join(transports, ", "));
   auto specs = engine::load_manifest(repo);
   if (!specs.ok()) {
     fmt::print("models: {}\n", specs.status().message());

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "bench/results.h"
 #include "cli/commands.h"
@@ -47,6 +48,10 @@ std::vector<std::string> split_list(const std::string& s) {
 int main(int argc, char** argv) {
   using namespace edgeserve::cli;
   const std::vector<std::string> args(argv + 1, argv + argc);
+  // Each GPU lane has a normal and a high-priority CUDA stream. With CUDA's default of 8 hardware work queues,
+  // 16 lanes' 32 streams share them, and a high-priority stream's kernels wait behind a normal stream's in the
+  // same queue (issue 19). 32 is CUDA's maximum; read when CUDA starts, so set before it; a user's value wins.
+  setenv("CUDA_DEVICE_MAX_CONNECTIONS", "32", /*overwrite=*/0);
   set_command_line(std::vector<std::string>(argv, argv + argc));
   CLI::App app{"edgeserve " EDGESERVE_VERSION
                " — model serving for edge offloading, with every stage of every request timed.",

@@ -1,4 +1,5 @@
 // `edgeserve serve`: load the repository's models and serve them until SIGINT/SIGTERM.
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -10,6 +11,8 @@
 #include "engine/engine.h"
 #include "server/model_repository.h"
 #include "server/server.h"
+#include "transport/tcp/tcp_settings.h"
+#include "transport/ucx/ucx_settings.h"
 
 namespace edgeserve::cli {
 
@@ -30,7 +33,11 @@ struct ServeFlags {
   int intra_op_threads = 0;
   std::string device = "cpu";
   std::string policy = "per-client";
+  bool priority_gate = false;
+  int priority_gate_window_us = 0;
+  int priority_gate_max_hold_us = 10000;
   bool no_cuda_graphs = false;
+  int reply_buffers = 0;
   double max_payload_mb = 64;
   size_t max_queue = 1024;
   size_t max_queue_per_client = 32;
@@ -49,9 +56,14 @@ int run_serve(ServeFlags& f) {
   if (auto s = check_endpoints("--listen", f.listen, transport::EndpointUse::kListen); !s.ok())
     return usage_error("serve", s.message());
   if (auto s = check_ready_file(f.ready_file); !s.ok()) return usage_error("serve", s.message());
+  const bool ucx_listener =
+      std::any_of(f.listen.begin(), f.listen.end(), [](const std::string& a) { return a.starts_with("ucx://"); });
+  if (ucx_listener && f.landing == "cuda" && f.device == "cpu")
+    return usage_error(
+        "serve", "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads");
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
-  engine::EngineOptions engine_options{f.device, f.workers, !f.no_cuda_graphs};
+  engine::EngineOptions engine_options{f.device, f.workers, !f.no_cuda_graphs, f.reply_buffers};
   engine_options.max_batch_size = f.max_batch_size;
   engine_options.max_queue_delay_us = f.max_queue_delay_us;
   engine_options.latency_budget_us = f.latency_budget_us;
@@ -65,12 +77,15 @@ int run_serve(ServeFlags& f) {
   options.workers = f.workers;
   options.io_threads = f.io_threads;
   options.policy = *server::parse_policy(f.policy);
+  options.priority_gate = {f.priority_gate, std::chrono::microseconds(f.priority_gate_window_us),
+                           std::chrono::microseconds(f.priority_gate_max_hold_us)};
   options.max_queue = f.max_queue;
   options.limits = f.limits.limits();
   options.max_queue_per_client = f.max_queue_per_client;
   options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   options.ready_file = f.ready_file;
-  options.landing = f.landing == "cuda" ? engine::LandingKind::kCuda : engine::LandingKind::kHost;
+  options.transports.set("ucx", std::make_shared<transport::ucx::UcxServerSettings>(
+                                    f.landing == "cuda" ? core::MemoryKind::kCuda : core::MemoryKind::kHost));
   if (!f.curve_key.empty()) {
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) {
@@ -78,7 +93,7 @@ int run_serve(ServeFlags& f) {
     }
     log->info("CURVE on: encrypted links, {} authorized client key(s) from {}", curve->authorized_clients.size(),
               f.curve_clients);
-    options.curve = std::move(curve.value());
+    options.transports.set("tcp", std::make_shared<transport::tcp::TcpServerSettings>(std::move(curve.value())));
   }
   server::Server server(*models, options);
   g_server = &server;
@@ -115,7 +130,8 @@ Command add_serve_command(CLI::App& app) {
   cmd->add_option("--models", flags->models,
                   "Comma-separated model names to load (default: every model in the repository)");
   cmd->add_option("--listen", flags->listen,
-                  "Address to listen on, repeatable: tcp://HOST:PORT or ucx://HOST:PORT. HOST is an IPv4 address, * "
+                  "Address to listen on, repeatable: tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH (a Unix socket). "
+                  "HOST is an IPv4 address, * "
                   "(every interface), a host name such as localhost, or (tcp) an interface name such as lo; PORT "
                   "0..65535, 0 picks a free one")
       ->capture_default_str();
@@ -143,6 +159,19 @@ Command add_serve_command(CLI::App& app) {
                   "pool, but clients sending priority > 0 jump the queue onto high-priority CUDA streams")
       ->check(CLI::IsMember({"per-client", "pool", "priority"}))
       ->capture_default_str();
+  cmd->add_flag("--priority-gate", flags->priority_gate,
+                "Hold normal requests back while a priority request runs (or finished less than "
+                "--priority-gate-window-us ago), so a priority client does not wait behind a full GPU; each normal "
+                "request is held at most --priority-gate-max-hold-us. Costs the normal clients throughput");
+  cmd->add_option("--priority-gate-window-us", flags->priority_gate_window_us,
+                  "How long the GPU stays reserved after a priority request, for the priority client's next one; 0: "
+                  "learned, 1.5 x the mean gap between the priority client's requests")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--priority-gate-max-hold-us", flags->priority_gate_max_hold_us,
+                  "The longest the gate holds one normal request back")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
   cmd->add_option("--landing", flags->landing,
                   "ucx:// listeners: where request payloads land. host: host memory, pinned next to a GPU (the "
                   "paper's RDMA; a host-to-device copy follows); cuda: GPU memory registered with UCX (the paper's "
@@ -164,6 +193,12 @@ Command add_serve_command(CLI::App& app) {
       ->check(CLI::Range(0, 100'000'000));
   cmd->add_flag("--no-cuda-graphs", flags->no_cuda_graphs,
                 "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");
+  cmd->add_option("--reply-buffers", flags->reply_buffers,
+                  "Reply blocks per model, made at load (pinned on a GPU), each as large as its largest float32 "
+                  "answer; 0: 2 x workers + 2, plus the max batch size for a model that batches. When all are out, "
+                  "a reply allocates its own memory (logged)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
   cmd->add_option("--max-payload-mb", flags->max_payload_mb,
                   "Largest request payload accepted; larger requests get a payload-too-large error")
       ->check(payload_mb_check())

@@ -145,12 +145,22 @@ core::Status check_ready_file(const std::string& path) {
   const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
-    return {core::StatusCode::kInternal, fmt::format("--ready-file {}: folder {} does not exist", path, dir.string())};
+    return {core::StatusCode::kInvalidArgument,
+            fmt::format("--ready-file {}: folder {} does not exist", path, dir.string())};
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    return {core::StatusCode::kInternal,
+    return {core::StatusCode::kInvalidArgument,
             fmt::format("--ready-file {}: cannot write in folder {}: {}", path, dir.string(), std::strerror(errno))};
   if (std::filesystem::is_directory(p, ec))
-    return {core::StatusCode::kInternal, fmt::format("--ready-file {} is a folder", path)};
+    return {core::StatusCode::kInvalidArgument, fmt::format("--ready-file {} is a folder", path)};
+  // The folder may allow writing and still refuse files (a read-only or special file system): try, as the
+  // server will, so that it fails now rather than after the models have loaded.
+  const std::string probe = path + ".tmp";
+  if (std::FILE* f = std::fopen(probe.c_str(), "w"); f == nullptr)
+    return {core::StatusCode::kInvalidArgument,
+            fmt::format("--ready-file {}: cannot write {}: {}", path, probe, std::strerror(errno))};
+  else
+    std::fclose(f);
+  std::filesystem::remove(probe, ec);
   return {};
 }
 

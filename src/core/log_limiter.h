@@ -38,7 +38,7 @@ class LogLimiterByStatus {
   bool allow(StatusCode code, std::string& note);
 
  private:
-  static constexpr size_t kCodes = static_cast<size_t>(StatusCode::kInternal) + 1;
+  static constexpr size_t kCodes = static_cast<size_t>(kLastStatusCode) + 1;
   std::array<std::optional<LogLimiter>, kCodes + 1> limiters_;  // the last: codes from a newer peer
 };
 

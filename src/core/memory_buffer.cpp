@@ -32,6 +32,8 @@ class HostMemory final : public MemoryBuffer {
 
 }  // namespace
 
+const char* to_string(MemoryKind kind) { return kind == MemoryKind::kCuda ? "cuda" : "host"; }
+
 std::unique_ptr<MemoryBuffer> allocate_host_memory(size_t bytes) { return std::make_unique<HostMemory>(bytes); }
 
 }  // namespace edgeserve::core

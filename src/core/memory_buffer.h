@@ -4,10 +4,19 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 
 namespace edgeserve::core {
+
+// Where a block of memory is: the one name for "landing" memory everywhere (the server's --landing, the ucx
+// listener, the welcome message, link reports). Values are on the ucx wire (Welcome::landing): never renumber.
+enum class MemoryKind : uint8_t {
+  kHost = 1,  // host memory: the paper's RDMA (a copy to the GPU follows)
+  kCuda = 2,  // GPU memory: the paper's GDR (no copy)
+};
+const char* to_string(MemoryKind kind);  // "host", "cuda"
 
 class MemoryBuffer {
  public:

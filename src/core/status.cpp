@@ -39,6 +39,10 @@ const char* to_string(StatusCode code) {
       return "shutting-down";
     case StatusCode::kInternal:
       return "internal";
+    case StatusCode::kInvalidArgument:
+      return "invalid-argument";
+    case StatusCode::kUnavailable:
+      return "unavailable";
   }
   return "unknown-status";
 }

@@ -8,7 +8,8 @@
 
 namespace edgeserve::core {
 
-// Wire-visible: values are sent in response headers, so never renumber them.
+// Wire-visible: values are sent in response headers, so never renumber them; new codes are appended (and
+// kLastStatusCode moved), since older peers reject codes they do not know.
 enum class StatusCode : uint16_t {
   kOk = 0,
   kBadMagic = 1,
@@ -27,11 +28,14 @@ enum class StatusCode : uint16_t {
   kTransportError = 14,
   kShuttingDown = 15,
   kInternal = 16,
+  kInvalidArgument = 17,  // the caller asked for something that cannot be done as asked (a bad address, a flag)
+  kUnavailable = 18,      // nothing can serve it now (no backend reachable); trying again later may work
 };
+inline constexpr StatusCode kLastStatusCode = StatusCode::kUnavailable;
 
 const char* to_string(StatusCode code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -51,7 +55,7 @@ class Status {
 
 // A value or the Status that explains why there is none.
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(google-explicit-constructor)

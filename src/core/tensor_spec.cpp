@@ -13,6 +13,8 @@ size_t dtype_size(DType dtype) {
       return 4;
     case DType::kFloat16:
       return 2;
+    case DType::kInt32:
+      return 4;
   }
   return 0;
 }
@@ -25,6 +27,8 @@ const char* to_string(DType dtype) {
       return "float32";
     case DType::kFloat16:
       return "float16";
+    case DType::kInt32:
+      return "int32";
   }
   return "unknown";
 }
@@ -33,10 +37,11 @@ std::optional<DType> parse_dtype(std::string_view name) {
   if (name == "uint8") return DType::kUInt8;
   if (name == "float32") return DType::kFloat32;
   if (name == "float16") return DType::kFloat16;
+  if (name == "int32") return DType::kInt32;
   return std::nullopt;
 }
 
-bool is_known_dtype(uint8_t raw) { return raw >= 1 && raw <= 3; }
+bool is_known_dtype(uint8_t raw) { return raw >= 1 && raw <= 4; }
 
 TensorShape::TensorShape(std::initializer_list<int64_t> dims) {
   for (int64_t d : dims) push_back(d);

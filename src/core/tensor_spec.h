@@ -12,7 +12,7 @@
 namespace edgeserve::core {
 
 // Wire-visible values: never renumber.
-enum class DType : uint8_t { kUInt8 = 1, kFloat32 = 2, kFloat16 = 3 };
+enum class DType : uint8_t { kUInt8 = 1, kFloat32 = 2, kFloat16 = 3, kInt32 = 4 };  // int32: class ids (topk)
 
 size_t dtype_size(DType dtype);
 const char* to_string(DType dtype);

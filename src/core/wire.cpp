@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 
 namespace edgeserve::core {
@@ -16,15 +17,25 @@ namespace {
 // Request header layout (offsets in bytes).
 constexpr size_t kReqMagic = 0, kReqVersion = 4, kReqHeaderBytes = 6, kReqId = 8, kReqClient = 16, kReqKind = 20,
                  kReqDtype = 21, kReqPriority = 22, kReqRank = 23, kReqDims = 24, kReqPayload = 88, kReqSendNs = 96,
-                 kReqModel = 104;
-static_assert(kReqModel + kMaxModelNameBytes + 1 == kRequestHeaderBytes);
+                 kReqModel = 104, kReqSelect = 160, kReqOutDtype = 161, kReqPostprocess = 162, kReqTopk = 164,
+                 kReqReserved = 166;
+static_assert(kReqModel + kMaxModelNameBytes + 1 == kReqSelect);
+static_assert(kReqReserved + 10 == kRequestHeaderBytes);
 
 // Response header layout.
 constexpr size_t kRespMagic = 0, kRespVersion = 4, kRespHeaderBytes = 6, kRespId = 8, kRespStatus = 16,
                  kRespNOutputs = 18, kRespTimings = 24, kRespPayload = 160, kRespOutputs = 168, kOutputDescBytes = 72,
                  kRespErrorLen = kRespOutputs + kMaxOutputs * kOutputDescBytes, kRespError = kRespErrorLen + 2;
-static_assert(kRespTimings + sizeof(ServerTimings) == kRespPayload);
-static_assert(kRespError + kMaxErrorBytes == kResponseHeaderBytes);
+constexpr size_t kRespPostprocessNs = 960;
+// The timings block is every ServerTimings field before postprocess_ns (version 2's fields, then batching_ns,
+// batch_size, decode_ns); postprocess_ns lives at the end, after the error text.
+constexpr size_t kRespTimingsBytes = offsetof(ServerTimings, postprocess_ns);
+static_assert(kRespTimings + kRespTimingsBytes == kRespPayload);
+static_assert(kRespTimingsBytes == 17 * 8);
+static_assert(kRespError == 746 && kMaxErrorBytes == 214);
+static_assert(kRespError + kMaxErrorBytes == kRespPostprocessNs);
+static_assert(kRespPostprocessNs + 8 == kResponseHeaderBytes);
+static_assert(sizeof(ServerTimings) == kRespTimingsBytes + 8);
 
 template <class T>
 void put(std::byte* base, size_t offset, T value) {
@@ -78,6 +89,20 @@ Status check_magic_version(std::span<const std::byte> bytes, uint32_t magic, siz
 
 }  // namespace
 
+const char* to_string(Postprocess postprocess) {
+  switch (postprocess) {
+    case Postprocess::kDefault:
+      return "default";
+    case Postprocess::kNone:
+      return "none";
+    case Postprocess::kArgmax:
+      return "argmax";
+    case Postprocess::kTopk:
+      return "topk";
+  }
+  return "unknown";
+}
+
 const char* to_string(InputKind kind) {
   switch (kind) {
     case InputKind::kRaw:
@@ -105,6 +130,10 @@ void encode(const RequestHeader& h, RequestHeaderBytes& out) {
   put<uint64_t>(b, kReqPayload, h.payload_bytes);
   put<uint64_t>(b, kReqSendNs, h.client_send_ns);
   std::memcpy(b + kReqModel, h.model.data(), std::min(h.model.size(), kMaxModelNameBytes));
+  put<uint8_t>(b, kReqSelect, h.output.select);
+  put<uint8_t>(b, kReqOutDtype, h.output.dtype ? static_cast<uint8_t>(*h.output.dtype) : 0);
+  put<uint8_t>(b, kReqPostprocess, static_cast<uint8_t>(h.output.postprocess));
+  put<uint16_t>(b, kReqTopk, h.output.k);
 }
 
 Result<RequestHeader> decode_request_header(std::span<const std::byte> bytes) {
@@ -138,6 +167,26 @@ Result<RequestHeader> decode_request_header(std::span<const std::byte> bytes) {
   if (!std::all_of(name, name + len, [](char c) { return c > ' ' && c < 127; }))
     return Status(StatusCode::kMalformedHeader, "model name has non-printable characters");
   h.model.assign(name, len);
+
+  h.output.select = get<uint8_t>(b, kReqSelect);
+  if (const auto dt = get<uint8_t>(b, kReqOutDtype); dt != 0) {
+    if (dt != static_cast<uint8_t>(DType::kFloat32) && dt != static_cast<uint8_t>(DType::kFloat16))
+      return Status(StatusCode::kBadDtype,
+                    fmt::format("output dtype code {}: outputs can be asked for as float32 (2) or float16 (3)", dt));
+    h.output.dtype = static_cast<DType>(dt);
+  }
+  const auto post = get<uint8_t>(b, kReqPostprocess);
+  if (post > static_cast<uint8_t>(Postprocess::kTopk))
+    return Status(StatusCode::kMalformedHeader,
+                  fmt::format("postprocessing code {} is none of default (0), none (1), argmax (2), topk (3)", post));
+  h.output.postprocess = static_cast<Postprocess>(post);
+  h.output.k = get<uint16_t>(b, kReqTopk);
+  if (h.output.postprocess == Postprocess::kTopk ? h.output.k == 0 || h.output.k > kMaxTopk : h.output.k != 0)
+    return Status(StatusCode::kMalformedHeader,
+                  fmt::format("topk k is {}: it must be 1..{} with topk and 0 otherwise", h.output.k, kMaxTopk));
+  for (size_t i = kReqReserved; i < kRequestHeaderBytes; ++i)
+    if (b[i] != std::byte{0})
+      return Status(StatusCode::kMalformedHeader, fmt::format("reserved header byte {} is not zero", i));
 
   const auto expected = tensor_bytes(h.shape, h.dtype);
   if (!expected)
@@ -174,7 +223,8 @@ void encode(const ResponseHeader& h, ResponseHeaderBytes& out) {
   put<uint16_t>(b, kRespStatus, static_cast<uint16_t>(h.status));
   const auto n = static_cast<uint8_t>(std::min<size_t>(h.n_outputs, kMaxOutputs));
   put<uint8_t>(b, kRespNOutputs, n);
-  std::memcpy(b + kRespTimings, &h.timings, sizeof(ServerTimings));  // all uint64_t: no padding
+  std::memcpy(b + kRespTimings, &h.timings, kRespTimingsBytes);  // all uint64_t: no padding
+  put<uint64_t>(b, kRespPostprocessNs, h.timings.postprocess_ns);
   put<uint64_t>(b, kRespPayload, h.payload_bytes);
   for (size_t i = 0; i < n; ++i) {
     const size_t at = kRespOutputs + i * kOutputDescBytes;
@@ -192,13 +242,14 @@ Result<ResponseHeader> decode_response_header(std::span<const std::byte> bytes) 
   ResponseHeader h;
   h.request_id = get<uint64_t>(b, kRespId);
   const auto status = get<uint16_t>(b, kRespStatus);
-  if (status > static_cast<uint16_t>(StatusCode::kInternal))
+  if (status > static_cast<uint16_t>(kLastStatusCode))
     return Status(StatusCode::kMalformedHeader, fmt::format("unknown status code {}", status));
   h.status = static_cast<StatusCode>(status);
   h.n_outputs = get<uint8_t>(b, kRespNOutputs);
   if (h.n_outputs > kMaxOutputs)
     return Status(StatusCode::kMalformedHeader, fmt::format("{} outputs, at most {}", h.n_outputs, kMaxOutputs));
-  std::memcpy(&h.timings, b + kRespTimings, sizeof(ServerTimings));
+  std::memcpy(static_cast<void*>(&h.timings), b + kRespTimings, kRespTimingsBytes);
+  h.timings.postprocess_ns = get<uint64_t>(b, kRespPostprocessNs);
   h.payload_bytes = get<uint64_t>(b, kRespPayload);
   uint64_t sum = 0;
   for (size_t i = 0; i < h.n_outputs; ++i) {

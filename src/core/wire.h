@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,11 +20,12 @@ namespace edgeserve::core {
 
 inline constexpr uint32_t kRequestMagic = 0x51525345;   // "ESRQ" in memory order
 inline constexpr uint32_t kResponseMagic = 0x53525345;  // "ESRS"
-// 2: gateway timings in the response (error text 254 → 238); 3: batching, decode and batch size in the timings
-// (error text 238 → 214), and JPEG input.
+// 2: gateway timings in the response (error text 254 → 238). 3: the request's output choice (appended at 160);
+// the response's timings gain batching time, batch size and decode time (the error text shrinks 238 → 214 to make
+// room, so outputs and error move by 24 bytes) and postprocessing time (appended at 960); JPEG input (kind 3).
 inline constexpr uint16_t kWireVersion = 3;
-inline constexpr size_t kRequestHeaderBytes = 160;
-inline constexpr size_t kResponseHeaderBytes = 960;
+inline constexpr size_t kRequestHeaderBytes = 176;
+inline constexpr size_t kResponseHeaderBytes = 968;
 inline constexpr size_t kMaxModelNameBytes = 55;  // + NUL in a 56-byte field
 inline constexpr size_t kMaxOutputs = 8;
 inline constexpr size_t kMaxErrorBytes = 214;
@@ -36,6 +38,25 @@ enum class InputKind : uint8_t {
 };
 const char* to_string(InputKind kind);
 
+// Server-side postprocessing of each chosen output, along axis 1 (the class axis). Wire-visible: never renumber.
+enum class Postprocess : uint8_t {
+  kDefault = 0,  // request only: what the model's manifest says (none unless it says otherwise)
+  kNone = 1,     // the outputs as the model made them
+  kArgmax = 2,   // the index of the largest value: uint8 with at most 256 classes, else int32 (a segmentation mask)
+  kTopk = 3,     // the k largest: int32 class ids, then their scores (two outputs per output)
+};
+const char* to_string(Postprocess postprocess);
+inline constexpr size_t kMaxTopk = 1024;
+
+// Which outputs a request wants back and in what form. Zero fields mean "the model's default" (its manifest's
+// "reply" entry); the server resolves them before running.
+struct OutputChoice {
+  uint8_t select = 0;          // bit i asks for output i (in the model's order); 0: the default
+  std::optional<DType> dtype;  // float32 or float16 for floating outputs; none: the default (the model's own dtype)
+  Postprocess postprocess = Postprocess::kDefault;
+  uint16_t k = 0;  // topk: 1..kMaxTopk
+};
+
 struct RequestHeader {
   uint64_t request_id = 0;
   uint32_t client_id = 0;
@@ -46,6 +67,7 @@ struct RequestHeader {
   uint64_t payload_bytes = 0;
   uint64_t client_send_ns = 0;  // client's monotonic clock at send (see clock.h: same-host split)
   std::string model;
+  OutputChoice output;
 };
 
 // Stage durations measured by the server, in nanoseconds, plus the clocks needed to split transport time.
@@ -65,10 +87,13 @@ struct ServerTimings {
   // Set by a gateway on the way back (0 on a direct connection):
   uint64_t gateway_ns = 0;  // gateway receipt → its reply hand-off (the backend hop included)
   uint64_t backend_ns = 0;  // gateway: request handed to the backend → backend's reply in hand
-  // Dynamic batching: the part of queue_ns spent waiting for the batch to fill, and the batch's size (1 unbatched).
+  // Wire version 3. Dynamic batching: the part of queue_ns spent waiting for the batch to fill, and the batch's
+  // size (1 unbatched).
   uint64_t batching_ns = 0;
   uint64_t batch_size = 0;
   uint64_t decode_ns = 0;  // JPEG → pixels (0 for other input)
+  // Carried after the error text (kept last so the fields above sit in one block):
+  uint64_t postprocess_ns = 0;  // dtype conversion, argmax, topk of the outputs
 };
 
 struct OutputDesc {

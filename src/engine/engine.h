@@ -2,6 +2,7 @@
 // so the layers above compile without torch headers.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -9,10 +10,12 @@
 #include <span>
 #include <string>
 
+#include "core/memory_buffer.h"
 #include "core/status.h"
 #include "core/tensor_spec.h"
 #include "core/wire.h"
 #include "engine/model_spec.h"
+#include "engine/output_choice.h"
 
 namespace edgeserve::engine {
 
@@ -42,14 +45,25 @@ struct StageDurations {
   uint64_t copy_ns = 0;
   uint64_t decode_ns = 0;  // JPEG → pixels
   uint64_t preprocess_ns = 0;
-  uint64_t inference_ns = 0;  // in a batch: the batch's forward pass, which every request of it waited for
+  uint64_t inference_ns = 0;    // in a batch: the batch's forward pass, which every request of it waited for
+  uint64_t postprocess_ns = 0;  // dtype conversion, argmax, topk (0 when the outputs leave as the model made them)
 };
 
-// One request of a batch: its input, where its outputs go, and what became of it. A failed request (a corrupt
-// JPEG) fails alone: the others of its batch still run.
+// What one request gets back: the outputs concatenated in order, in memory the engine took from its reply pool
+// (pinned for a GPU engine, so the device-to-host copy lands in it directly) or the CPU output tensor itself.
+// Whoever sends the reply owns `payload` until its bytes have left.
+struct InferenceOutput {
+  std::unique_ptr<core::MemoryBuffer> payload;
+  uint8_t n_outputs = 0;
+  std::array<core::OutputDesc, core::kMaxOutputs> outputs{};
+};
+
+// One request of a batch: its input, what it asked back (each request of a batch keeps its own output choice),
+// what it got, and what became of it. A failed request (a corrupt JPEG) fails alone: the others still run.
 struct BatchItem {
   InferenceInput input;
-  std::span<std::byte> out;  // exactly spec().output_bytes()
+  const ResolvedOutputs* outputs = nullptr;  // resolved against spec(); outlives the run
+  InferenceOutput out;
   StageDurations durations;
   core::Status status;
 };
@@ -78,17 +92,18 @@ class Engine {
   virtual core::Result<std::unique_ptr<DeviceBytes>> copy_to_device(std::span<const std::byte> /*host*/) const {
     return core::Status(core::StatusCode::kInternal, "this engine runs on the CPU: it has no device memory");
   }
-  // Runs preprocessing (raw input) and the forward pass; writes every output as float32, concatenated in
-  // order, into `out`, which holds exactly spec().output_bytes(). Input must have passed check_input.
-  virtual core::Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& durations,
-                           const RunContext& context) = 0;
+  // Runs preprocessing (raw input), the forward pass and the postprocessing `outputs` asks for (from
+  // resolve_output_choice against this spec()); fills `out` with exactly `outputs`. Input must have passed
+  // check_input.
+  virtual core::Status run(const InferenceInput& input, const ResolvedOutputs& outputs, InferenceOutput& out,
+                           StageDurations& durations, const RunContext& context) = 0;
   // The largest batch run_batch takes: the manifest's (or serve's) max_batch_size, or 1 when the model's batch
   // dimension is fixed (found at load, and said in the log).
   virtual int max_batch() const { return 1; }
-  // Runs up to max_batch() requests as one forward pass, setting each item's status and durations. The
-  // default runs them one by one.
+  // Runs up to max_batch() requests as one forward pass, then each request's own postprocessing, setting each
+  // item's output, status and durations. The default runs them one by one.
   virtual void run_batch(std::span<BatchItem> items, const RunContext& context) {
-    for (auto& item : items) item.status = run(item.input, item.out, item.durations, context);
+    for (auto& item : items) item.status = run(item.input, *item.outputs, item.out, item.durations, context);
   }
 };
 
@@ -96,6 +111,9 @@ struct EngineOptions {
   std::string device = "cpu";  // cpu or cuda:N
   int lanes = 1;               // GPU: CUDA streams with their own buffers and graph (the server's workers)
   bool cuda_graphs = true;     // GPU: capture the forward pass once per lane and replay it
+  // Reply blocks made at load (pinned on a GPU), each as large as the model's largest answer; 0: 2 per lane + 2.
+  // When all are out, a reply allocates its own memory (logged): see core/buffer_pool.h.
+  int reply_buffers = 0;
   // Overrides of the manifest's batching (serve flags); unset fields keep the manifest's values.
   std::optional<int> max_batch_size;
   std::optional<uint64_t> max_queue_delay_us, latency_budget_us;

@@ -15,12 +15,10 @@ core::Result<std::unique_ptr<core::MemoryBuffer>> allocate_device(int device, si
 }  // namespace cuda
 #endif
 
-const char* to_string(LandingKind kind) { return kind == LandingKind::kCuda ? "cuda" : "host"; }
-
-core::Result<std::unique_ptr<core::MemoryBuffer>> allocate_landing_memory(LandingKind kind, const std::string& device,
-                                                                          size_t bytes) {
+core::Result<std::unique_ptr<core::MemoryBuffer>> allocate_landing_memory(core::MemoryKind kind,
+                                                                          const std::string& device, size_t bytes) {
   if (device == "cpu") {
-    if (kind == LandingKind::kCuda)
+    if (kind == core::MemoryKind::kCuda)
       return core::Status(core::StatusCode::kInternal,
                           "landing memory 'cuda' needs models on a GPU (--device cuda:N); this server runs on the CPU");
     try {
@@ -39,7 +37,7 @@ core::Result<std::unique_ptr<core::MemoryBuffer>> allocate_landing_memory(Landin
     return core::Status(core::StatusCode::kInternal,
                         fmt::format("unknown device '{}': expected cpu or cuda:N", device));
 #ifdef EDGESERVE_HAVE_GPU_ENGINE
-  return kind == LandingKind::kCuda ? cuda::allocate_device(index, bytes) : cuda::allocate_pinned(index, bytes);
+  return kind == core::MemoryKind::kCuda ? cuda::allocate_device(index, bytes) : cuda::allocate_pinned(index, bytes);
 #else
   return core::Status(core::StatusCode::kInternal,
                       fmt::format("device '{}' needs the GPU engine, which this build does not have", device));

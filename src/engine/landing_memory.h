@@ -12,14 +12,8 @@
 
 namespace edgeserve::engine {
 
-enum class LandingKind {
-  kHost,  // host memory: the paper's RDMA (a copy to the GPU follows)
-  kCuda,  // GPU memory: the paper's GDR (no copy)
-};
-const char* to_string(LandingKind kind);  // "host", "cuda"
-
 // `device` is the engine's: "cpu" or "cuda:N". kCuda on "cpu" is an error that says so.
-core::Result<std::unique_ptr<core::MemoryBuffer>> allocate_landing_memory(LandingKind kind, const std::string& device,
-                                                                          size_t bytes);
+core::Result<std::unique_ptr<core::MemoryBuffer>> allocate_landing_memory(core::MemoryKind kind,
+                                                                          const std::string& device, size_t bytes);
 
 }  // namespace edgeserve::engine

@@ -25,6 +25,13 @@ uint64_t ModelSpec::output_bytes() const {
   return total;
 }
 
+uint64_t ModelSpec::max_reply_bytes() const {
+  uint64_t total = 0;
+  for (const auto& o : outputs)
+    total += o.shape.numel().value_or(0) * std::max<size_t>(core::dtype_size(o.dtype), sizeof(float));
+  return total;
+}
+
 namespace {
 
 core::TensorShape parse_shape(const json& j) {
@@ -62,6 +69,41 @@ BatchingSpec parse_batching(const json& j) {
   b.max_queue_delay_us = parse_count(j, "max_queue_delay_us", 10'000'000);
   b.latency_budget_us = parse_count(j, "latency_budget_us", 100'000'000);
   return b;
+}
+
+// "reply": {"outputs": ["out"], "dtype": "float32" | "float16" | "native", "postprocess": "none" | "argmax" |
+// "topk", "k": 5} — every key optional.
+void parse_reply(const json& r, ModelSpec& spec) {
+  if (r.contains("outputs")) {
+    if (spec.outputs.empty())
+      throw std::runtime_error("\"reply\": \"outputs\" names outputs the manifest does not list");
+    for (const auto& name : r.at("outputs")) {
+      const auto n = name.get<std::string>();
+      size_t i = 0;
+      while (i < spec.outputs.size() && spec.outputs[i].name != n) ++i;
+      if (i == spec.outputs.size()) throw std::runtime_error("\"reply\": no output named '" + n + "'");
+      spec.reply.select |= static_cast<uint8_t>(1u << i);
+    }
+  }
+  if (r.contains("dtype") && r.at("dtype").get<std::string>() != "native") {
+    const auto d = parse_dtype_field(r.at("dtype"));
+    if (d != core::DType::kFloat32 && d != core::DType::kFloat16)
+      throw std::runtime_error("\"reply\": \"dtype\" must be float32, float16 or native");
+    spec.reply.dtype = d;
+  }
+  const auto post = r.value("postprocess", "none");
+  if (post == "argmax")
+    spec.reply.postprocess = core::Postprocess::kArgmax;
+  else if (post == "topk")
+    spec.reply.postprocess = core::Postprocess::kTopk;
+  else if (post != "none")
+    throw std::runtime_error("\"reply\": \"postprocess\" must be none, argmax or topk, got '" + post + "'");
+  if (spec.reply.postprocess == core::Postprocess::kTopk) {
+    const auto k = r.value("k", 5);
+    if (k < 1 || k > static_cast<int>(core::kMaxTopk))
+      throw std::runtime_error(fmt::format("\"reply\": \"k\" must be 1..{}", core::kMaxTopk));
+    spec.reply.k = static_cast<uint16_t>(k);
+  }
 }
 
 ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
@@ -104,6 +146,7 @@ ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
       throw std::runtime_error(
           fmt::format("{} outputs, the wire carries at most {}", spec.outputs.size(), core::kMaxOutputs));
   }
+  if (m.contains("reply")) parse_reply(m.at("reply"), spec);
   return spec;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "core/tensor_spec.h"
+#include "core/wire.h"
 
 namespace edgeserve::engine {
 
@@ -40,9 +41,13 @@ struct ModelSpec {
   std::vector<core::TensorSpec> outputs;  // empty until known: the engine fills it from a warm-up pass
   bool channels_last = false;             // the model was exported for NHWC ("memory_format": "channels_last")
   BatchingSpec batching;
+  // The manifest's "reply": what a request that leaves its output choice open gets (engine/output_choice.h).
+  core::OutputChoice reply;
 
   uint64_t input_bytes() const;
-  uint64_t output_bytes() const;  // all outputs, float32, concatenated
+  uint64_t output_bytes() const;  // all outputs in the dtype the model makes them, concatenated
+  // The most one reply can take without topk: every output at its own dtype or float32, whichever is larger.
+  uint64_t max_reply_bytes() const;
 };
 
 // Reads DIR/manifest.json (format 1, see tools/README.md). Errors name the file and the field.

@@ -21,6 +21,8 @@ at::ScalarType to_scalar_type(core::DType dtype) {
       return at::kFloat;
     case core::DType::kFloat16:
       return at::kHalf;
+    case core::DType::kInt32:
+      return at::kInt;
   }
   return at::kFloat;
 }
@@ -41,6 +43,43 @@ Result<torch::jit::Module> load_module(const ModelSpec& spec, at::Device device)
     return Status(StatusCode::kInternal, fmt::format("model '{}': cannot load {} as TorchScript: {}", spec.name,
                                                      spec.file.string(), std::string(e.what()).substr(0, 300)));
   }
+}
+
+core::DType wire_dtype(at::ScalarType type) {
+  switch (type) {
+    case at::kHalf:
+      return core::DType::kFloat16;
+    case at::kByte:
+      return core::DType::kUInt8;
+    case at::kInt:
+      return core::DType::kInt32;
+    default:
+      return core::DType::kFloat32;
+  }
+}
+
+std::vector<at::Tensor> shape_outputs(const std::vector<at::Tensor>& made, const ResolvedOutputs& outputs) {
+  std::vector<at::Tensor> out;
+  out.reserve(outputs.n_outputs);
+  const core::OutputChoice& c = outputs.choice;
+  for (size_t i = 0; i < made.size(); ++i) {
+    if (!(c.select & (1u << i))) continue;
+    const size_t at = out.size();
+    switch (c.postprocess) {
+      case core::Postprocess::kArgmax:
+        out.push_back(made[i].argmax(1).to(to_scalar_type(outputs.outputs[at].dtype)).contiguous());
+        break;
+      case core::Postprocess::kTopk: {
+        auto [values, ids] = made[i].topk(c.k, 1);
+        out.push_back(ids.to(at::kInt).contiguous());
+        out.push_back(values.to(to_scalar_type(outputs.outputs[at + 1].dtype)).contiguous());
+        break;
+      }
+      default:
+        out.push_back(made[i].to(to_scalar_type(outputs.outputs[at].dtype)).contiguous());
+    }
+  }
+  return out;
 }
 
 Result<std::vector<at::Tensor>> output_tensors(const c10::IValue& value) {
@@ -77,7 +116,7 @@ Status settle_output_specs(ModelSpec& spec, const std::vector<at::Tensor>& outpu
   for (size_t i = 0; i < outputs.size(); ++i) {
     core::TensorSpec t;
     t.name = i < spec.outputs.size() ? spec.outputs[i].name : "output" + std::to_string(i);
-    t.dtype = core::DType::kFloat32;  // outputs always travel as float32
+    t.dtype = wire_dtype(outputs[i].scalar_type());  // the model's own dtype (the manifest's is not checked)
     for (int64_t d : outputs[i].sizes())
       if (!t.shape.push_back(d)) return {StatusCode::kInferenceFailed, "output has more than 8 dimensions"};
     found.push_back(t);

@@ -28,6 +28,13 @@ core::Result<std::vector<at::Tensor>> output_tensors(const c10::IValue& value);
 // the manifest's declaration when it has one.
 core::Status settle_output_specs(ModelSpec& spec, const std::vector<at::Tensor>& outputs);
 
+// The wire dtype a tensor of this type travels as (float32 for types the wire has no name for).
+core::DType wire_dtype(at::ScalarType type);
+
+// The reply's tensors, on the device of `made`: the chosen outputs converted, or their argmax / topk along
+// axis 1, each contiguous, in the order and dtypes of `outputs`.
+std::vector<at::Tensor> shape_outputs(const std::vector<at::Tensor>& made, const ResolvedOutputs& outputs);
+
 #ifdef EDGESERVE_HAVE_GPU_ENGINE
 // gpu_engine.cpp: lanes of CUDA streams with pinned/device buffers, fused preprocessing, CUDA graphs.
 core::Result<std::unique_ptr<Engine>> load_gpu_engine(ModelSpec spec, const EngineOptions& options, at::Device device);

@@ -1,6 +1,7 @@
 // The CPU libtorch engine: loads a TorchScript model once, preprocesses raw images with ATen ops, runs the
-// forward pass in inference mode, and writes float32 outputs into the caller's reply buffer. Also the
-// place where a device string picks the CPU or the GPU engine.
+// forward pass in inference mode, and answers with the output tensor itself (one output: no copy) or the
+// outputs copied into a block of its reply pool. Also the place where a device string picks the CPU or the
+// GPU engine.
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
@@ -14,6 +15,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include "core/buffer_pool.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "engine/jpeg_decoder.h"
@@ -26,6 +28,20 @@ using core::Status;
 using core::StatusCode;
 
 namespace {
+
+// A reply that is the output tensor's own storage (or a row of a batch's output), kept alive until the transport
+// has sent it.
+class TensorBytes final : public core::MemoryBuffer {
+ public:
+  explicit TensorBytes(at::Tensor t) : tensor_(std::move(t)) {}
+  std::span<std::byte> bytes() override {
+    return {static_cast<std::byte*>(tensor_.data_ptr()), static_cast<size_t>(tensor_.nbytes())};
+  }
+  bool on_device() const override { return false; }
+
+ private:
+  at::Tensor tensor_;
+};
 
 class CpuEngine final : public Engine {
  public:
@@ -55,7 +71,21 @@ class CpuEngine final : public Engine {
     }
   }
 
-  Status run(const InferenceInput& input, std::span<std::byte> out, StageDurations& d, const RunContext&) override {
+  // Replies of several outputs are copied into one block; a single output leaves as its own tensor. `blocks`
+  // 0: 2 per worker + 2, plus one batch's worth when the model batches (a batch replies to all its requests at
+  // once). Called after settle_batching.
+  Status make_reply_pool(int blocks, int workers) {
+    const size_t n = blocks > 0 ? static_cast<size_t>(blocks)
+                                : static_cast<size_t>(2 * std::max(1, workers) + 2 + (max_batch_ > 1 ? max_batch_ : 0));
+    auto pool =
+        core::BufferPool::create(fmt::format("reply buffers of '{}'", spec_.name), spec_.max_reply_bytes(), n, nullptr);
+    if (!pool.ok()) return pool.status();
+    pool_ = std::move(pool.value());
+    return {};
+  }
+
+  Status run(const InferenceInput& input, const ResolvedOutputs& choice, InferenceOutput& out, StageDurations& d,
+             const RunContext&) override {
     set_thread_count();
     try {
       c10::InferenceMode guard;
@@ -64,11 +94,8 @@ class CpuEngine final : public Engine {
       const uint64_t t1 = core::now_ns();
       auto result = output_tensors(module_.forward({*x}));
       if (!result.ok()) return result.status();
-      const uint64_t t2 = core::now_ns();
-      d.inference_ns = t2 - t1;
-      Status s = write_outputs(*result, std::nullopt, out);
-      d.copy_ns = core::now_ns() - t2;
-      return s;
+      d.inference_ns = core::now_ns() - t1;
+      return answer(*result, std::nullopt, input, choice, out, d);
     } catch (const std::exception& e) {
       return {StatusCode::kInferenceFailed, fmt::format("model '{}': {}", spec_.name, first_line(e.what()))};
     }
@@ -76,8 +103,9 @@ class CpuEngine final : public Engine {
 
   int max_batch() const override { return max_batch_; }
 
-  // Each request's input is made on its own (a bad one fails alone), then one forward pass runs them all
-  // and each request gets its row of every output.
+  // Each request's input is made on its own (a bad one fails alone), then one forward pass runs them all and
+  // each request gets its row of every output, postprocessed as it asked (requests of one batch may ask for
+  // different outputs, dtypes, argmax or topk).
   void run_batch(std::span<BatchItem> items, const RunContext& context) override {
     if (items.size() <= 1 || static_cast<int>(items.size()) > max_batch_) return Engine::run_batch(items, context);
     set_thread_count();
@@ -98,17 +126,15 @@ class CpuEngine final : public Engine {
       if (n == 0) return;
       const uint64_t t1 = core::now_ns();
       auto result = output_tensors(module_.forward({at::cat(at::TensorList(inputs.data(), n))}));
-      const uint64_t t2 = core::now_ns();
+      const uint64_t inference = core::now_ns() - t1;
       for (size_t k = 0; k < n; ++k) {
         BatchItem& item = items[live[k]];
         if (!result.ok()) {
           item.status = result.status();
           continue;
         }
-        const uint64_t c0 = core::now_ns();
-        item.durations.inference_ns = t2 - t1;
-        item.status = write_outputs(*result, static_cast<int64_t>(k), item.out);
-        item.durations.copy_ns = core::now_ns() - c0;
+        item.durations.inference_ns = inference;
+        item.status = answer(*result, static_cast<int64_t>(k), item.input, *item.outputs, item.out, item.durations);
       }
     } catch (const std::exception& e) {
       const Status failed{StatusCode::kInferenceFailed,
@@ -208,29 +234,69 @@ class CpuEngine final : public Engine {
     return x.to(to_scalar_type(spec_.input.dtype)).contiguous();
   }
 
-  // Writes every output (or, for a batch, row `row` of every output) as float32 into `out`.
-  Status write_outputs(const std::vector<at::Tensor>& outs, std::optional<int64_t> row,
-                       std::span<std::byte> out) const {
-    if (outs.size() != spec_.outputs.size())
+  // One request's answer from the forward pass's outputs (of a batch: its row `row` of each): the
+  // postprocessing it asked for (postprocessing-time), then its reply (copy-time).
+  Status answer(const std::vector<at::Tensor>& made, std::optional<int64_t> row, const InferenceInput& input,
+                const ResolvedOutputs& choice, InferenceOutput& out, StageDurations& d) const {
+    if (made.size() != spec_.outputs.size())
       return {StatusCode::kInferenceFailed,
-              fmt::format("model returned {} outputs, expected {}", outs.size(), spec_.outputs.size())};
-    size_t offset = 0;
-    for (size_t i = 0; i < outs.size(); ++i) {
-      const auto expected = *core::tensor_bytes(spec_.outputs[i].shape, core::DType::kFloat32);
-      auto t = (row ? outs[i].narrow(0, *row, 1) : outs[i]).to(at::kFloat).contiguous();
-      if (static_cast<uint64_t>(t.nbytes()) != expected || offset + expected > out.size())
+              fmt::format("model returned {} outputs, expected {}", made.size(), spec_.outputs.size())};
+    const uint64_t t0 = core::now_ns();
+    std::vector<at::Tensor> finals;
+    if (row) {
+      std::vector<at::Tensor> rows;
+      rows.reserve(made.size());
+      for (const auto& t : made) rows.push_back(t.narrow(0, *row, 1));
+      finals = shape_outputs(rows, choice);
+    } else {
+      finals = shape_outputs(made, choice);
+    }
+    const uint64_t t1 = core::now_ns();
+    if (!choice.as_made) d.postprocess_ns = t1 - t0;
+    Status s = write_outputs(finals, input, choice, out);
+    d.copy_ns = core::now_ns() - t1;
+    return s;
+  }
+
+  // One output that does not share memory with the request leaves as it is (a row of a batch's output keeps the
+  // batch's tensor alive until sent); otherwise the outputs are copied, in order, into a pool block.
+  Status write_outputs(std::vector<at::Tensor>& finals, const InferenceInput& input, const ResolvedOutputs& choice,
+                       InferenceOutput& out) const {
+    uint64_t total = 0;
+    for (size_t i = 0; i < finals.size(); ++i) {
+      const auto expected = core::tensor_bytes(choice.outputs[i].shape, choice.outputs[i].dtype).value_or(0);
+      if (static_cast<uint64_t>(finals[i].nbytes()) != expected)
         return {StatusCode::kInferenceFailed,
-                fmt::format("output {} has {} bytes, expected {}", i, t.nbytes(), expected)};
-      std::memcpy(out.data() + offset, t.data_ptr(), expected);
-      offset += expected;
+                fmt::format("output {} has {} bytes, expected {}", i, finals[i].nbytes(), expected)};
+      total += expected;
+    }
+    out.n_outputs = choice.n_outputs;
+    out.outputs = choice.outputs;
+    if (finals.size() == 1 && finals[0].is_contiguous() && !aliases(finals[0], input)) {
+      out.payload = std::make_unique<TensorBytes>(std::move(finals[0]));
+      return {};
+    }
+    out.payload = pool_->take(total);
+    size_t offset = 0;
+    for (const auto& t : finals) {
+      std::memcpy(out.payload->bytes().data() + offset, t.data_ptr(), t.nbytes());
+      offset += t.nbytes();
     }
     return {};
+  }
+
+  // Whether `t` lives in the request's payload (a model that returns its input): that memory goes back to the
+  // transport before the reply has left.
+  static bool aliases(const at::Tensor& t, const InferenceInput& input) {
+    const auto* p = static_cast<const std::byte*>(t.storage().data());
+    return p >= input.data.data() && p < input.data.data() + input.data.size();
   }
 
   ModelSpec spec_;
   torch::jit::Module module_;
   at::Tensor mean_, inv_std_;
   int max_batch_ = 1;
+  std::shared_ptr<core::BufferPool> pool_;
 };
 
 }  // namespace
@@ -267,6 +333,7 @@ Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions&
     auto cpu = std::make_unique<CpuEngine>(std::move(spec), std::move(module.value()));
     if (Status s = cpu->warm_up(); !s.ok()) return s;
     cpu->settle_batching();
+    if (Status s = cpu->make_reply_pool(options.reply_buffers, options.lanes); !s.ok()) return s;
     engine = std::move(cpu);
   } else {
     return Status(StatusCode::kInternal,

@@ -19,6 +19,7 @@
 #include "core/wire.h"
 #include "transport/client_connection.h"
 #include "transport/listen.h"
+#include "transport/registry.h"
 #include "transport/sender.h"
 
 namespace edgeserve::gateway {
@@ -128,10 +129,9 @@ struct Gateway::State {
     header.timings.recv_clock_ns = d.recv_ns();
     header.timings.send_clock_ns = now;
     header.timings.gateway_ns = now - d.recv_ns();
-    d.reply_payload(0);
     core::ResponseHeaderBytes bytes;
     core::encode(header, bytes);
-    d.send_reply(bytes);
+    d.send_reply(bytes, nullptr);
   }
 
   // The index of the backend with the fewest requests in flight among those not left out; none when all are.
@@ -191,7 +191,7 @@ struct Gateway::State {
       return forward_to(d, *header, backend, connection);
     }
     reply_error(d, id,
-                {StatusCode::kTransportError,
+                {StatusCode::kUnavailable,
                  fmt::format("no backend available: all {} are unreachable or failed in the last {} ms",
                              backends.size(), options.retry_after.count())});
   }
@@ -213,26 +213,31 @@ struct Gateway::State {
     if (backend.failed_last.exchange(false)) log->info("backend {} is back", backend.uri);
     backend.down_until_ns.store(0);
     backend.forwarded.fetch_add(1, std::memory_order_relaxed);
-    // One copy of the reply payload, from the backend connection's buffer into the front transport's.
-    auto out = d.reply_payload(reply.payload.size());
-    if (!reply.payload.empty()) std::memcpy(out.data(), reply.payload.data(), reply.payload.size());
+    // One copy of the reply payload, from the backend connection's buffer into memory the front transport
+    // sends from (allocated per reply, as before pooled replies; the gateway's own pool is still to come).
+    std::unique_ptr<core::MemoryBuffer> out;
+    if (!reply.payload.empty()) {
+      out = core::allocate_host_memory(reply.payload.size());
+      std::memcpy(out->bytes().data(), reply.payload.data(), reply.payload.size());
+    }
     core::ResponseHeader h = std::move(reply.header);
     h.timings.backend_ns = back - sent;
     h.timings.gateway_ns = core::now_ns() - d.recv_ns();
     core::ResponseHeaderBytes bytes;
     core::encode(h, bytes);
-    d.send_reply(bytes);
+    d.send_reply(bytes, std::move(out));
     forwarded.fetch_add(1, std::memory_order_relaxed);
   }
 };
 
 core::Result<std::unique_ptr<Gateway>> Gateway::create(GatewayOptions options) {
   if (options.backends.empty())
-    return Status(StatusCode::kTransportError, "a gateway needs at least one --backend tcp://HOST:PORT or ucx://...");
+    return Status(StatusCode::kInvalidArgument,
+                  "a gateway needs at least one --backend " + transport::accepted_addresses(false, false));
   for (const auto& b : options.backends)
-    if (!b.starts_with("tcp://") && !b.starts_with("ucx://"))
-      return Status(StatusCode::kTransportError,
-                    fmt::format("backend '{}' is neither tcp://HOST:PORT nor ucx://HOST:PORT", b));
+    if (const auto* t = transport::find_transport(b); t == nullptr || t->address != transport::AddressForm::kHostPort)
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("backend '{}' is not {}", b, transport::accepted_addresses(false, false)));
   return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(std::move(options))));
 }
 
@@ -247,13 +252,10 @@ void Gateway::stop() {
 core::Status Gateway::run() {
   State& s = *state_;
   transport::ListenOptions listen_options;
-  listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.tcp.limits = s.options.limits;
-  listen_options.tcp.curve = s.options.curve;
-  listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
-  listen_options.ucx.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.ucx.limits = s.options.limits;
-  listen_options.ucx.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
+  listen_options.max_payload_bytes = s.options.max_payload_bytes;
+  listen_options.limits = s.options.limits;
+  listen_options.io_threads = std::max(1, s.options.io_threads);
+  listen_options.settings = s.options.transports;
   for (const auto& address : s.options.listen) {
     if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
   }

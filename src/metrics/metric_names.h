@@ -9,9 +9,9 @@ namespace edgeserve::metrics {
 
 // Per-request stage times, in milliseconds, in table order.
 inline constexpr const char* kTimeMetrics[] = {
-    "total-time",         "request-time",   "response-time",     "copy-time",     "decode-time",
-    "preprocessing-time", "inference-time", "queue-time",        "batching-time", "handling-time",
-    "server-time",        "transport-time", "request-post-time", "gateway-time",  "backend-hop-time"};
+    "total-time",     "request-time",        "response-time", "copy-time",       "decode-time",   "preprocessing-time",
+    "inference-time", "postprocessing-time", "queue-time",    "batching-time",   "handling-time", "server-time",
+    "transport-time", "request-post-time",   "gateway-time",  "backend-hop-time"};
 inline constexpr std::string_view kTimeUnit = "ms";
 
 // preprocessing-time + inference-time; its CoV is the paper's predictability measure (Fig. 15c).

@@ -37,10 +37,9 @@ void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, c
   const uint64_t now = core::now_ns();
   header.timings.server_ns = now - delivery.recv_ns();
   header.timings.send_clock_ns = now;
-  delivery.reply_payload(0);
   core::ResponseHeaderBytes bytes;
   core::encode(header, bytes);
-  delivery.send_reply(bytes);
+  delivery.send_reply(bytes, nullptr);
 }
 
 bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
@@ -67,6 +66,12 @@ bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
     reply_error(delivery, id, s);
     return false;
   }
+  auto outputs = engine::resolve_output_choice(engine->spec(), header->output);
+  if (!outputs.ok()) {
+    reply_error(delivery, id, outputs.status());
+    return false;
+  }
+  job.outputs = outputs.value();
   job.delivery = &delivery;
   job.header = std::move(header.value());
   job.sender = delivery.sender();
@@ -83,12 +88,13 @@ void Pipeline::execute(Job& job, const engine::RunContext& context) {
   const engine::InferenceInput input{job.header.input_kind, job.header.dtype, job.header.shape, delivery.payload(),
                                      delivery.payload_on_device()};
   engine::StageDurations stages;
-  const Status s = job.engine->run(input, delivery.reply_payload(job.engine->spec().output_bytes()), stages, context);
+  engine::InferenceOutput out;
+  const Status s = job.engine->run(input, job.outputs, out, stages, context);
   if (!s.ok()) {
     reply_error(delivery, job.header.request_id, s);
     return;
   }
-  reply_result(job, stages, started, 0, 1);
+  reply_result(job, out, stages, started, 0, 1);
 }
 
 uint64_t Pipeline::execute_batch(Batch& batch) {
@@ -102,7 +108,10 @@ uint64_t Pipeline::execute_batch(Batch& batch) {
     transport::Delivery& delivery = *job.delivery;
     items[i].input = {job.header.input_kind, job.header.dtype, job.header.shape, delivery.payload(),
                       delivery.payload_on_device()};
-    items[i].out = delivery.reply_payload(engine.spec().output_bytes());
+    items[i].outputs = &job.outputs;
+    items[i].out = {};
+    items[i].durations = {};
+    items[i].status = {};
   }
   engine.run_batch(std::span(items.data(), n), batch.context);
   const uint64_t ran = core::now_ns() - started;
@@ -114,20 +123,19 @@ uint64_t Pipeline::execute_batch(Batch& batch) {
     }
     const uint64_t waited_from = std::max(batch.taken_ns, job.admitted_ns);
     const uint64_t batching = batch.closed_ns > waited_from ? batch.closed_ns - waited_from : 0;
-    reply_result(job, items[i].durations, started, batching, n);
+    reply_result(job, items[i].out, items[i].durations, started, batching, n);
   }
   return ran;
 }
 
-void Pipeline::reply_result(Job& job, const engine::StageDurations& stages, uint64_t started_ns, uint64_t batching_ns,
-                            size_t batch_size) {
+void Pipeline::reply_result(Job& job, engine::InferenceOutput& out, const engine::StageDurations& stages,
+                            uint64_t started_ns, uint64_t batching_ns, size_t batch_size) {
   transport::Delivery& delivery = *job.delivery;
-  const engine::ModelSpec& spec = job.engine->spec();
   core::ResponseHeader header;
   header.request_id = job.header.request_id;
-  header.n_outputs = static_cast<uint8_t>(spec.outputs.size());
-  for (size_t i = 0; i < spec.outputs.size(); ++i) header.outputs[i] = {spec.outputs[i].dtype, spec.outputs[i].shape};
-  header.payload_bytes = spec.output_bytes();
+  header.n_outputs = out.n_outputs;
+  header.outputs = out.outputs;
+  header.payload_bytes = out.payload ? out.payload->bytes().size() : 0;
   header.timings = base_timings(delivery);
   header.timings.handling_ns = job.admitted_ns - delivery.recv_ns();
   header.timings.queue_ns = started_ns - job.admitted_ns;  // the batching delay included
@@ -137,12 +145,13 @@ void Pipeline::reply_result(Job& job, const engine::StageDurations& stages, uint
   header.timings.decode_ns = stages.decode_ns;
   header.timings.preprocess_ns = stages.preprocess_ns;
   header.timings.inference_ns = stages.inference_ns;
+  header.timings.postprocess_ns = stages.postprocess_ns;
   const uint64_t now = core::now_ns();
   header.timings.server_ns = now - delivery.recv_ns();
   header.timings.send_clock_ns = now;
   core::ResponseHeaderBytes bytes;
   core::encode(header, bytes);
-  delivery.send_reply(bytes);
+  delivery.send_reply(bytes, std::move(out.payload));
   served_.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -25,6 +25,7 @@ struct Job {
   uint64_t sender = 0;  // Delivery::sender(): per-client limits are keyed on it
   engine::Engine* engine = nullptr;
   uint64_t admitted_ns = 0;
+  engine::ResolvedOutputs outputs;  // what the reply carries: the request's choice, the model's defaults filled in
 };
 
 struct PipelineOptions {
@@ -55,8 +56,9 @@ class Pipeline final : public transport::RequestHandler {
 
  private:
   core::ServerTimings base_timings(const transport::Delivery& delivery) const;
-  void reply_result(Job& job, const engine::StageDurations& stages, uint64_t started_ns, uint64_t batching_ns,
-                    size_t batch_size);
+  // Sends `out` (its payload handed to the transport) with the job's stage times.
+  void reply_result(Job& job, engine::InferenceOutput& out, const engine::StageDurations& stages, uint64_t started_ns,
+                    uint64_t batching_ns, size_t batch_size);
   void reply_error(transport::Delivery& delivery, uint64_t request_id, const core::Status& status);
 
   const ModelRepository& models_;

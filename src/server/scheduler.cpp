@@ -117,7 +117,9 @@ std::optional<ScheduledJob> Scheduler::pop(int worker) {
   --waiting_;
   per_client_.give_back(out.job.sender);
   out.context.lane = worker;
-  out.context.high_priority = &from == &urgent_;
+  // Per-client honours the flag as the paper does (the client's own lane, on its high-priority stream); priority
+  // also jumps the queue; the pool ignores it (Fig. 15 measures lanes, not priorities).
+  out.context.high_priority = policy_ != SchedulingPolicy::kPool && out.job.header.priority > 0;
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The scheduler between the transports' I/O threads and the workers. Worker i owns lane i of every engine
 // (on GPU: its own CUDA streams, buffers and graphs). Policies:
 //   per-client  each client's requests go to worker (client id mod workers): one lane per client when
-//               workers >= clients, as in the paper's default
+//               workers >= clients, as in the paper's default; requests flagged priority > 0 run on their
+//               lane's high-priority CUDA stream (the paper's Fig. 16 set-up)
 //   pool        one FIFO shared by all workers: at most `workers` requests run at once (the paper's
 //               limited concurrency, Fig. 15)
 //   priority    like pool, but requests flagged priority > 0 jump the queue and run on their lane's

@@ -3,9 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "core/log.h"
+#include "engine/landing_memory.h"
 #include "server/pipeline.h"
 #include "transport/listen.h"
 
@@ -16,6 +18,7 @@ struct Server::State {
   ServerOptions options;
   Pipeline pipeline;
   Scheduler scheduler;
+  PriorityGate gate;
   transport::ListenerSet listeners;
   std::atomic<bool> stop_requested{false};
 
@@ -24,6 +27,7 @@ struct Server::State {
         options(std::move(o)),
         pipeline(m, {options.max_payload_bytes}),
         scheduler(options.policy, options.workers, options.max_queue, options.max_queue_per_client),
+        gate(options.priority_gate),
         listeners(options.listen.size()) {}
 };
 
@@ -42,24 +46,15 @@ core::Status Server::run() {
   State& s = *state_;
   auto log = core::logger("server");
   transport::ListenOptions listen_options;
-  listen_options.tcp.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.tcp.curve = s.options.curve;
-  listen_options.tcp.limits = s.options.limits;
-  listen_options.tcp.io_threads = std::max(1, s.options.io_threads);
-  auto& ucx_options = listen_options.ucx;
-  ucx_options.max_payload_bytes = s.options.max_payload_bytes;
-  ucx_options.limits = s.options.limits;
-  ucx_options.landing_on_device = s.options.landing == engine::LandingKind::kCuda;
-  ucx_options.io_threads = static_cast<size_t>(std::max(1, s.options.io_threads));
-  const std::string device = s.models.device();
-  ucx_options.allocate = [device](size_t bytes, bool on_device) {
-    return engine::allocate_landing_memory(on_device ? engine::LandingKind::kCuda : engine::LandingKind::kHost, device,
-                                           bytes);
+  listen_options.max_payload_bytes = s.options.max_payload_bytes;
+  listen_options.limits = s.options.limits;
+  listen_options.io_threads = std::max(1, s.options.io_threads);
+  listen_options.settings = s.options.transports;
+  // Requests land in memory that suits the engine (pinned host memory next to a GPU, or the GPU's own).
+  listen_options.allocate = [device = s.models.device()](size_t bytes, core::MemoryKind kind) {
+    return engine::allocate_landing_memory(kind, device, bytes);
   };
   for (const auto& address : s.options.listen) {
-    if (address.starts_with("ucx://") && ucx_options.landing_on_device && device == "cpu")
-      return {core::StatusCode::kTransportError,
-              "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads"};
     if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
   }
   if (s.stop_requested.load()) return {};
@@ -68,7 +63,16 @@ core::Status Server::run() {
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
     workers.emplace_back([&s, i] {
       Batch batch;
-      while (s.scheduler.pop_batch(i, batch)) s.scheduler.batch_ran(batch, s.pipeline.execute_batch(batch));
+      while (s.scheduler.pop_batch(i, batch)) {
+        // A batch is priority work when any of its jobs is (a priority arrival closes a batch, so it rides along
+        // with at most the jobs already waiting).
+        const bool priority = std::any_of(batch.jobs.begin(), batch.jobs.end(),
+                                          [](const Job& job) { return job.header.priority > 0; });
+        s.gate.enter(priority);  // the time held counts as queue-time: execute_batch() starts the clock after it
+        const uint64_t ran_ns = s.pipeline.execute_batch(batch);
+        s.gate.leave(priority);
+        s.scheduler.batch_ran(batch, ran_ns);
+      }
     });
 
   if (!s.options.ready_file.empty())
@@ -79,6 +83,11 @@ core::Status Server::run() {
   const std::vector<std::string> endpoints = s.listeners.endpoints();
   log->info("serving {} on {} with {} worker(s), {} I/O thread(s) per listener, scheduling {}", s.models.names_joined(),
             fmt::join(endpoints, ", "), workers.size(), std::max(1, s.options.io_threads), to_string(s.options.policy));
+  if (s.options.priority_gate.enabled)
+    log->info("priority gate on: normal requests wait while priority work runs and {} after it, at most {} µs",
+              s.options.priority_gate.window.count() > 0 ? fmt::format("{} µs", s.options.priority_gate.window.count())
+                                                         : std::string("a learned window"),
+              s.options.priority_gate.max_hold.count());
 
   auto on_delivery = [&s](std::unique_ptr<transport::Delivery> delivery) {
     Job job;
@@ -91,6 +100,10 @@ core::Status Server::run() {
   s.scheduler.close();
   workers.clear();  // joins
   log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());
+  if (s.options.priority_gate.enabled)
+    log->info("priority gate: {} normal request(s) held back, {:.1f} ms in all; window {:.3f} ms",
+              s.gate.held_requests(), static_cast<double>(s.gate.held_ns()) / 1e6,
+              static_cast<double>(s.gate.window().count()) / 1e6);
   return ran;
 }
 

@@ -6,16 +6,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
-#include "engine/landing_memory.h"
 #include "server/model_repository.h"
+#include "server/priority_gate.h"
 #include "server/scheduler.h"
 #include "transport/connection_limits.h"
-#include "transport/tcp/curve_keys.h"
+#include "transport/transport_settings.h"
 
 namespace edgeserve::server {
 
@@ -24,14 +23,13 @@ struct ServerOptions {
   int workers = 4;     // threads, each owning one lane of every engine; the paper uses one per client
   int io_threads = 1;  // per listener: ZeroMQ I/O threads (tcp) or UCX workers with a thread each (ucx)
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
+  PriorityGateOptions priority_gate;   // off by default (priority_gate.h)
   size_t max_queue = 1024;             // admitted requests waiting for a worker; beyond: "overloaded" replies
   size_t max_queue_per_client = 32;    // of those, from one client (connection or CURVE key)
   transport::ConnectionLimits limits;  // clients, connections per source, deadlines (connection_limits.h)
   uint64_t max_payload_bytes = 64ull << 20;
-  std::optional<transport::tcp::CurveServerConfig> curve;  // require CURVE-authenticated clients (tcp)
-  // ucx:// listeners: where requests land. host = the paper's RDMA (pinned next to a GPU; a copy follows),
-  // cuda = the paper's GDR (GPU memory registered with UCX; needs models on a GPU and a CUDA-aware UCX).
-  engine::LandingKind landing = engine::LandingKind::kHost;
+  // Each transport's own settings (tcp: CURVE; ucx: where requests land), made by cli/ and passed on unread.
+  transport::TransportSettings transports;
   std::filesystem::path ready_file;  // written with the bound endpoints once serving (for scripts and tests)
 };
 

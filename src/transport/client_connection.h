@@ -13,7 +13,7 @@
 #include "core/status.h"
 #include "core/wire.h"
 #include "transport/delivery.h"
-#include "transport/tcp/curve_keys.h"
+#include "transport/transport_settings.h"
 
 namespace edgeserve::transport {
 
@@ -57,14 +57,15 @@ class ClientConnection {
 struct ConnectOptions {
   // `local` runs requests in-process through this handler, which must outlive the connection.
   RequestHandler* local_handler = nullptr;
-  bool local_payload_on_device = false;         // payloads given to call() are in the server's GPU memory
-  std::optional<tcp::CurveClientConfig> curve;  // tcp: encrypt and authenticate with these keys
+  bool local_payload_on_device = false;  // payloads given to call() are in the server's GPU memory
+  TransportSettings settings;  // the target transport's own (tcp: CURVE keys), from cli/; others' are an error
   // ucx: payloads given to call() are different buffers each time (a gateway forwarding what it received):
   // no registration is kept across calls, UCX registers each on the fly. Default: one buffer reused.
   bool transient_payloads = false;
 };
 
-// Opens a connection to `target`: "tcp://HOST:PORT", "ucx://HOST:PORT" or "local".
+// Opens a connection to `target`, an address of a transport in the registry (registry.h): "tcp://HOST:PORT",
+// "ucx://HOST:PORT" or "local".
 core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, const ConnectOptions& options = {});
 
 }  // namespace edgeserve::transport

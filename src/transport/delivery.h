@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
+#include "core/memory_buffer.h"
 #include "core/wire.h"
 
 namespace edgeserve::transport {
@@ -20,11 +22,11 @@ class Delivery {
 
   virtual std::span<const std::byte> header() const = 0;
   virtual std::span<const std::byte> payload() const = 0;
-  // Memory for the reply payload, exactly `bytes` long, owned by the delivery until send_reply. The
-  // engine writes its outputs straight into it, so no further copy is needed to send them.
-  virtual std::span<std::byte> reply_payload(size_t bytes) = 0;
-  // Sends the header and the reply payload (empty unless reply_payload was called). Call once; thread-safe.
-  virtual void send_reply(const core::ResponseHeaderBytes& header) = 0;
+  // Sends the header and `payload` (null: none) without copying the payload: the transport owns it until its
+  // bytes have left (tcp: ZeroMQ's free callback, on its I/O thread; ucx: the send's completion; local: the
+  // client's next call), then drops it, which hands a pool block back to its pool (core/buffer_pool.h).
+  // Call once; thread-safe.
+  virtual void send_reply(const core::ResponseHeaderBytes& header, std::unique_ptr<core::MemoryBuffer> payload) = 0;
   // Short description of the sender for log lines ("tcp client", "local client").
   virtual const char* peer() const = 0;
   // True when payload() points into GPU memory (it landed there, or a local client put it there).

@@ -1,4 +1,4 @@
-// Parsing and checking tcp:// and ucx:// addresses.
+// Parsing and checking SCHEME://HOST:PORT addresses of the registry's network transports.
 #include "transport/endpoint.h"
 
 #include <arpa/inet.h>
@@ -7,12 +7,15 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+
+#include "transport/registry.h"
 
 namespace edgeserve::transport {
 
@@ -29,19 +32,24 @@ bool all_digits(std::string_view s) {
 
 core::Result<Endpoint> parse_endpoint(std::string_view uri, EndpointUse use) {
   const bool listen = use == EndpointUse::kListen;
-  const std::string expected = listen ? "tcp://HOST:PORT or ucx://HOST:PORT (PORT 0..65535; 0 picks a free one)"
-                                      : "tcp://HOST:PORT or ucx://HOST:PORT (PORT 1..65535)";
+  const std::string expected = accepted_addresses(listen, /*in_process=*/false) +
+                               (listen ? " (PORT 0..65535; 0 picks a free one)" : " (PORT 1..65535)");
   const auto bad = [&](std::string_view why) {
-    return Status(StatusCode::kTransportError, fmt::format("'{}': {}; expected {}", uri, why, expected));
+    return Status(StatusCode::kInvalidArgument, fmt::format("'{}': {}; expected {}", uri, why, expected));
   };
-  Endpoint e;
-  if (uri.starts_with("tcp://"))
-    e.scheme = "tcp";
-  else if (uri.starts_with("ucx://"))
-    e.scheme = "ucx";
-  else
+  const TransportEntry* t = find_transport(uri);
+  if (t == nullptr || t->address == AddressForm::kInProcess || (listen && t->listen == nullptr))
     return bad("unknown scheme");
-  const std::string_view rest = uri.substr(6);
+  Endpoint e;
+  e.scheme = std::string(t->scheme);
+  const std::string_view rest = uri.substr(e.scheme.size() + 3);
+  if (t->address == AddressForm::kPath) {
+    constexpr size_t kMaxPath = sizeof(sockaddr_un::sun_path) - 1;
+    if (rest.empty()) return bad("no path");
+    if (rest.size() > kMaxPath) return bad(fmt::format("a Unix socket's path has at most {} bytes", kMaxPath));
+    e.host = std::string(rest);
+    return e;
+  }
   const size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
   e.host = std::string(rest.substr(0, colon));
@@ -61,20 +69,21 @@ core::Result<std::string> resolve_listen_address(std::string_view uri) {
   auto parsed = parse_endpoint(uri, EndpointUse::kListen);
   if (!parsed.ok()) return parsed.status();
   Endpoint e = std::move(parsed.value());
+  if (e.port.empty()) return e.uri();  // a path: nothing to resolve
   in_addr ip{};
   if (e.host == "*" || inet_pton(AF_INET, e.host.c_str(), &ip) == 1) return e.uri();
   // ZeroMQ binds an interface by name (eth0, lo); UCX does not, so a ucx:// host must resolve.
-  if (e.scheme == "tcp" && if_nametoindex(e.host.c_str()) != 0) return e.uri();
+  const bool interface_names = find_transport(e.uri())->binds_interface_names;
+  if (interface_names && if_nametoindex(e.host.c_str()) != 0) return e.uri();
   addrinfo hints{};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   if (const int err = getaddrinfo(e.host.c_str(), nullptr, &hints, &found); err != 0 || found == nullptr)
-    return Status(
-        StatusCode::kTransportError,
-        fmt::format("'{}': cannot resolve host '{}' ({}); listen on an IPv4 address, * (every interface)"
-                    "{} or a host name that resolves",
-                    uri, e.host, gai_strerror(err), e.scheme == "tcp" ? ", an interface name such as lo" : ""));
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("'{}': cannot resolve host '{}' ({}); listen on an IPv4 address, * (every interface)"
+                              "{} or a host name that resolves",
+                              uri, e.host, gai_strerror(err), interface_names ? ", an interface name such as lo" : ""));
   char text[INET_ADDRSTRLEN] = {};
   inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof text);
   freeaddrinfo(found);
@@ -86,6 +95,20 @@ core::Status check_port_free(std::string_view resolved_uri) {
   auto parsed = parse_endpoint(resolved_uri, EndpointUse::kListen);
   if (!parsed.ok()) return parsed.status();
   const Endpoint& e = parsed.value();
+  if (e.port.empty()) {
+    // A Unix socket: ZeroMQ would silently take the path over from a live server, so ask whether one answers.
+    sockaddr_un unix_address{};
+    unix_address.sun_family = AF_UNIX;
+    std::strncpy(unix_address.sun_path, e.host.c_str(), sizeof unix_address.sun_path - 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return {};
+    const bool answered = ::connect(fd, reinterpret_cast<const sockaddr*>(&unix_address), sizeof unix_address) == 0;
+    close(fd);
+    if (answered)
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("cannot listen on {}: another process listens there", resolved_uri));
+    return {};
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   if (e.port == "*" || e.port == "0") return {};
@@ -102,9 +125,8 @@ core::Status check_port_free(std::string_view resolved_uri) {
   const int error = errno;
   close(fd);
   if (bound != 0 && (error == EADDRINUSE || error == EADDRNOTAVAIL || error == EACCES))
-    return Status(StatusCode::kTransportError,
-                  fmt::format("cannot listen on {}: {}{}", resolved_uri, std::strerror(error),
-                              error == EADDRINUSE ? " (another process listens there)" : ""));
+    return Status(StatusCode::kUnavailable, fmt::format("cannot listen on {}: {}{}", resolved_uri, std::strerror(error),
+                                                        error == EADDRINUSE ? " (another process listens there)" : ""));
   return {};
 }
 

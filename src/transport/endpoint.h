@@ -1,5 +1,6 @@
-// tcp:// and ucx:// addresses, checked once and up front: a port outside 0..65535, a missing host or a name
-// ZeroMQ cannot bind is refused before a server loads its models or a client starts.
+// SCHEME://HOST:PORT addresses (tcp://, ucx://: the registry's network transports), checked once and up front: a port
+// outside 0..65535, a missing host or a name ZeroMQ cannot bind is refused before a server loads its models or a client
+// starts.
 #pragma once
 
 #include <string>
@@ -12,14 +13,15 @@ namespace edgeserve::transport {
 enum class EndpointUse { kListen, kConnect };
 
 struct Endpoint {
-  std::string scheme;  // "tcp" or "ucx"
+  std::string scheme;  // a registry scheme with HOST:PORT addresses: "tcp", "ucx"
   std::string host;    // an IPv4 address, "*" (listen: every interface), an interface name or a host name
   std::string port;    // digits; "*" or "0" (listen only) picks a free port
-  std::string uri() const { return scheme + "://" + host + ":" + port; }
+  // A path transport (ipc://PATH) keeps its path in `host` and has no port.
+  std::string uri() const { return scheme + "://" + host + (port.empty() ? "" : ":" + port); }
 };
 
-// Checks the form: scheme tcp or ucx, a host, a port 0..65535 to listen on ("*" too) or 1..65535 to connect
-// to. The error says what was wrong and what is accepted.
+// Checks the form: a network scheme of the registry (one that can listen, for kListen), a host, a port 0..65535 to
+// listen on ("*" too) or 1..65535 to connect to. The error says what was wrong and what is accepted.
 core::Result<Endpoint> parse_endpoint(std::string_view uri, EndpointUse use);
 
 // An address a listener can bind as given: parse_endpoint(kListen), then a host name (localhost, a DNS name)

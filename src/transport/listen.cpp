@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "transport/endpoint.h"
+#include "transport/registry.h"
 
 namespace edgeserve::transport {
 
@@ -19,16 +20,8 @@ core::Result<std::unique_ptr<Listener>> listen(const std::string& given, const L
   auto resolved = resolve_listen_address(given);
   if (!resolved.ok()) return core::Status(resolved.status().code(), "cannot listen on " + resolved.status().message());
   const std::string& uri = resolved.value();
-  if (uri.starts_with("tcp://")) {
-    auto bound = tcp::TcpListener::bind(uri, options.tcp);
-    if (!bound.ok()) return bound.status();
-    return std::unique_ptr<Listener>(std::move(bound.value()));
-  }
-  if (uri.starts_with("ucx://")) {
-    auto bound = ucx::UcxListener::bind(uri, options.ucx);
-    if (!bound.ok()) return bound.status();
-    return std::unique_ptr<Listener>(std::move(bound.value()));
-  }
+  if (const TransportEntry* t = find_transport(uri); t != nullptr && t->listen != nullptr)
+    return t->listen(uri, options);
   return core::Status(core::StatusCode::kInternal, "resolve_listen_address let through " + uri);
 }
 
@@ -86,13 +79,13 @@ core::Status ListenerSet::write_ready_file(const std::filesystem::path& path) co
     std::ofstream out(tmp);
     out << fmt::format("{}\n", fmt::join(endpoints(), "\n"));
     if (!out.flush())
-      return {core::StatusCode::kInternal,
+      return {core::StatusCode::kInvalidArgument,
               fmt::format("cannot write the ready file {}: {}", tmp, std::strerror(errno))};
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec)
-    return {core::StatusCode::kInternal,
+    return {core::StatusCode::kInvalidArgument,
             fmt::format("cannot write the ready file {}: {}", path.string(), ec.message())};
   return {};
 }

@@ -1,4 +1,4 @@
-// The one place where server-side transports are chosen by URI (the client side's is connect()).
+// Server-side transports by URI, through the registry (the client side's is connect()).
 #pragma once
 
 #include <atomic>
@@ -10,18 +10,11 @@
 
 #include "core/status.h"
 #include "transport/listener.h"
-#include "transport/tcp/tcp_listener.h"
-#include "transport/ucx/ucx_listener.h"
 
 namespace edgeserve::transport {
 
-struct ListenOptions {
-  tcp::ListenerOptions tcp;
-  ucx::UcxListenerOptions ucx;
-};
-
-// Binds "tcp://HOST:PORT" or "ucx://HOST:PORT" (checked and resolved by resolve_listen_address, endpoint.h);
-// anything else is an error that says what is accepted.
+// Binds an address of a transport in the registry (registry.h) that can listen, checked and resolved by
+// resolve_listen_address (endpoint.h); anything else is an error that says what is accepted.
 core::Result<std::unique_ptr<Listener>> listen(const std::string& uri, const ListenOptions& options);
 
 // The listeners of one serving process (server or gateway), run together and stopped together.

@@ -1,13 +1,32 @@
 // Server side of every network transport: bound to one address, it turns arriving requests into Deliveries.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "core/memory_buffer.h"
+#include "core/status.h"
+#include "transport/connection_limits.h"
 #include "transport/delivery.h"
+#include "transport/transport_settings.h"
 
 namespace edgeserve::transport {
+
+// Makes memory for requests to land in (and for replies): the server passes one that suits its engine (pinned
+// host memory next to a GPU, GPU memory for kCuda). Unset: plain host memory, and kCuda is an error.
+using MemoryAllocator =
+    std::function<core::Result<std::unique_ptr<core::MemoryBuffer>>(size_t bytes, core::MemoryKind kind)>;
+
+// What every listener is given; each transport takes what applies to it (see README, "Security and limits").
+struct ListenOptions {
+  uint64_t max_payload_bytes = 64ull << 20;  // larger requests are refused with payload-too-large
+  ConnectionLimits limits;                   // clients, connections per source, deadlines, pending bytes
+  int io_threads = 1;  // per listener: ZeroMQ I/O threads (tcp), UCX workers with a thread each (ucx)
+  MemoryAllocator allocate;
+  TransportSettings settings;  // each transport's own (tcp: CURVE; ucx: landing), from cli/
+};
 
 class Listener {
  public:

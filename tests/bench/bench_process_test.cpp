@@ -52,7 +52,7 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
   EXPECT_EQ(rq["unanswered"].get<uint64_t>(), 0u);
   EXPECT_GT(run.summary["throughput_rps"].get<double>(), 0);
   for (const char* name : {"total-time", "request-time", "response-time", "copy-time", "preprocessing-time",
-                           "inference-time", "queue-time"}) {
+                           "inference-time", "postprocessing-time", "queue-time"}) {
     const auto& m = run.summary["metrics"][name];
     ASSERT_TRUE(m.is_object()) << name;
     EXPECT_EQ(m["count"].get<uint64_t>(), requests) << name;
@@ -70,7 +70,8 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
   ASSERT_EQ(run.csv_lines.size(), requests + 1) << "header + one row per request";
   EXPECT_EQ(run.csv_lines[0].rfind(
                 "client,seq,request_id,status,sent-at-s,total-time-ms,request-time-ms,response-time-ms,"
-                "copy-time-ms,decode-time-ms,preprocessing-time-ms,inference-time-ms,queue-time-ms,batching-time-ms",
+                "copy-time-ms,decode-time-ms,preprocessing-time-ms,inference-time-ms,postprocessing-time-ms,"
+                "queue-time-ms,batching-time-ms",
                 0),
             0u)
       << run.csv_lines[0];

@@ -45,6 +45,10 @@ const Case kCases[] = {
     {{"serve", "--repo", "{MODELS}", "--max-payload-mb", "0"}, 2, "more than 0"},
     {{"serve", "--repo", "{MODELS}", "--ready-file", "/nonexistent-dir/ready"}, 2, "does not exist"},
     {{"serve", "--repo", "{MODELS}", "--ready-file", "{TMP}"}, 2, "is a folder"},
+    {{"serve", "--repo", "{MODELS}", "--ready-file", "/proc/edgeserve-ready"}, 2, "cannot write"},
+    {{"serve", "--repo", "{MODELS}", "--listen", "ucx://127.0.0.1:0", "--landing", "cuda"},
+     2,
+     "--landing cuda needs models on a GPU"},
     // serve: set-up errors
     {{"serve", "--repo", "{TMP}/no-such-repo", "--listen", "tcp://127.0.0.1:0"}, 2, "manifest.json"},
     {{"serve", "--repo", "{MODELS}", "--models", "nope", "--listen", "tcp://127.0.0.1:0"}, 2, "model 'nope' is not in"},

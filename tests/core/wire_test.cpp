@@ -49,6 +49,70 @@ TEST(Wire, RequestRoundTrip) {
   EXPECT_EQ(d->model, "resnet50");
 }
 
+// A JPEG (kind 3, uint8 [bytes]) travels with an output choice in the same version-3 header.
+TEST(Wire, JpegInputWithAnOutputChoiceRoundTrips) {
+  auto h = valid_request();
+  h.input_kind = InputKind::kJpeg;
+  h.dtype = DType::kUInt8;
+  h.shape = TensorShape{5000};
+  h.payload_bytes = 5000;
+  h.output.postprocess = Postprocess::kArgmax;
+  const auto b = encoded(h);
+  EXPECT_EQ(static_cast<uint8_t>(b[20]), 3);
+  auto d = decode_request_header(b);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->input_kind, InputKind::kJpeg);
+  EXPECT_EQ(d->shape, h.shape);
+  EXPECT_EQ(d->output.postprocess, Postprocess::kArgmax);
+  EXPECT_STREQ(to_string(InputKind::kJpeg), "jpeg");
+}
+
+TEST(Wire, OutputChoiceRoundTripsAndOldFieldsKeepTheirOffsets) {
+  auto h = valid_request();
+  h.output.select = 0b101;
+  h.output.dtype = DType::kFloat16;
+  h.output.postprocess = Postprocess::kTopk;
+  h.output.k = 5;
+  const auto b = encoded(h);
+  auto d = decode_request_header(b);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->output.select, 0b101);
+  EXPECT_EQ(d->output.dtype, DType::kFloat16);
+  EXPECT_EQ(d->output.postprocess, Postprocess::kTopk);
+  EXPECT_EQ(d->output.k, 5);
+  // Version 2's fields where version 2 had them: the model name still at 104, the choice appended at 160.
+  EXPECT_EQ(std::memcmp(b.data() + 104, "resnet50", 8), 0);
+  EXPECT_EQ(static_cast<uint8_t>(b[160]), 0b101);
+  // Left open, every field reads as "the model's default".
+  d = decode_request_header(encoded(valid_request()));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->output.select, 0);
+  EXPECT_FALSE(d->output.dtype.has_value());
+  EXPECT_EQ(d->output.postprocess, Postprocess::kDefault);
+}
+
+TEST(Wire, RejectsBadOutputChoices) {
+  auto b = encoded(valid_request());
+  poke<uint8_t>(b, 161, static_cast<uint8_t>(DType::kUInt8));  // outputs are asked for as float32 or float16 only
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kBadDtype);
+  b = encoded(valid_request());
+  poke<uint8_t>(b, 162, 9);
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kMalformedHeader);
+  b = encoded(valid_request());
+  poke<uint8_t>(b, 162, static_cast<uint8_t>(Postprocess::kTopk));  // topk without k
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kMalformedHeader);
+  poke<uint16_t>(b, 164, static_cast<uint16_t>(kMaxTopk + 1));
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kMalformedHeader);
+  b = encoded(valid_request());
+  poke<uint16_t>(b, 164, 3);  // k without topk
+  EXPECT_EQ(decode_request_header(b).status().code(), StatusCode::kMalformedHeader);
+  b = encoded(valid_request());
+  poke<uint8_t>(b, 170, 1);  // reserved
+  auto r = decode_request_header(b);
+  EXPECT_EQ(r.status().code(), StatusCode::kMalformedHeader);
+  EXPECT_NE(r.status().message().find("reserved"), std::string::npos);
+}
+
 TEST(Wire, RejectsBadMagicVersionAndSize) {
   auto b = encoded(valid_request());
   poke<uint32_t>(b, 0, 0xdeadbeef);
@@ -131,6 +195,11 @@ TEST(Wire, ResponseRoundTripWithOutputsAndError) {
   h.timings.inference_ns = 5;
   h.timings.clock_domain = 77;
   h.timings.server_rss_bytes = 1 << 30;
+  h.timings.backend_ns = 11;
+  h.timings.batching_ns = 12;
+  h.timings.batch_size = 13;
+  h.timings.decode_ns = 14;
+  h.timings.postprocess_ns = 6;
   ResponseHeaderBytes b;
   encode(h, b);
   auto d = decode_response_header(b);
@@ -140,7 +209,24 @@ TEST(Wire, ResponseRoundTripWithOutputsAndError) {
   EXPECT_EQ(d->outputs[1].shape, (TensorShape{1, 255, 13, 13}));
   EXPECT_EQ(d->timings.inference_ns, 5u);
   EXPECT_EQ(d->timings.clock_domain, 77u);
+  EXPECT_EQ(d->timings.backend_ns, 11u);
+  EXPECT_EQ(d->timings.batching_ns, 12u);
+  EXPECT_EQ(d->timings.batch_size, 13u);
+  EXPECT_EQ(d->timings.decode_ns, 14u);
+  EXPECT_EQ(d->timings.postprocess_ns, 6u);  // version 3: after the error text
   EXPECT_EQ(d->payload_bytes, h.payload_bytes);
+  // Version 3's layout: batching, batch size and decode time end the timings block (payload bytes at 160, the
+  // outputs at 168), the error text shrank to 214 bytes to make room, postprocessing time sits at 960.
+  uint64_t at = 0;
+  std::memcpy(&at, b.data() + 24 + 14 * 8, 8);
+  EXPECT_EQ(at, 12u);
+  std::memcpy(&at, b.data() + 24 + 16 * 8, 8);
+  EXPECT_EQ(at, 14u);
+  std::memcpy(&at, b.data() + 160, 8);
+  EXPECT_EQ(at, h.payload_bytes);
+  std::memcpy(&at, b.data() + 960, 8);
+  EXPECT_EQ(at, 6u);
+  static_assert(kMaxErrorBytes == 214 && kResponseHeaderBytes == 968);
 
   auto e = error_response(9, Status(StatusCode::kUnknownModel, std::string(1000, 'x')));
   encode(e, b);
@@ -148,6 +234,26 @@ TEST(Wire, ResponseRoundTripWithOutputsAndError) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->status, StatusCode::kUnknownModel);
   EXPECT_EQ(d->error.size(), kMaxErrorBytes) << "long error text is cut to the field";
+}
+
+// Codes are appended, never renumbered: the ones added last decode (a decoder that stopped at kInternal
+// turned a gateway's 'unavailable' reply into a malformed header), and one past the last is refused.
+TEST(Wire, AppendedStatusCodesDecodeAndUnknownOnesAreRejected) {
+  EXPECT_EQ(static_cast<int>(StatusCode::kInvalidArgument), 17);
+  EXPECT_EQ(static_cast<int>(StatusCode::kUnavailable), 18);
+  ResponseHeaderBytes b;
+  for (StatusCode code : {StatusCode::kInvalidArgument, StatusCode::kUnavailable}) {
+    encode(error_response(3, Status(code, "why")), b);
+    auto d = decode_response_header(b);
+    ASSERT_TRUE(d.ok()) << d.status().to_string();
+    EXPECT_EQ(d->status, code);
+  }
+  EXPECT_STREQ(to_string(StatusCode::kInvalidArgument), "invalid-argument");
+  EXPECT_STREQ(to_string(StatusCode::kUnavailable), "unavailable");
+  ResponseHeader unknown;
+  unknown.status = static_cast<StatusCode>(static_cast<uint16_t>(kLastStatusCode) + 1);
+  encode(unknown, b);
+  EXPECT_EQ(decode_response_header(b).status().code(), StatusCode::kMalformedHeader);
 }
 
 TEST(Wire, ResponseRejectsInconsistentPayload) {

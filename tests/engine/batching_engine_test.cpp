@@ -45,12 +45,38 @@ InferenceInput preprocessed(const ModelSpec& spec, const std::vector<float>& v) 
   return {core::InputKind::kPreprocessed, spec.input.dtype, spec.input.shape, std::as_bytes(std::span(v))};
 }
 
-std::vector<std::byte> run_alone(Engine& engine, const InferenceInput& input) {
-  std::vector<std::byte> out(engine.spec().output_bytes());
+// The model's outputs as float32 (what the request asks unless a test asks otherwise), resolved once per test.
+ResolvedOutputs resolved(const Engine& engine, core::OutputChoice asked = {}) {
+  if (!asked.dtype && asked.postprocess == core::Postprocess::kDefault) asked.dtype = core::DType::kFloat32;
+  auto r = resolve_output_choice(engine.spec(), asked);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? *r : ResolvedOutputs{};
+}
+
+std::vector<std::byte> bytes_of(const InferenceOutput& out) {
+  if (!out.payload) return {};
+  const auto b = out.payload->bytes();
+  return {b.begin(), b.end()};
+}
+
+std::vector<std::byte> run_alone(Engine& engine, const InferenceInput& input, const ResolvedOutputs& outputs) {
   StageDurations d;
-  const auto s = engine.run(input, out, d, {});
+  InferenceOutput out;
+  const auto s = engine.run(input, outputs, out, d, {});
   EXPECT_TRUE(s.ok()) << s.to_string();
-  return out;
+  EXPECT_EQ(out.n_outputs, outputs.n_outputs);
+  return bytes_of(out);
+}
+
+std::vector<std::byte> run_alone(Engine& engine, const InferenceInput& input) {
+  return run_alone(engine, input, resolved(engine));
+}
+
+BatchItem item_of(const InferenceInput& input, const ResolvedOutputs& outputs) {
+  BatchItem item;
+  item.input = input;
+  item.outputs = &outputs;
+  return item;
 }
 
 // A model whose rows cannot influence each other, so batched outputs must equal unbatched ones byte for byte
@@ -62,15 +88,16 @@ TEST(BatchingEngine, EachRequestOfABatchGetsExactlyItsOwnOutputs) {
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   ASSERT_EQ((*engine)->max_batch(), 4) << "the manifest's max_batch_size";
   const size_t numel = 3 * 8 * 8;
+  const auto outputs = resolved(**engine);
   std::vector<std::vector<float>> inputs;
   for (int i = 0; i < 3; ++i) inputs.push_back(distinct_input(numel, static_cast<float>(i)));
-  std::vector<std::vector<std::byte>> outs(3, std::vector<std::byte>((*engine)->spec().output_bytes()));
   std::array<BatchItem, 3> items;
-  for (size_t i = 0; i < 3; ++i) items[i] = {preprocessed(spec, inputs[i]), outs[i], {}, {}};
+  for (size_t i = 0; i < 3; ++i) items[i] = item_of(preprocessed(spec, inputs[i]), outputs);
   (*engine)->run_batch(items, {});
   for (size_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(items[i].status.ok()) << items[i].status.to_string();
-    EXPECT_EQ(outs[i], run_alone(**engine, preprocessed(spec, inputs[i]))) << "request " << i;
+    EXPECT_EQ(bytes_of(items[i].out), run_alone(**engine, preprocessed(spec, inputs[i]))) << "request " << i;
+    EXPECT_EQ(items[i].out.n_outputs, 1);
     EXPECT_GT(items[i].durations.inference_ns, 0u);
   }
 }
@@ -82,13 +109,12 @@ TEST(BatchingEngine, AModelWithAFixedBatchDimensionSaysSoAndRunsOneAtATime) {
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   EXPECT_EQ((*engine)->max_batch(), 1);
   std::vector<float> a = distinct_input(3 * 8 * 8, 1), b = distinct_input(3 * 8 * 8, 2);
-  std::vector<std::byte> out_a((*engine)->spec().output_bytes()), out_b(out_a.size());
-  std::array<BatchItem, 2> items{BatchItem{preprocessed(spec, a), out_a, {}, {}},
-                                 BatchItem{preprocessed(spec, b), out_b, {}, {}}};
+  const auto outputs = resolved(**engine);
+  std::array<BatchItem, 2> items{item_of(preprocessed(spec, a), outputs), item_of(preprocessed(spec, b), outputs)};
   (*engine)->run_batch(items, {});  // more than max_batch(): the engine runs them one by one
   ASSERT_TRUE(items[0].status.ok() && items[1].status.ok());
-  EXPECT_EQ(out_a, run_alone(**engine, preprocessed(spec, a)));
-  EXPECT_EQ(out_b, run_alone(**engine, preprocessed(spec, b)));
+  EXPECT_EQ(bytes_of(items[0].out), run_alone(**engine, preprocessed(spec, a)));
+  EXPECT_EQ(bytes_of(items[1].out), run_alone(**engine, preprocessed(spec, b)));
 }
 
 ModelSpec tiny_spec() {
@@ -130,11 +156,9 @@ TEST(BatchingEngine, ABadRequestInsideABatchFailsAlone) {
     return InferenceInput{i.kind, i.dtype,
                           i.kind == core::InputKind::kJpeg ? core::TensorShape{int64_t(bytes.size())} : i.shape, bytes};
   };
-  const size_t n = (*engine)->spec().output_bytes();
-  std::vector<std::vector<std::byte>> outs(3, std::vector<std::byte>(n));
-  std::array<BatchItem, 3> items{BatchItem{in(raw, raw.bytes), outs[0], {}, {}},
-                                 BatchItem{in(*jpeg, corrupt), outs[1], {}, {}},
-                                 BatchItem{in(*jpeg, jpeg->bytes), outs[2], {}, {}}};
+  const auto outputs = resolved(**engine);
+  std::array<BatchItem, 3> items{item_of(in(raw, raw.bytes), outputs), item_of(in(*jpeg, corrupt), outputs),
+                                 item_of(in(*jpeg, jpeg->bytes), outputs)};
   for (const auto& item : items) ASSERT_TRUE(check_input((*engine)->spec(), item.input).ok());
   (*engine)->run_batch(items, {});
   ASSERT_TRUE(items[0].status.ok()) << items[0].status.to_string();
@@ -142,8 +166,8 @@ TEST(BatchingEngine, ABadRequestInsideABatchFailsAlone) {
   EXPECT_NE(items[1].status.message().find("corrupt or truncated JPEG"), std::string::npos)
       << items[1].status.message();
   ASSERT_TRUE(items[2].status.ok()) << items[2].status.to_string();
-  expect_close(outs[0], run_alone(**engine, items[0].input), "raw frame");
-  expect_close(outs[2], run_alone(**engine, items[2].input), "JPEG");
+  expect_close(bytes_of(items[0].out), run_alone(**engine, items[0].input), "raw frame");
+  expect_close(bytes_of(items[2].out), run_alone(**engine, items[2].input), "JPEG");
   EXPECT_EQ(items[0].durations.decode_ns, 0u);
   EXPECT_GT(items[2].durations.decode_ns, 0u);
 }

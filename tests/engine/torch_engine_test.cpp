@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -42,13 +43,23 @@ void expect_close(const std::vector<float>& got, const at::Tensor& expected) {
     ASSERT_NEAR(got[i], ep[i], tolerance * scale + 1e-6f) << "element " << i << " (output scale " << scale << ")";
 }
 
+// Every output as float32 (the test models make float32, or float16 that the request asks as float32).
 std::vector<float> run_engine(Engine& engine, const InferenceInput& input, int lane = 0) {
-  std::vector<float> out(engine.spec().output_bytes() / sizeof(float));
+  core::OutputChoice asked;
+  asked.dtype = core::DType::kFloat32;
+  auto choice = resolve_output_choice(engine.spec(), asked);
+  EXPECT_TRUE(choice.ok()) << choice.status().to_string();
   StageDurations d;
-  const auto s = engine.run(input, std::as_writable_bytes(std::span(out)), d, {lane, false});
+  InferenceOutput out;
+  const auto s = engine.run(input, *choice, out, d, {lane, false});
   EXPECT_TRUE(s.ok()) << s.to_string();
   EXPECT_GT(d.inference_ns, 0u);
-  return out;
+  if (!s.ok() || !out.payload) return {};
+  const auto bytes = out.payload->bytes();
+  EXPECT_EQ(bytes.size(), choice->payload_bytes);
+  std::vector<float> values(bytes.size() / sizeof(float));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
+  return values;
 }
 
 class TorchEngineTest : public ::testing::TestWithParam<std::string> {};

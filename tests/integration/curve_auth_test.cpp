@@ -14,6 +14,7 @@
 #include "core/wire.h"
 #include "transport/client_connection.h"
 #include "transport/tcp/curve_keys.h"
+#include "transport/tcp/tcp_settings.h"
 
 namespace edgeserve {
 namespace {
@@ -47,6 +48,13 @@ transport::tcp::CurveClientConfig client_keys(const TempDir& dir, const std::str
   auto config = transport::tcp::read_curve_client_config(dir.path() / "server.pub", dir.path() / key);
   EXPECT_OK(config);
   return config.ok() ? config.value() : transport::tcp::CurveClientConfig{};
+}
+
+// A client's CURVE keys as cli/ hands them to the tcp transport.
+transport::TransportSettings client_settings(const TempDir& dir, const std::string& key) {
+  transport::TransportSettings settings;
+  settings.set("tcp", std::make_shared<transport::tcp::TcpClientSettings>(client_keys(dir, key)));
+  return settings;
 }
 
 // One tiny request on a new connection; success when it was answered with a result, else what happened.
@@ -96,12 +104,12 @@ TEST(CurveAuth, OnlyAuthorizedClientsAreServedAndRefusalsAreLogged) {
   ASSERT_FALSE(server.endpoint().empty());
 
   transport::ConnectOptions authorized;
-  authorized.curve = client_keys(keys, "clients/cam1.key");
+  authorized.settings = client_settings(keys, "clients/cam1.key");
   EXPECT_TRUE(served(server.endpoint(), authorized, 20s)) << server.log();
 
   // Each refusal is the handshake's, and the server logs that one (not just any failure).
   transport::ConnectOptions intruder;
-  intruder.curve = client_keys(keys, "others/intruder.key");
+  intruder.settings = client_settings(keys, "others/intruder.key");
   EXPECT_TRUE(refused_in_handshake(server.endpoint(), intruder)) << "a key not in clients/";
   EXPECT_TRUE(testing::wait_until([&] { return server.log().find("is not authorized") != std::string::npos; }, 10s))
       << "the unknown key's refusal was not logged";
@@ -242,7 +250,7 @@ TEST(CurveAuth, AGatewayWithCurveServesAuthorizedClientsOnly) {
       "gateway");
   ASSERT_FALSE(gateway.endpoint().empty());
   transport::ConnectOptions authorized;
-  authorized.curve = client_keys(keys, "clients/cam1.key");
+  authorized.settings = client_settings(keys, "clients/cam1.key");
   EXPECT_TRUE(served(gateway.endpoint(), authorized, 20s));
   EXPECT_TRUE(refused_in_handshake(gateway.endpoint(), {})) << "a plain client at the gateway";
   EXPECT_TRUE(

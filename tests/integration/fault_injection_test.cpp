@@ -133,8 +133,11 @@ TEST(FaultInjection, ClientReconnectsWhenTheServerComesBack) {
 
   ASSERT_TRUE(first->process().signal(SIGKILL));
   ASSERT_TRUE(first->process().wait(10s));
+  // Down: an error, never a hang. Which one depends on whether the client has seen the connection drop yet
+  // (ZeroMQ's monitor: "connection lost", at once) or not (no reply within the call's 300 ms).
   const auto down = (*conn)->call(tiny_request(2), payload, reply, 300ms);
-  EXPECT_EQ(down.code(), core::StatusCode::kTimeout) << down.to_string();
+  EXPECT_TRUE(down.code() == core::StatusCode::kTimeout || down.code() == core::StatusCode::kTransportError)
+      << down.to_string();
 
   ServerProcess second({}, endpoint);  // the same port
   ASSERT_EQ(second.endpoint(), endpoint) << second.log();

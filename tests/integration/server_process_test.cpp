@@ -489,8 +489,8 @@ TEST(Info, PrintsVersionsDevicesTransportsAndModels) {
   testing::ChildProcess info(argv, dir.path() / "info.log");
   ASSERT_EQ(info.wait(120s), 0) << "info's exit code";
   const std::string out = info.log();
-  for (const char* what : {"edgeserve ", "ZeroMQ ", "devices:", "cpu (", "transports: local, tcp (ZeroMQ), ucx (UCX",
-                           "models in ", "tiny", "mobilenetv3"})
+  for (const char* what : {"edgeserve ", "ZeroMQ ", "devices:", "cpu (", "transports: local (in-process), tcp (ZeroMQ ",
+                           "), ucx (UCX ", "models in ", "tiny", "mobilenetv3"})
     EXPECT_NE(out.find(what), std::string::npos) << "info does not print \"" << what << "\"";
   EXPECT_EQ(out.find("cannot load"), std::string::npos) << "a test model did not load";
   EXPECT_NE(out.find(testing::on_gpu() ? "cuda-graph" : "eager"), std::string::npos) << "says how the models run";

@@ -26,8 +26,8 @@ class LimitsOnly final : public engine::Engine {
   std::string execution_mode() const override { return "none"; }
   int lanes() const override { return 1; }
   int max_batch() const override { return max_batch_; }
-  core::Status run(const engine::InferenceInput&, std::span<std::byte>, engine::StageDurations&,
-                   const engine::RunContext&) override {
+  core::Status run(const engine::InferenceInput&, const engine::ResolvedOutputs&, engine::InferenceOutput&,
+                   engine::StageDurations&, const engine::RunContext&) override {
     return {core::StatusCode::kInternal, "not for running"};
   }
 

@@ -83,6 +83,20 @@ TEST(Scheduler, PriorityJobsJumpTheQueueOntoHighPriorityStreams) {
   EXPECT_FALSE(third->context.high_priority);
 }
 
+TEST(Scheduler, PerClientRunsAPriorityClientOnItsLanesHighPriorityStream) {
+  // The paper's Fig. 16 set-up: a lane per client, the priority client's work on its high-priority stream.
+  Scheduler s(SchedulingPolicy::kPerClient, 2, 16, 16);
+  ASSERT_OK(s.push(job_from(1, 10)));
+  ASSERT_OK(s.push(job_from(1, 11, /*priority=*/1)));
+  ASSERT_POP(normal, s, 1);
+  ASSERT_POP(priority, s, 1);
+  EXPECT_EQ(normal->job.header.request_id, 10u) << "per-client keeps each client's order: no queue jump";
+  EXPECT_FALSE(normal->context.high_priority);
+  EXPECT_EQ(priority->job.header.request_id, 11u);
+  EXPECT_TRUE(priority->context.high_priority) << "the priority flag picks the lane's high-priority stream";
+  EXPECT_EQ(priority->context.lane, 1);
+}
+
 TEST(Scheduler, PriorityFlagIsIgnoredByThePool) {
   Scheduler s(SchedulingPolicy::kPool, 1, 16, 16);
   ASSERT_OK(s.push(job_from(0, 1)));

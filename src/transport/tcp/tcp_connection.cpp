@@ -187,7 +187,12 @@ class TcpConnection final : public ClientConnection {
   LinkReport link() const override {
     int major = 0, minor = 0, patch = 0;
     zmq_version(&major, &minor, &patch);
-    return {"tcp", fmt::format("ZeroMQ {}.{}.{}", major, minor, patch), "", {}, {}};
+    // The ipc transport runs this connection over a Unix socket: say so, never "tcp".
+    return {endpoint_.starts_with("ipc://") ? "ipc" : "tcp",
+            fmt::format("ZeroMQ {}.{}.{}", major, minor, patch),
+            "",
+            {},
+            {}};
   }
 
  private:

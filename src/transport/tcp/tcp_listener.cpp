@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -73,9 +74,16 @@ class CurveGatekeeper {
   void serve(std::stop_token stop) {
     auto log = core::logger("transport");
     zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0}};
+    // Nothing may leave this thread (an exception here would end the process): a failing ZAP socket is logged,
+    // and handshakes then fail closed (no reply is no admission).
     while (!stop.stop_requested()) {
-      if (poll_once(items, 1, std::chrono::milliseconds(100)) == 0) continue;
-      if (items[0].revents & ZMQ_POLLIN) answer(*log);
+      try {
+        if (poll_once(items, 1, std::chrono::milliseconds(100)) == 0) continue;
+        if (items[0].revents & ZMQ_POLLIN) answer(*log);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) return;  // the context is closing: the listener is going away
+        if (std::string note; zap_errors_.allow(note)) log->error("CURVE gatekeeper: {}{}", e.what(), note);
+      }
     }
   }
 
@@ -111,7 +119,7 @@ class CurveGatekeeper {
 
   std::set<std::string> authorized_;
   // Refused keys: a client retrying every 100 ms (ZeroMQ's reconnect) cannot flood the log.
-  core::LogLimiter unknown_key_, wrong_mechanism_;
+  core::LogLimiter unknown_key_, wrong_mechanism_, zap_errors_;
   zmq::socket_t zap_;
   std::jthread thread_;  // last: stops and joins before the socket closes
 };
@@ -120,11 +128,14 @@ struct Outgoing {
   zmq::message_t identity, header, payload;
 };
 
-// Replies waiting for the I/O thread, and the count of deliveries not yet answered.
+// Replies waiting for the I/O thread, and the count of deliveries not yet answered. A worker writes the eventfd
+// only while the loop sleeps (or is about to): a loop that is awake looks at the queue before it sleeps again,
+// so a reply made while it works costs no write/read round trip.
 struct Outbox {
   std::mutex mutex;
   std::vector<Outgoing> queue;
   EventFd wake;
+  std::atomic<bool> sleeping{false};
   std::atomic<int64_t> unanswered{0};
 
   void push(Outgoing&& out) {
@@ -132,9 +143,25 @@ struct Outbox {
       std::lock_guard lock(mutex);
       queue.push_back(std::move(out));
     }
-    wake.signal();
+    if (sleeping.load()) wake.signal();  // the loop re-checks the queue after announcing that it sleeps
+  }
+  bool empty() {
+    std::lock_guard lock(mutex);
+    return queue.empty();
   }
 };
+
+// EDGESERVE_TCP_SPIN_US: how long the loop keeps polling without sleeping after its last work (default 0: it
+// sleeps at once). Spinning burns a core but takes a worker's reply without a wake-up, for latency-critical use.
+std::chrono::microseconds spin_time() {
+  static const std::chrono::microseconds spin = [] {
+    const char* v = std::getenv("EDGESERVE_TCP_SPIN_US");
+    char* end = nullptr;
+    const long us = v ? std::strtol(v, &end, 10) : 0;
+    return std::chrono::microseconds(v && *end == '\0' && us >= 0 ? us : 0);
+  }();
+  return spin;
+}
 
 class TcpDelivery final : public Delivery {
  public:
@@ -157,29 +184,36 @@ class TcpDelivery final : public Delivery {
       core::encode(core::error_response(core::peek_request_id(header()),
                                         core::Status(core::StatusCode::kInternal, "request dropped by the server")),
                    bytes);
-      send_reply(bytes);
+      send_reply(bytes, nullptr);
     }
   }
 
   std::span<const std::byte> header() const override { return {header_.data<std::byte>(), header_.size()}; }
   std::span<const std::byte> payload() const override { return {payload_.data<std::byte>(), payload_.size()}; }
 
-  std::span<std::byte> reply_payload(size_t bytes) override {
-    reply_.rebuild(bytes);
-    return {reply_.data<std::byte>(), bytes};
-  }
-
-  void send_reply(const core::ResponseHeaderBytes& header) override {
+  void send_reply(const core::ResponseHeaderBytes& header, std::unique_ptr<core::MemoryBuffer> payload) override {
     if (replied_) return;
     replied_ = true;
-    outbox_->push({std::move(identity_), zmq::message_t(header.data(), header.size()), std::move(reply_)});
+    outbox_->push({std::move(identity_), zmq::message_t(header.data(), header.size()), zero_copy(std::move(payload))});
     outbox_->unanswered.fetch_sub(1);
   }
 
   const char* peer() const override { return "tcp client"; }
 
  private:
-  zmq::message_t identity_, header_, payload_, reply_;
+  // A message that sends `payload` where it lies; ZeroMQ drops it (on its I/O thread) once the bytes have left.
+  static zmq::message_t zero_copy(std::unique_ptr<core::MemoryBuffer> payload) {
+    if (!payload || payload->bytes().empty()) return zmq::message_t();
+    const auto bytes = payload->bytes();
+    zmq::message_t message(bytes.data(), bytes.size(), &release_payload, payload.get());  // throws: still ours
+    (void)payload.release();  // now ZeroMQ's, until release_payload
+    return message;
+  }
+  static void release_payload(void* /*data*/, void* hint) noexcept {
+    std::unique_ptr<core::MemoryBuffer> dropped(static_cast<core::MemoryBuffer*>(hint));
+  }
+
+  zmq::message_t identity_, header_, payload_;
   std::shared_ptr<Outbox> outbox_;
   bool replied_ = false;
 };
@@ -238,13 +272,15 @@ struct TcpListener::Impl {
     return sender_from_name(endpoint, {identity.data<char>(), identity.size()});
   }
 
-  void flush_outbox() {
+  // Sends what workers queued; false when there was nothing.
+  bool flush_outbox() {
     std::vector<Outgoing> batch;
     {
       std::lock_guard lock(outbox->mutex);
       batch.swap(outbox->queue);
     }
     for (auto& out : batch) send(std::move(out));
+    return !batch.empty();
   }
 
   // Takes at most kReceiveBatch requests, so that under a flood of requests the loop still gets to send the
@@ -338,18 +374,39 @@ void TcpListener::run(const std::function<void(std::unique_ptr<Delivery>)>& on_d
   Impl& s = *impl_;
   zmq::pollitem_t items[] = {
       {s.router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, s.outbox->wake.fd(), ZMQ_POLLIN, 0}, s.guard->pollitem()};
+  const auto spin = spin_time();
+  auto last_work = std::chrono::steady_clock::now();
   while (!s.stopping.load()) {
-    const int ready = poll_once(items, 3, s.guard->until_sweep(ConnectionGuard::Clock::now()));
+    const bool spinning = spin.count() > 0 && std::chrono::steady_clock::now() - last_work < spin;
+    if (!spinning) {
+      // Announce the sleep, then look once more: a reply queued before the announcement is sent now, one queued
+      // after it comes with a wake-up.
+      s.outbox->sleeping.store(true);
+      if (!s.outbox->empty()) {
+        s.outbox->sleeping.store(false);
+        s.flush_outbox();
+        last_work = std::chrono::steady_clock::now();
+        continue;
+      }
+    }
+    const int ready = poll_once(
+        items, 3, spinning ? std::chrono::milliseconds(0) : s.guard->until_sweep(ConnectionGuard::Clock::now()));
+    s.outbox->sleeping.store(false);
     if (const auto now = ConnectionGuard::Clock::now(); s.guard->sweep_due(now)) s.guard->sweep(now);
+    if (spinning && s.flush_outbox()) last_work = std::chrono::steady_clock::now();
     if (ready == 0) continue;
     if (items[2].revents & ZMQ_POLLIN) s.guard->on_events();
     if (items[1].revents & ZMQ_POLLIN) {
       s.outbox->wake.drain();
       s.flush_outbox();
     }
-    if (items[0].revents & ZMQ_POLLIN) s.receive_some(on_delivery);
+    if (items[0].revents & ZMQ_POLLIN) {
+      s.receive_some(on_delivery);
+      last_work = std::chrono::steady_clock::now();
+    }
   }
   // Graceful stop: receive nothing new, but send the replies of requests already taken (bounded wait).
+  s.outbox->sleeping.store(true);  // from now on every reply wakes the loop
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (s.outbox->unanswered.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     poll_once(&items[1], 1, std::chrono::milliseconds(100));

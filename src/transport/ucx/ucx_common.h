@@ -5,9 +5,9 @@
 // The protocol, on one UCX endpoint per client connection (client-server mode, through a UCX listener):
 //   client → server  kHello    header: Hello                    (once, at connect)
 //   server → client  kWelcome  header: Welcome                  (landing memory, limits, server's transports)
-//   client → server  kRequest  header: 160-B request header, data: the payload, always by rendezvous, so
+//   client → server  kRequest  header: 176-B request header, data: the payload, always by rendezvous, so
 //                              the server pulls it straight into the client's landing buffer (host or GPU)
-//   server → client  kReply    header: 960-B response header, data: the reply payload
+//   server → client  kReply    header: 968-B response header, data: the reply payload
 // One request at a time per connection (closed loop, as in the paper); a timed-out connection reconnects.
 #pragma once
 
@@ -18,8 +18,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/memory_buffer.h"
 #include "core/status.h"
 #include "transport/ucx/ucx_info.h"
 
@@ -31,9 +33,8 @@ inline constexpr uint32_t kHelloMagic = 0x4C485345;    // "ESHL"
 inline constexpr uint32_t kWelcomeMagic = 0x4C575345;  // "ESWL"
 inline constexpr uint16_t kProtocolVersion = 1;
 
-enum class Landing : uint8_t { kHost = 1, kCuda = 2 };
 // The paper's name for a UCX link by where requests land: "rdma" (host memory) or "gdr" (GPU memory).
-const char* paper_name(Landing landing);
+const char* paper_name(core::MemoryKind landing);
 
 struct Hello {
   uint32_t magic = kHelloMagic;
@@ -44,7 +45,7 @@ struct Hello {
 struct Welcome {
   uint32_t magic = kWelcomeMagic;
   uint16_t version = kProtocolVersion;
-  Landing landing = Landing::kHost;
+  core::MemoryKind landing = core::MemoryKind::kHost;
   uint8_t reserved = 0;
   uint64_t max_payload_bytes = 0;
   char server_transports[240] = {};  // NUL-terminated, e.g. "posix/memory cma/memory"
@@ -125,6 +126,36 @@ ucp_err_handling_mode_t error_handling_mode();
 
 // Closes an endpoint: flushes it unless `force`, progressing `worker` until done (bounded).
 void close_endpoint(ucp_worker_h worker, ucp_ep_h ep, bool force);
+
+// The one owner of an endpoint: close() ends it (flushed unless forced); the destructor force-closes one still
+// open. Both progress the endpoint's worker, so they run on the thread that drives that worker.
+class UcpEndpoint {
+ public:
+  UcpEndpoint() = default;
+  UcpEndpoint(ucp_worker_h worker, ucp_ep_h ep) : worker_(worker), ep_(ep) {}
+  ~UcpEndpoint() { close(/*force=*/true); }
+  UcpEndpoint(UcpEndpoint&& other) noexcept : worker_(other.worker_), ep_(std::exchange(other.ep_, nullptr)) {}
+  UcpEndpoint& operator=(UcpEndpoint&& other) noexcept {
+    if (this != &other) {
+      close(/*force=*/true);
+      worker_ = other.worker_;
+      ep_ = std::exchange(other.ep_, nullptr);
+    }
+    return *this;
+  }
+  UcpEndpoint(const UcpEndpoint&) = delete;
+  UcpEndpoint& operator=(const UcpEndpoint&) = delete;
+
+  ucp_ep_h get() const { return ep_; }
+  // Idempotent: a second close, or one of an endpoint never opened, does nothing.
+  void close(bool force) {
+    if (ep_ != nullptr) close_endpoint(worker_, std::exchange(ep_, nullptr), force);
+  }
+
+ private:
+  ucp_worker_h worker_ = nullptr;
+  ucp_ep_h ep_ = nullptr;
+};
 
 // Waits for a UCX request to finish, progressing `worker`; frees it. For set-up paths only.
 ucs_status_t wait_request(ucp_worker_h worker, ucs_status_ptr_t request);

@@ -45,7 +45,7 @@ class UcxConnection final : public ClientConnection {
   Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
               std::chrono::milliseconds timeout) override {
     const auto deadline = Clock::now() + timeout;
-    if (ep_ == nullptr || ep_failed_) {
+    if (ep_.get() == nullptr || ep_failed_) {
       drop_endpoint(/*force=*/true);
       if (Status s = connect_endpoint(deadline); !s.ok()) return s;
     }
@@ -65,7 +65,7 @@ class UcxConnection final : public ClientConnection {
       param.memh = payload_registration_->get();
     }
     const uint64_t posted = core::now_ns();
-    ucs_status_ptr_t request = ucp_am_send_nbx(ep_, kRequest, header_bytes_.data(), header_bytes_.size(),
+    ucs_status_ptr_t request = ucp_am_send_nbx(ep_.get(), kRequest, header_bytes_.data(), header_bytes_.size(),
                                                payload.data(), payload.size(), &param);
     if (UCS_PTR_IS_ERR(request)) {
       const auto s = UCS_PTR_STATUS(request);
@@ -125,7 +125,7 @@ class UcxConnection final : public ClientConnection {
 
   bool usable() override {
     ucp_worker_progress(worker_->get());  // delivers an endpoint error that arrived while idle
-    return ep_ != nullptr && !ep_failed_;
+    return ep_.get() != nullptr && !ep_failed_;
   }
 
   LinkReport link() const override {
@@ -134,7 +134,7 @@ class UcxConnection final : public ClientConnection {
     r.library = "UCX " + Context::version();
     r.client_transports = client_transports_;
     r.server_transports = server_transports_;
-    r.landing = landing_ == Landing::kCuda ? "cuda" : "host";
+    r.landing = core::to_string(landing_);
     return r;
   }
 
@@ -154,15 +154,15 @@ class UcxConnection final : public ClientConnection {
     params.err_handler.arg = this;
     ep_failed_ = false;
     welcome_done_ = false;
-    if (ucs_status_t s = ucp_ep_create(worker_->get(), &params, &ep_); s != UCS_OK) {
-      ep_ = nullptr;
+    ucp_ep_h ep = nullptr;
+    if (ucs_status_t s = ucp_ep_create(worker_->get(), &params, &ep); s != UCS_OK)
       return {StatusCode::kTransportError, fmt::format("cannot connect to {}: {}", uri_, to_string(s))};
-    }
+    ep_ = UcpEndpoint(worker_->get(), ep);
     ucp_request_param_t param{};
     param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
     param.flags = UCP_AM_SEND_FLAG_REPLY;
     const ucs_status_t sent =
-        wait_request(worker_->get(), ucp_am_send_nbx(ep_, kHello, &hello_, sizeof hello_, nullptr, 0, &param));
+        wait_request(worker_->get(), ucp_am_send_nbx(ep_.get(), kHello, &hello_, sizeof hello_, nullptr, 0, &param));
     const bool answered = progress_until(
         *worker_, [this] { return welcome_done_ || ep_failed_; }, deadline, spin_time());
     if (sent != UCS_OK || ep_failed_ || !answered) {
@@ -176,18 +176,16 @@ class UcxConnection final : public ClientConnection {
       drop_endpoint(/*force=*/true);
       return {StatusCode::kTransportError, fmt::format("cannot connect to {}: {}", uri_, welcome_error_)};
     }
-    client_transports_ = endpoint_transports(ep_);
+    client_transports_ = endpoint_transports(ep_.get());
     core::logger("transport")
-        ->debug("connected to {}: landing {}, client lanes [{}], server lanes [{}]", uri_,
-                landing_ == Landing::kCuda ? "cuda" : "host", fmt::join(client_transports_, ", "),
-                fmt::join(server_transports_, ", "));
+        ->debug("connected to {}: landing {}, client lanes [{}], server lanes [{}]", uri_, core::to_string(landing_),
+                fmt::join(client_transports_, ", "), fmt::join(server_transports_, ", "));
     return {};
   }
 
   void drop_endpoint(bool force) {
-    if (ep_ == nullptr) return;
-    close_endpoint(worker_->get(), ep_, force || ep_failed_);
-    ep_ = nullptr;
+    if (ep_.get() == nullptr) return;
+    ep_.close(force || ep_failed_);
     // Closing cancels what was outstanding; wait for the cancellations so no callback sees a dead request.
     release_send_request();
     if (recv_request_) {
@@ -200,7 +198,7 @@ class UcxConnection final : public ClientConnection {
   void release_send_request() {
     if (!send_request_) return;
     if (ucp_request_check_status(send_request_) == UCS_INPROGRESS) {
-      if (ep_ != nullptr && !ep_failed_) return;  // still running on a live endpoint: freed when it ends
+      if (ep_.get() != nullptr && !ep_failed_) return;  // still running on a live endpoint: freed when it ends
       while (ucp_request_check_status(send_request_) == UCS_INPROGRESS) ucp_worker_progress(worker_->get());
     }
     ucp_request_free(send_request_);
@@ -336,14 +334,14 @@ class UcxConnection final : public ClientConnection {
   SocketAddress address_;
   std::unique_ptr<Worker> worker_;
   bool transient_payloads_ = false;
-  ucp_ep_h ep_ = nullptr;
+  UcpEndpoint ep_;  // after worker_: closed before the worker goes
   bool ep_failed_ = false;
   ucs_status_t ep_error_ = UCS_OK;
 
   Hello hello_;
   bool welcome_done_ = false;
   std::string welcome_error_;
-  Landing landing_ = Landing::kHost;
+  core::MemoryKind landing_ = core::MemoryKind::kHost;
   std::vector<std::string> client_transports_, server_transports_;
 
   core::RequestHeaderBytes header_bytes_{};

@@ -20,19 +20,19 @@ struct UcxListenerOptions {
   // max_clients: connections beyond it are rejected at set-up (logged); per source likewise; idle connections
   // and payloads that do not arrive within request_timeout are closed (logged).
   ConnectionLimits limits;
-  bool landing_on_device = false;  // requests land in GPU memory (the paper's GDR) instead of host
+  core::MemoryKind landing = core::MemoryKind::kHost;  // kCuda: requests land in GPU memory (the paper's GDR)
   // UCX workers, each progressed by its own thread; connections are spread over them (fewest clients first),
   // so the payload transfers of many clients run in parallel.
   size_t io_threads = 1;
-  // Makes landing (on_device as above) and reply (on_device = false) buffers; the server passes memory that
-  // suits its engine (pinned host memory next to a GPU). Unset: plain host memory.
-  std::function<core::Result<std::unique_ptr<core::MemoryBuffer>>(size_t bytes, bool on_device)> allocate;
+  // Makes landing (of kind `landing`) and reply (kHost) buffers; the server passes memory that suits its engine
+  // (pinned host memory next to a GPU). Unset: plain host memory.
+  MemoryAllocator allocate;
 };
 
 class UcxListener final : public Listener {
  public:
   // Listens on "ucx://HOST:PORT" (port 0 picks a free one: see endpoint()). Fails clearly when the UCX in
-  // use cannot register GPU memory and landing_on_device is set.
+  // use cannot register GPU memory and landing is kCuda.
   static core::Result<std::unique_ptr<UcxListener>> bind(const std::string& uri, UcxListenerOptions options);
   ~UcxListener() override;
   UcxListener(const UcxListener&) = delete;
