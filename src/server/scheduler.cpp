@@ -144,6 +144,10 @@ void Scheduler::gather(std::deque<Job>& from, Batch& batch, size_t max) {
   }
 }
 
+bool Scheduler::has_priority(const Batch& batch) {
+  return std::any_of(batch.jobs.begin(), batch.jobs.end(), [](const Job& j) { return j.header.priority > 0; });
+}
+
 uint64_t Scheduler::estimated_run_ns(const engine::Engine* engine, size_t size) const {
   for (const auto& r : run_times_)
     if (r.engine == engine) return r.ns[std::min(size, r.ns.size() - 1)];
@@ -170,7 +174,6 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
   if (from.empty()) return false;
   batch.taken_ns = core::now_ns();
   batch.context.lane = worker;
-  batch.context.high_priority = urgent;
   take(from, from.begin(), batch);
   const BatchLimits limits = limits_of(batch.jobs.front());
   gather(from, batch, limits.max);
@@ -190,8 +193,8 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
       batch.closed_by = BatchClose::kFull;
       break;
     }
-    // Priority jobs run at once, and one waiting closes the batch being filled.
-    if (urgent || !urgent_.empty()) {
+    // Priority jobs run at once, and one waiting closes the batch being filled (per-client: one in the batch).
+    if (urgent || !urgent_.empty() || (policy_ == SchedulingPolicy::kPerClient && has_priority(batch))) {
       batch.closed_by = BatchClose::kPriority;
       break;
     }
@@ -224,6 +227,8 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
     gather(q.jobs, batch, limits.max);
   }
   batch.closed_ns = waited ? core::now_ns() : batch.taken_ns;  // closed at once: no batching-time
+  // As pop(): per-client and priority run priority work on the lane's high-priority stream; the pool ignores it.
+  batch.context.high_priority = policy_ != SchedulingPolicy::kPool && has_priority(batch);
   if (!urgent) q.recent_batch_size = 0.75 * q.recent_batch_size + 0.25 * static_cast<double>(batch.jobs.size());
   lock.unlock();
   // Workers that waited while this batch filled may take the next one (none did if it never filled: no herd of

@@ -71,6 +71,8 @@ class Scheduler {
   bool pop_batch(int worker, Batch& batch);
   // How long a batch took to run, for the latency budget's estimate of the next one.
   void batch_ran(const Batch& batch, uint64_t run_ns);
+  // Whether any job of the batch is flagged priority > 0 (the batch then counts as priority work).
+  static bool has_priority(const Batch& batch);
   // Workers finish what is queued, then pop() returns nullopt.
   void close();
 

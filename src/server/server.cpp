@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <thread>
 
 #include "core/log.h"
@@ -66,8 +65,7 @@ core::Status Server::run() {
       while (s.scheduler.pop_batch(i, batch)) {
         // A batch is priority work when any of its jobs is (a priority arrival closes a batch, so it rides along
         // with at most the jobs already waiting).
-        const bool priority = std::any_of(batch.jobs.begin(), batch.jobs.end(),
-                                          [](const Job& job) { return job.header.priority > 0; });
+        const bool priority = Scheduler::has_priority(batch);
         s.gate.enter(priority);  // the time held counts as queue-time: execute_batch() starts the clock after it
         const uint64_t ran_ns = s.pipeline.execute_batch(batch);
         s.gate.leave(priority);

@@ -126,6 +126,36 @@ TEST(SchedulerBatching, APriorityJobClosesTheBatchBeingFilledAndRunsNextOnTheHig
   EXPECT_TRUE(batch.context.high_priority);
 }
 
+TEST(SchedulerBatching, PerClientRunsABatchHoldingAPriorityJobAtOnceOnTheHighPriorityStream) {
+  LimitsOnly model(8, 10'000'000);
+  Scheduler s(SchedulingPolicy::kPerClient, 2, 64, 64);  // clients 1, 3, 5 share lane 1
+  ASSERT_OK(s.push(job_for(model, 1)));
+  Batch batch;
+  ASSERT_TRUE(s.pop_batch(1, batch));
+  EXPECT_EQ(ids_of(batch), (std::vector<uint64_t>{1}));
+  EXPECT_FALSE(batch.context.high_priority);
+  ASSERT_OK(s.push(job_for(model, 3)));
+  ASSERT_OK(s.push(job_for(model, 5, /*priority=*/1)));
+  auto popped = pop_async(s, batch, 1);
+  ASSERT_EQ(popped.wait_for(5s), std::future_status::ready) << "a batch holding priority work waited to fill";
+  ASSERT_TRUE(popped.get());
+  EXPECT_EQ(ids_of(batch), (std::vector<uint64_t>{3, 5})) << "per-client keeps each lane's order";
+  EXPECT_EQ(batch.closed_by, BatchClose::kPriority);
+  EXPECT_TRUE(batch.context.high_priority) << "as pop(): per-client runs priority work on the high-priority stream";
+  EXPECT_EQ(batch.context.lane, 1);
+  EXPECT_TRUE(Scheduler::has_priority(batch));
+}
+
+TEST(SchedulerBatching, ThePoolIgnoresThePriorityFlagOfABatch) {
+  LimitsOnly model(8, 0);
+  Scheduler s(SchedulingPolicy::kPool, 1, 64, 64);
+  for (uint64_t id : {1, 2}) ASSERT_OK(s.push(job_for(model, id, /*priority=*/1)));
+  Batch batch;
+  ASSERT_TRUE(s.pop_batch(0, batch));
+  EXPECT_EQ(ids_of(batch), (std::vector<uint64_t>{1, 2}));
+  EXPECT_FALSE(batch.context.high_priority);
+}
+
 TEST(SchedulerBatching, TheLatencyBudgetClosesABatchBeforeTheDelayDoes) {
   LimitsOnly model(8, 10'000'000, /*budget_us=*/20'000);
   Scheduler s(SchedulingPolicy::kPool, 1, 64, 64);
