@@ -102,6 +102,42 @@ TEST(BatchingEngine, EachRequestOfABatchGetsExactlyItsOwnOutputs) {
   }
 }
 
+// Requests of one batch may each choose their outputs (wire v3): the model's own, argmax, topk in float16. Each
+// gets what it would have got alone, byte for byte, and only the ones that asked pay postprocessing-time.
+TEST(BatchingEngine, EachRequestOfABatchGetsTheOutputItChose) {
+  TempDir dir;
+  auto spec = scripted_model(dir, "rowwise", "def forward(self, x):\n  return x.reshape(x.size(0), -1) * 2.0 + 1.0\n");
+  auto engine = load_engine(spec, {test_device(), 1, true});
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  ASSERT_EQ((*engine)->max_batch(), 4);
+  core::OutputChoice argmax, topk;
+  argmax.postprocess = core::Postprocess::kArgmax;
+  topk.postprocess = core::Postprocess::kTopk;
+  topk.k = 3;
+  topk.dtype = core::DType::kFloat16;
+  const std::array<ResolvedOutputs, 3> outputs{resolved(**engine), resolved(**engine, argmax),
+                                               resolved(**engine, topk)};
+  ASSERT_EQ(outputs[2].n_outputs, 2) << "topk: ids, then scores";
+  std::vector<std::vector<float>> inputs;
+  for (int i = 0; i < 3; ++i) inputs.push_back(distinct_input(3 * 8 * 8, static_cast<float>(3 - i)));
+  std::array<BatchItem, 3> items;
+  for (size_t i = 0; i < 3; ++i) items[i] = item_of(preprocessed(spec, inputs[i]), outputs[i]);
+  (*engine)->run_batch(items, {});
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(items[i].status.ok()) << items[i].status.to_string();
+    EXPECT_EQ(items[i].out.n_outputs, outputs[i].n_outputs) << "request " << i;
+    for (size_t o = 0; o < outputs[i].n_outputs; ++o) {
+      EXPECT_EQ(items[i].out.outputs[o].dtype, outputs[i].outputs[o].dtype) << "request " << i << " output " << o;
+      EXPECT_EQ(items[i].out.outputs[o].shape, outputs[i].outputs[o].shape) << "request " << i << " output " << o;
+    }
+    EXPECT_EQ(bytes_of(items[i].out).size(), outputs[i].payload_bytes) << "request " << i;
+    EXPECT_EQ(bytes_of(items[i].out), run_alone(**engine, preprocessed(spec, inputs[i]), outputs[i]))
+        << "request " << i;
+  }
+  EXPECT_GT(items[1].durations.postprocess_ns, 0u);
+  EXPECT_GT(items[2].durations.postprocess_ns, 0u);
+}
+
 TEST(BatchingEngine, AModelWithAFixedBatchDimensionSaysSoAndRunsOneAtATime) {
   TempDir dir;
   auto spec = scripted_model(dir, "fixed", "def forward(self, x):\n  return x.reshape(1, -1)[:, 0:10] * 2.0\n");
