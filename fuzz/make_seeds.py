@@ -11,7 +11,7 @@ import struct
 ROOT = pathlib.Path(__file__).resolve().parent / "corpus"
 REQ_MAGIC, RESP_MAGIC, VERSION = 0x51525345, 0x53525345, 3
 UINT8, FLOAT32, FLOAT16, INT32 = 1, 2, 3, 4
-RAW, PREPROCESSED = 1, 2
+RAW, PREPROCESSED, JPEG = 1, 2, 3
 SIZE = {UINT8: 1, FLOAT32: 4, FLOAT16: 2, INT32: 4}
 NONE, ARGMAX, TOPK = 1, 2, 3  # postprocessing codes (0: the model's default)
 
@@ -44,13 +44,13 @@ def response(outputs, status=0, error=b"", payload_bytes=None, n_outputs=None, e
     if payload_bytes is None:
         payload_bytes = sum(numel(s) * SIZE.get(t, 1) for t, s in outputs)
     b = struct.pack("<IHHQHBxxxxx", magic, VERSION, 968, 42, status, len(outputs) if n_outputs is None else n_outputs)
-    b += struct.pack("<14Q", *range(1000, 15000, 1000))  # timings
+    b += struct.pack("<17Q", *range(1000, 18000, 1000))  # timings (batching, batch size and decode time last)
     b += struct.pack("<Q", payload_bytes % 2**64)
     for t, s in outputs:
         b += struct.pack("<BB6x", t, len(s)) + dims(s)
-    b = b.ljust(144 + 8 * 72, b"\0")
-    b += struct.pack("<H", len(error) if err_len is None else err_len) + error.ljust(238, b"\0")
-    b += struct.pack("<Q", 15000)  # version 3: postprocessing-time
+    b = b.ljust(168 + 8 * 72, b"\0")
+    b += struct.pack("<H", len(error) if err_len is None else err_len) + error.ljust(214, b"\0")
+    b += struct.pack("<Q", 18000)  # postprocessing-time, after the error text
     assert len(b) == 968
     return b
 
@@ -66,6 +66,7 @@ def main():
     write(t, "valid_preprocessed", request([1, 3, 2, 2]) + bytes(48))
     write(t, "valid_raw_uint8", request([4, 4, 3], UINT8, RAW) + bytes(48))
     write(t, "valid_float16_no_payload", request([1, 8], FLOAT16))
+    write(t, "valid_jpeg_argmax", request([64], UINT8, JPEG, post=ARGMAX) + bytes(64))
     write(t, "payload_short", request([1, 3, 2, 2]) + bytes(40))
     write(t, "bad_magic", request([1, 3, 2, 2], magic=0xDEADBEEF))
     write(t, "bad_version", request([1, 3, 2, 2], version=9))
@@ -133,5 +134,37 @@ def main():
     write(t, "regress_float_format.json", '{"format": 1e300, "models": []}')
 
 
+
+def jpeg_seeds():
+    t = "jpeg_decoder_fuzzer"  # what a client sends as JPEG input (PIL makes the valid ones)
+    try:
+        from PIL import Image
+    except ImportError:
+        print("no PIL (python3-pil): jpeg_decoder_fuzzer seeds not rewritten")
+        return
+    import io
+    def encode(w, h, **kw):
+        img = Image.new("RGB", (w, h))
+        img.putdata([((x * 7) % 256, (y * 5) % 256, ((x + y) * 3) % 256) for y in range(h) for x in range(w)])
+        out = io.BytesIO()
+        img.save(out, "JPEG", **kw)
+        return out.getvalue()
+    base = encode(32, 24, quality=90)
+    write(t, "valid_32x24_q90.jpg", base)
+    write(t, "valid_17x9_q50_444.jpg", encode(17, 9, quality=50, subsampling=0))
+    write(t, "valid_progressive.jpg", encode(40, 30, quality=75, progressive=True))
+    gray = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(gray, "JPEG")
+    write(t, "valid_gray.jpg", gray.getvalue())
+    write(t, "truncated_half.jpg", base[: len(base) // 2])
+    write(t, "soi_only.jpg", base[:2])
+    write(t, "not_jpeg.bin", b"\x89PNG\r\n\x1a\n" + bytes(24))
+    huge = bytearray(base)
+    sof = huge.find(b"\xff\xc0")
+    huge[sof + 5:sof + 9] = struct.pack(">HH", 9000, 9000)  # a header declaring more than 8192 per side
+    write(t, "declares_9000x9000.jpg", bytes(huge))
+
+
 if __name__ == "__main__":
     main()
+    jpeg_seeds()

@@ -16,7 +16,7 @@ using edgeserve::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const std::byte> input(reinterpret_cast<const std::byte*>(data), size);
-  // Shorter inputs are all header (the wrong-size paths); longer ones are a 160-byte header and its payload.
+  // Shorter inputs are all header (the wrong-size paths); longer ones are a 176-byte header and its payload.
   const bool split = size >= kRequestHeaderBytes;
   const auto header_bytes = split ? input.first(kRequestHeaderBytes) : input;
   const auto payload = split ? input.subspan(kRequestHeaderBytes) : std::span<const std::byte>{};

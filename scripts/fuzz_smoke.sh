@@ -14,10 +14,11 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"$(nproc)"
 
 work=$(mktemp -d /tmp/edgeserve-fuzz.XXXXXX)
-declare -A max_len=([wire_request_fuzzer]=4096 [wire_response_fuzzer]=4096 [manifest_fuzzer]=8192)
+declare -A max_len=([wire_request_fuzzer]=4096 [wire_response_fuzzer]=4096 [manifest_fuzzer]=8192
+                    [jpeg_decoder_fuzzer]=65536)
 declare -A extra=([manifest_fuzzer]="-dict=$root/fuzz/manifest.dict")
 failed=()
-for target in wire_request_fuzzer wire_response_fuzzer manifest_fuzzer; do
+for target in wire_request_fuzzer wire_response_fuzzer manifest_fuzzer jpeg_decoder_fuzzer; do
   dir=$work/$target
   mkdir -p "$dir/corpus" "$dir/artifacts"
   cp fuzz/corpus/$target/* "$dir/corpus/"

@@ -25,6 +25,7 @@ dev_packages=(
   nlohmann-json3-dev                          # manifests, summaries
   libtomlplusplus-dev                         # experiment files (edgeserve sweep)
   libstb-dev                                  # image decoding (pkg-config `stb`)
+  libturbojpeg0-dev                           # JPEG input's CPU decoder (pkg-config `libturbojpeg`)
   libgtest-dev libgmock-dev                   # tests (static libgtest.a / libgmock.a)
 )
 # Shared libraries the binary and tests load at run time, with their own runtime dependencies.
@@ -34,6 +35,7 @@ runtime_packages=(
   libbsd0 libmd0                              # libzmq5 -> libbsd
   libspdlog1.10 libfmt9 libstb0
   libtomlplusplus3                            # Debian builds toml++ as a shared library
+  libturbojpeg0                               # libturbojpeg0-dev's shared library
 )
 # pkg-config (CMake's FindPkgConfig needs one for `stb`); used on the host only if it has none.
 tool_packages=(pkgconf pkgconf-bin libpkgconf3)

@@ -48,10 +48,11 @@ case $mode in
       -E 'UcxChurn|UsageErrors|ServerKilledMidRunEndsTheBench|ClientThatNeverReadsCostsBoundedMemory|OneKeyIsOneShareHoweverManyConnectionsItOpens|SigtermAnswersTheRequestsAlreadyReceivedFirst|SendsToTheBackendWithTheFewestRequestsInFlight'
     ;;
   *)
-    # Label unit, then BenchProcess: its test process is plain C++ and it drives ASan-built edgeserve processes
-    # (serve and bench, over tcp and local). ctest adds the export_test_models fixture (Python) to each run.
+    # Label unit, then BenchProcess, BatchingProcess and JpegProcess: their test processes are plain C++ and drive
+    # ASan-built edgeserve processes (serve and bench over tcp and local; batching, JPEG decoding, corrupt JPEGs).
+    # ctest adds the export_test_models fixture (Python) to each run.
     run_ctest asan-unit --preset asan -j"$(nproc)" -L unit
-    run_ctest asan-bench --preset asan -j"$(nproc)" -R '^BenchProcess\.'
+    run_ctest asan-bench --preset asan -j"$(nproc)" -R '^(BenchProcess|BatchingProcess|JpegProcess)\.'
     ;;
 esac
 echo "==> sanitizer tests ok in $((SECONDS - start)) s"

@@ -13,6 +13,7 @@ packages=(
   libzmq3-dev cppzmq-dev                           # tcp transport
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libtomlplusplus-dev                              # experiment files (edgeserve sweep / report)
+  libturbojpeg0-dev                                # JPEG input: the CPU decoder (the GPU one is nvJPEG)
   python3-matplotlib                               # edgeserve report's plots (tools/plot.py)
   libgtest-dev libgmock-dev clang-format
 )

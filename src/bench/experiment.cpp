@@ -239,7 +239,7 @@ void parse_into(const Reader& r, const toml::table& root, Experiment& e) {
     if (const toml::array* a = r.array(*g, "transport"))
       for (size_t i = 0; i < a->size(); ++i) check_transport(r, *a->get(i), e.transports[i]);
     e.models = r.strings(*g, "model", e.models, {}, true);
-    e.inputs = r.strings(*g, "input", e.inputs, {"raw", "preprocessed"}, true);
+    e.inputs = r.strings(*g, "input", e.inputs, {"raw", "jpeg", "preprocessed"}, true);
     e.policies = r.strings(*g, "policy", e.policies, {"per-client", "pool", "priority"}, true);
     e.clients = r.integers(*g, "clients", e.clients, 1, 4096, false);
     e.lanes = r.integers(*g, "lanes", e.lanes, 1, 1024, true);

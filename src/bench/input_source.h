@@ -1,5 +1,6 @@
-// What the load generator sends: a raw image (decoded from a file, or a synthetic camera-like frame) or a
-// preprocessed tensor of the model's input shape. Made once, sent unchanged by every request.
+// What the load generator sends: a raw image (decoded from a file, or a synthetic camera-like frame), a JPEG
+// (a file, or a raw frame encoded) or a preprocessed tensor of the model's input shape. Made once, sent unchanged by
+// every request.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +27,11 @@ core::Result<Input> load_image(const std::filesystem::path& path);
 // A deterministic camera-like RGB frame (smooth gradients plus texture), so JPEG-free runs still send
 // realistic bytes.
 Input synthetic_image(int width, int height);
+
+// A raw RGB frame encoded as JPEG at `quality` (1..100, 4:2:0, libjpeg-turbo): what a camera would send.
+core::Result<Input> encode_jpeg(const Input& raw, int quality);
+// `image` as JPEG input: a JPEG file is sent byte for byte; any other format is decoded and encoded at `quality`.
+core::Result<Input> jpeg_input(const std::filesystem::path& image, int quality);
 
 // A deterministic float32 or float16 tensor of `shape`, values roughly like normalized image data.
 Input preprocessed_tensor(const core::TensorShape& shape, core::DType dtype = core::DType::kFloat32);

@@ -58,6 +58,9 @@ RequestRecord record_reply(const transport::Reply& reply, uint64_t send_ns) {
   r.inference_ms = core::ns_to_ms(t.inference_ns);
   r.postprocess_ms = core::ns_to_ms(t.postprocess_ns);
   r.queue_ms = core::ns_to_ms(t.queue_ns);
+  r.batching_ms = core::ns_to_ms(t.batching_ns);
+  r.batch_size = t.batch_size ? static_cast<double>(t.batch_size) : kNaN;
+  r.decode_ms = t.decode_ns ? core::ns_to_ms(t.decode_ns) : kNaN;
   r.handling_ms = core::ns_to_ms(t.handling_ns);
   r.request_post_ms = reply.request_post_ns ? core::ns_to_ms(reply.request_post_ns) : kNaN;
   r.gateway_ms = t.gateway_ns ? core::ns_to_ms(t.gateway_ns) : kNaN;
@@ -85,7 +88,7 @@ RequestRecord record_failure(const core::Status& status, uint64_t send_ns) {
   r.start_ns = send_ns;
   for (double* m : {&r.total_ms, &r.request_ms, &r.response_ms, &r.copy_ms, &r.preprocess_ms, &r.inference_ms,
                     &r.postprocess_ms, &r.queue_ms, &r.handling_ms, &r.server_ms, &r.server_cpu_ms, &r.server_rss_mb,
-                    &r.gpu_mem_mb, &r.request_post_ms})
+                    &r.gpu_mem_mb, &r.request_post_ms, &r.decode_ms, &r.batching_ms, &r.batch_size})
     *m = kNaN;
   return r;
 }

@@ -53,6 +53,9 @@ struct RequestRecord {
   std::string error;
   double total_ms = 0, request_ms = 0, response_ms = 0, copy_ms = 0, preprocess_ms = 0, postprocess_ms = 0,
          inference_ms = 0, queue_ms = 0, handling_ms = 0, server_ms = 0;
+  double decode_ms = 0;        // JPEG input: the server's decode; NaN for other input
+  double batching_ms = 0;      // the part of queue_ms spent waiting for the batch to fill
+  double batch_size = 0;       // requests in this one's forward pass; NaN when there was no reply
   double request_post_ms = 0;  // UCX: request send posted → completed (the paper's RDMA request-time); NaN elsewhere
   double gateway_ms = 0, backend_hop_ms = 0;  // through a gateway: time in it, and its backend call; NaN direct
   double server_cpu_ms = 0;                   // server process CPU time so far (cumulative)

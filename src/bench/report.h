@@ -28,8 +28,9 @@ core::Result<ReportOutcome> write_report(const ReportOptions& options);
 
 // The metrics whose statistics every figure CSV carries, and the statistics.
 inline constexpr const char* kReportMetrics[] = {
-    "total-time", "request-time", "response-time",  "copy-time",       "preprocessing-time", "inference-time",
-    "queue-time", "server-time",  "transport-time", "processing-time", "gateway-time",       "backend-hop-time"};
+    "total-time",         "request-time",    "response-time", "copy-time",        "decode-time",
+    "preprocessing-time", "inference-time",  "queue-time",    "batching-time",    "server-time",
+    "transport-time",     "processing-time", "gateway-time",  "backend-hop-time", "batch-size"};
 inline constexpr const char* kReportStats[] = {"mean", "std", "p50", "p99", "cov"};
 
 }  // namespace edgeserve::bench

@@ -27,6 +27,9 @@ double metric_of(const RequestRecord& r, std::string_view name) {
   if (name == "inference-time") return r.inference_ms;
   if (name == "postprocessing-time") return r.postprocess_ms;
   if (name == "queue-time") return r.queue_ms;
+  if (name == "batching-time") return r.batching_ms;
+  if (name == "decode-time") return r.decode_ms;
+  if (name == "batch-size") return r.batch_size;
   if (name == "handling-time") return r.handling_ms;
   if (name == "server-time") return r.server_ms;
   if (name == "transport-time") return r.total_ms - r.server_ms;
@@ -93,6 +96,10 @@ nlohmann::json metric_table(const std::vector<const RequestRecord*>& records) {
     for (const auto* r : records) samples.push_back(metric_of(*r, name));
     table[name] = stats_json(metrics::summarize(samples));
   }
+  samples.clear();
+  for (const auto* r : records) samples.push_back(r->batch_size);
+  table[metrics::kBatchSize] = stats_json(metrics::summarize(samples));
+  table[metrics::kBatchSize]["unit"] = "requests";
   return table;
 }
 
@@ -203,8 +210,8 @@ core::Status write_results(const std::filesystem::path& dir, const BenchResult& 
     if (!csv) return {core::StatusCode::kInternal, fmt::format("cannot write {}", (dir / "requests.csv").string())};
     csv << "client,seq,request_id,status," << metrics::kCsvSentAt;
     for (const char* name : kTimeMetrics) csv << ',' << metrics::csv_column(name, metrics::kTimeUnit);
-    csv << ',' << metrics::kCsvCpuCumulative << ',' << metrics::kCsvRss << ',' << metrics::kCsvGpuMemory
-        << ",same-clock,priority,error\n";
+    csv << ',' << metrics::kBatchSize << ',' << metrics::kCsvCpuCumulative << ',' << metrics::kCsvRss << ','
+        << metrics::kCsvGpuMemory << ",same-clock,priority,error\n";
     auto num = [](double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : std::string(); };
     uint64_t first_send = std::numeric_limits<uint64_t>::max();
     for (const auto& r : result.records) first_send = std::min(first_send, r.start_ns);
@@ -212,7 +219,7 @@ core::Status write_results(const std::filesystem::path& dir, const BenchResult& 
       csv << r.client << ',' << r.seq << ',' << r.request_id << ',' << r.status << ','
           << num(static_cast<double>(r.start_ns - first_send) / 1e9);
       for (const char* name : kTimeMetrics) csv << ',' << num(metric_of(r, name));
-      csv << ',' << num(r.server_cpu_ms) << ',' << num(r.server_rss_mb) << ','
+      csv << ',' << num(r.batch_size) << ',' << num(r.server_cpu_ms) << ',' << num(r.server_rss_mb) << ','
           << num(r.gpu_mem_mb > 0 ? r.gpu_mem_mb : std::numeric_limits<double>::quiet_NaN()) << ','
           << (r.same_clock ? 1 : 0) << ',' << static_cast<int>(r.priority) << ',' << csv_field(r.error) << '\n';
     }
@@ -247,7 +254,7 @@ std::string format_table(const nlohmann::json& s) {
     if (m["count"].get<size_t>() == 0) {
       // Metrics only some links have (ucx, a gateway) are left out rather than shown empty.
       const std::string_view n = name;
-      if (n != "request-post-time" && n != "gateway-time" && n != "backend-hop-time")
+      if (n != "request-post-time" && n != "gateway-time" && n != "backend-hop-time" && n != "decode-time")
         out += fmt::format("{:<20}{:>10}\n", name, "n/a");
       continue;
     }
@@ -258,6 +265,11 @@ std::string format_table(const nlohmann::json& s) {
                        fmt::format("{:.3f}{}", m["p99"].get<double>(), few ? "*" : ""), m["max"].get<double>(),
                        m["cov"].get<double>());
   }
+  if (const auto& b = s["metrics"][metrics::kBatchSize];
+      b.is_object() && b["count"].get<size_t>() > 0 && b["max"].get<double>() > 1)
+    out += fmt::format("{:<20}{:>10.2f}{:>10.0f}{:>10.0f}{:>10.0f}{:>10.0f}\n", "batch-size (requests)",
+                       b["mean"].get<double>(), b["p50"].get<double>(), b["p90"].get<double>(), b["p99"].get<double>(),
+                       b["max"].get<double>());
   if (few_samples)
     out += fmt::format("* p99 from fewer than {} samples: read it as an estimate near the max\n",
                        metrics::kMinSamplesForP99);

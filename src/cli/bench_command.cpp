@@ -33,6 +33,7 @@ struct BenchFlags {
   std::string input = "raw";
   std::string image;
   std::string image_size = "640x480";
+  int jpeg_quality = 90;
   std::string input_shape;
   std::string repo = kDefaultRepo;
   std::string device = "cpu";
@@ -104,12 +105,14 @@ core::Result<bench::Input> make_input(const BenchFlags& f) {
     if (!spec.ok()) return spec.status();
     return bench::preprocessed_tensor(spec->shape, spec->dtype);
   }
+  if (f.input == "jpeg" && !f.image.empty()) return bench::jpeg_input(f.image, f.jpeg_quality);
   if (!f.image.empty()) return bench::load_image(f.image);
   int w = 0, h = 0;
   if (std::sscanf(f.image_size.c_str(), "%dx%d", &w, &h) != 2 || w <= 0 || h <= 0 || w > engine::kMaxRawImageSide ||
       h > engine::kMaxRawImageSide)
     return core::Status(core::StatusCode::kBadShape,
                         fmt::format("--image-size must be WIDTHxHEIGHT, each 1..{}", engine::kMaxRawImageSide));
+  if (f.input == "jpeg") return bench::encode_jpeg(bench::synthetic_image(w, h), f.jpeg_quality);
   return bench::synthetic_image(w, h);
 }
 
@@ -158,7 +161,8 @@ int run_bench_command(BenchFlags& f) {
             f.options.requests, f.options.warmup, f.options.model, f.options.target, input->description);
   // On a GPU, `local` is the paper's lower bound: the input already sits in device memory.
   std::unique_ptr<engine::DeviceBytes> device_input;
-  if (models && f.device != "cpu" && !f.local_input_on_host) {
+  // A JPEG stays on the host: the server decodes it from host memory.
+  if (models && f.device != "cpu" && !f.local_input_on_host && input->kind != core::InputKind::kJpeg) {
     auto copied = models->find(f.options.model)->copy_to_device(input->bytes);
     if (!copied.ok()) {
       log->error("{}", user_text(copied.status()));
@@ -226,7 +230,9 @@ Command add_bench_command(CLI::App& app) {
       "  edgeserve bench --target local --model tiny --out results/local\n"
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --clients 4 --requests 1000 \\\n"
       "      --input preprocessed --out results/tcp4\n"
-      "  edgeserve bench --target ucx://127.0.0.1:6000 --model resnet50 --out results/rdma");
+      "  edgeserve bench --target ucx://127.0.0.1:6000 --model resnet50 --out results/rdma\n"
+      "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --input jpeg --jpeg-quality 90 --out "
+      "results/jpeg");
   cmd->add_option("--target", f->options.target,
                   "tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH of a server, or local (in-process, from --repo); a "
                   "comma list of "
@@ -248,10 +254,18 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--input", f->input,
-                  "raw (uint8 image, preprocessed by the server) or preprocessed (model input tensor)")
-      ->check(CLI::IsMember({"raw", "preprocessed"}))
+                  "raw (uint8 image, preprocessed by the server), jpeg (the image as a JPEG, decoded then "
+                  "preprocessed by the server: --image, or the synthetic frame encoded at --jpeg-quality) or "
+                  "preprocessed (model input tensor)")
+      ->check(CLI::IsMember({"raw", "jpeg", "preprocessed"}))
       ->capture_default_str();
-  cmd->add_option("--image", f->image, "Image file (JPEG/PNG/BMP/...) to send as raw input")->check(CLI::ExistingFile);
+  cmd->add_option("--image", f->image,
+                  "Image file (JPEG/PNG/BMP/...) to send as raw input (decoded here), or with --input jpeg as a JPEG "
+                  "(a JPEG file byte for byte, another format encoded at --jpeg-quality)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--jpeg-quality", f->jpeg_quality, "--input jpeg: JPEG quality of encoded frames, 1..100")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   cmd->add_option("--image-size", f->image_size, "Synthetic raw frame WIDTHxHEIGHT when no --image is given")
       ->capture_default_str();
   cmd->add_option("--input-shape", f->input_shape,

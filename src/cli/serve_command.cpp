@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <csignal>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/limit_flags.h"
@@ -45,6 +46,8 @@ struct ServeFlags {
   std::string curve_key;
   std::string curve_clients;
   std::string landing = "host";
+  std::optional<int> max_batch_size;
+  std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
 };
 
 int run_serve(ServeFlags& f) {
@@ -60,8 +63,11 @@ int run_serve(ServeFlags& f) {
         "serve", "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads");
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
-  auto models = server::ModelRepository::load(f.repo, split_list(f.models),
-                                              {f.device, f.workers, !f.no_cuda_graphs, f.reply_buffers});
+  engine::EngineOptions engine_options{f.device, f.workers, !f.no_cuda_graphs, f.reply_buffers};
+  engine_options.max_batch_size = f.max_batch_size;
+  engine_options.max_queue_delay_us = f.max_queue_delay_us;
+  engine_options.latency_budget_us = f.latency_budget_us;
+  auto models = server::ModelRepository::load(f.repo, split_list(f.models), engine_options);
   if (!models.ok()) {
     log->error("{}", user_text(models.status()));
     return kExitUsage;
@@ -117,7 +123,8 @@ Command add_serve_command(CLI::App& app) {
       "Examples:\n"
       "  edgeserve serve --repo models --models resnet50,tiny --listen tcp://0.0.0.0:5555 --workers 4\n"
       "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients\n"
-      "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR");
+      "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR\n"
+      "  edgeserve serve --device cuda:0 --workers 2 --policy pool --max-batch-size 32 --max-queue-delay-us 2000");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();
   cmd->add_option("--models", flags->models,
@@ -171,11 +178,25 @@ Command add_serve_command(CLI::App& app) {
                   "GDR; needs --device cuda:N and a CUDA-aware UCX)")
       ->check(CLI::IsMember({"host", "cuda"}))
       ->capture_default_str();
+  cmd->add_option(
+         "--max-batch-size", flags->max_batch_size,
+         "Dynamic batching, every model (overrides the manifest's \"batching\"): the largest batch, 1..32; "
+         "1 turns batching off. A model whose batch dimension is fixed at 1 says so at load and runs unbatched")
+      ->check(CLI::Range(1, 32));
+  cmd->add_option("--max-queue-delay-us", flags->max_queue_delay_us,
+                  "Dynamic batching: how long a batch may wait for more requests after its oldest arrived (a lone "
+                  "request at low load never waits)")
+      ->check(CLI::Range(0, 10'000'000));
+  cmd->add_option("--latency-budget-us", flags->latency_budget_us,
+                  "Dynamic batching: close a batch early enough that its oldest request is answered within this "
+                  "budget, by the measured run time of a batch of its size (0: no budget)")
+      ->check(CLI::Range(0, 100'000'000));
   cmd->add_flag("--no-cuda-graphs", flags->no_cuda_graphs,
                 "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");
   cmd->add_option("--reply-buffers", flags->reply_buffers,
                   "Reply blocks per model, made at load (pinned on a GPU), each as large as its largest float32 "
-                  "answer; 0: 2 x workers + 2. When all are out, a reply allocates its own memory (logged)")
+                  "answer; 0: 2 x workers + 2, plus the max batch size for a model that batches. When all are out, "
+                  "a reply allocates its own memory (logged)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   cmd->add_option("--max-payload-mb", flags->max_payload_mb,

@@ -24,12 +24,15 @@ static_assert(kReqReserved + 10 == kRequestHeaderBytes);
 
 // Response header layout.
 constexpr size_t kRespMagic = 0, kRespVersion = 4, kRespHeaderBytes = 6, kRespId = 8, kRespStatus = 16,
-                 kRespNOutputs = 18, kRespTimings = 24, kRespPayload = 136, kRespOutputs = 144, kOutputDescBytes = 72,
+                 kRespNOutputs = 18, kRespTimings = 24, kRespPayload = 160, kRespOutputs = 168, kOutputDescBytes = 72,
                  kRespErrorLen = kRespOutputs + kMaxOutputs * kOutputDescBytes, kRespError = kRespErrorLen + 2;
 constexpr size_t kRespPostprocessNs = 960;
-// The timings block of wire version 2 is every ServerTimings field before postprocess_ns, which lives at the end.
+// The timings block is every ServerTimings field before postprocess_ns (version 2's fields, then batching_ns,
+// batch_size, decode_ns); postprocess_ns lives at the end, after the error text.
 constexpr size_t kRespTimingsBytes = offsetof(ServerTimings, postprocess_ns);
 static_assert(kRespTimings + kRespTimingsBytes == kRespPayload);
+static_assert(kRespTimingsBytes == 17 * 8);
+static_assert(kRespError == 746 && kMaxErrorBytes == 214);
 static_assert(kRespError + kMaxErrorBytes == kRespPostprocessNs);
 static_assert(kRespPostprocessNs + 8 == kResponseHeaderBytes);
 static_assert(sizeof(ServerTimings) == kRespTimingsBytes + 8);
@@ -106,6 +109,8 @@ const char* to_string(InputKind kind) {
       return "raw";
     case InputKind::kPreprocessed:
       return "preprocessed";
+    case InputKind::kJpeg:
+      return "jpeg";
   }
   return "unknown";
 }
@@ -138,9 +143,10 @@ Result<RequestHeader> decode_request_header(std::span<const std::byte> bytes) {
   h.request_id = get<uint64_t>(b, kReqId);
   h.client_id = get<uint32_t>(b, kReqClient);
   const auto kind = get<uint8_t>(b, kReqKind);
-  if (kind != static_cast<uint8_t>(InputKind::kRaw) && kind != static_cast<uint8_t>(InputKind::kPreprocessed))
+  if (kind != static_cast<uint8_t>(InputKind::kRaw) && kind != static_cast<uint8_t>(InputKind::kPreprocessed) &&
+      kind != static_cast<uint8_t>(InputKind::kJpeg))
     return Status(StatusCode::kBadInputKind,
-                  fmt::format("input kind {} is neither raw (1) nor preprocessed (2)", kind));
+                  fmt::format("input kind {} is not raw (1), preprocessed (2) or jpeg (3)", kind));
   h.input_kind = static_cast<InputKind>(kind);
   const auto dtype = get<uint8_t>(b, kReqDtype);
   if (!is_known_dtype(dtype)) return Status(StatusCode::kBadDtype, fmt::format("unknown dtype code {}", dtype));

@@ -20,19 +20,21 @@ namespace edgeserve::core {
 
 inline constexpr uint32_t kRequestMagic = 0x51525345;   // "ESRQ" in memory order
 inline constexpr uint32_t kResponseMagic = 0x53525345;  // "ESRS"
-// 2: gateway timings in the response (error text 254 → 238). 3: the request's output choice (appended at 160),
-// the response's postprocessing time (appended at 960); every older field keeps its offset.
+// 2: gateway timings in the response (error text 254 → 238). 3: the request's output choice (appended at 160);
+// the response's timings gain batching time, batch size and decode time (the error text shrinks 238 → 214 to make
+// room, so outputs and error move by 24 bytes) and postprocessing time (appended at 960); JPEG input (kind 3).
 inline constexpr uint16_t kWireVersion = 3;
 inline constexpr size_t kRequestHeaderBytes = 176;
 inline constexpr size_t kResponseHeaderBytes = 968;
 inline constexpr size_t kMaxModelNameBytes = 55;  // + NUL in a 56-byte field
 inline constexpr size_t kMaxOutputs = 8;
-inline constexpr size_t kMaxErrorBytes = 238;
+inline constexpr size_t kMaxErrorBytes = 214;
 
 // Wire-visible values: never renumber.
 enum class InputKind : uint8_t {
   kRaw = 1,           // uint8 HWC image of any size; the server preprocesses it
   kPreprocessed = 2,  // the model's input tensor exactly
+  kJpeg = 3,  // a JPEG file's bytes (dtype uint8, shape [bytes]); the server decodes it to raw, then preprocesses
 };
 const char* to_string(InputKind kind);
 
@@ -85,7 +87,12 @@ struct ServerTimings {
   // Set by a gateway on the way back (0 on a direct connection):
   uint64_t gateway_ns = 0;  // gateway receipt → its reply hand-off (the backend hop included)
   uint64_t backend_ns = 0;  // gateway: request handed to the backend → backend's reply in hand
-  // Wire version 3, carried after the error text (kept last so the fields above keep their offsets):
+  // Wire version 3. Dynamic batching: the part of queue_ns spent waiting for the batch to fill, and the batch's
+  // size (1 unbatched).
+  uint64_t batching_ns = 0;
+  uint64_t batch_size = 0;
+  uint64_t decode_ns = 0;  // JPEG → pixels (0 for other input)
+  // Carried after the error text (kept last so the fields above sit in one block):
   uint64_t postprocess_ns = 0;  // dtype conversion, argmax, topk of the outputs
 };
 

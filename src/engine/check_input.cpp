@@ -21,6 +21,13 @@ core::Status check_input(const ModelSpec& spec, const InferenceInput& input) {
   if (!spec.preprocess.enabled)
     return {StatusCode::kBadInputKind,
             fmt::format("model '{}' has no preprocessing: send its input tensor (preprocessed)", spec.name)};
+  if (input.kind == core::InputKind::kJpeg) {
+    // The frame's size is known only once its header is read (by the engine, which also checks it).
+    if (input.dtype != core::DType::kUInt8 || input.shape.rank() != 1)
+      return {StatusCode::kBadShape, fmt::format("JPEG input is the file's bytes, uint8 [bytes]; got {} {}",
+                                                 core::to_string(input.dtype), input.shape.to_string())};
+    return {};
+  }
   if (input.dtype != core::DType::kUInt8)
     return {StatusCode::kBadDtype, fmt::format("raw images are uint8, got {}", core::to_string(input.dtype))};
   const auto& s = input.shape;

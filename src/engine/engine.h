@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -42,8 +43,9 @@ struct RunContext {
 
 struct StageDurations {
   uint64_t copy_ns = 0;
+  uint64_t decode_ns = 0;  // JPEG → pixels
   uint64_t preprocess_ns = 0;
-  uint64_t inference_ns = 0;
+  uint64_t inference_ns = 0;    // in a batch: the batch's forward pass, which every request of it waited for
   uint64_t postprocess_ns = 0;  // dtype conversion, argmax, topk (0 when the outputs leave as the model made them)
 };
 
@@ -54,6 +56,16 @@ struct InferenceOutput {
   std::unique_ptr<core::MemoryBuffer> payload;
   uint8_t n_outputs = 0;
   std::array<core::OutputDesc, core::kMaxOutputs> outputs{};
+};
+
+// One request of a batch: its input, what it asked back (each request of a batch keeps its own output choice),
+// what it got, and what became of it. A failed request (a corrupt JPEG) fails alone: the others still run.
+struct BatchItem {
+  InferenceInput input;
+  const ResolvedOutputs* outputs = nullptr;  // resolved against spec(); outlives the run
+  InferenceOutput out;
+  StageDurations durations;
+  core::Status status;
 };
 
 inline constexpr int64_t kMaxRawImageSide = 8192;
@@ -85,6 +97,14 @@ class Engine {
   // check_input.
   virtual core::Status run(const InferenceInput& input, const ResolvedOutputs& outputs, InferenceOutput& out,
                            StageDurations& durations, const RunContext& context) = 0;
+  // The largest batch run_batch takes: the manifest's (or serve's) max_batch_size, or 1 when the model's batch
+  // dimension is fixed (found at load, and said in the log).
+  virtual int max_batch() const { return 1; }
+  // Runs up to max_batch() requests as one forward pass, then each request's own postprocessing, setting each
+  // item's output, status and durations. The default runs them one by one.
+  virtual void run_batch(std::span<BatchItem> items, const RunContext& context) {
+    for (auto& item : items) item.status = run(item.input, *item.outputs, item.out, item.durations, context);
+  }
 };
 
 struct EngineOptions {
@@ -94,6 +114,9 @@ struct EngineOptions {
   // Reply blocks made at load (pinned on a GPU), each as large as the model's largest answer; 0: 2 per lane + 2.
   // When all are out, a reply allocates its own memory (logged): see core/buffer_pool.h.
   int reply_buffers = 0;
+  // Overrides of the manifest's batching (serve flags); unset fields keep the manifest's values.
+  std::optional<int> max_batch_size;
+  std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
 };
 
 // Loads a TorchScript model once, on the CPU or (in builds with CUDA) a GPU. The engine files are the

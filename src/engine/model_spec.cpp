@@ -54,6 +54,23 @@ core::DType parse_dtype_field(const json& j) {
   return *dtype;
 }
 
+uint64_t parse_count(const json& j, const char* field, uint64_t max) {
+  if (!j.contains(field)) return 0;
+  const json& v = j.at(field);
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || static_cast<uint64_t>(v.get<int64_t>()) > max)
+    throw std::runtime_error(fmt::format("batching.{} must be an integer 0..{}, got {}", field, max, v.dump()));
+  return static_cast<uint64_t>(v.get<int64_t>());
+}
+
+BatchingSpec parse_batching(const json& j) {
+  if (!j.is_object()) throw std::runtime_error("batching must be an object");
+  BatchingSpec b;
+  b.max_batch_size = static_cast<int>(std::max<uint64_t>(1, parse_count(j, "max_batch_size", kMaxBatchSize)));
+  b.max_queue_delay_us = parse_count(j, "max_queue_delay_us", 10'000'000);
+  b.latency_budget_us = parse_count(j, "latency_budget_us", 100'000'000);
+  return b;
+}
+
 // "reply": {"outputs": ["out"], "dtype": "float32" | "float16" | "native", "postprocess": "none" | "argmax" |
 // "topk", "k": 5} — every key optional.
 void parse_reply(const json& r, ModelSpec& spec) {
@@ -116,6 +133,7 @@ ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
     }
   }
   spec.channels_last = m.value("memory_format", "contiguous") == "channels_last";
+  if (m.contains("batching")) spec.batching = parse_batching(m.at("batching"));
   if (m.contains("outputs")) {
     for (const auto& o : m.at("outputs")) {
       core::TensorSpec t;

@@ -22,6 +22,16 @@ struct PreprocessSpec {
   std::array<float, 3> std{0.229f, 0.224f, 0.225f};
 };
 
+// Dynamic batching (manifest "batching", overridden by `serve` flags). A batch closes when it holds
+// max_batch_size requests, when its oldest request has waited max_queue_delay_us, when the oldest would miss
+// latency_budget_us by the time a batch of this size takes to run, or at once when the queue is idle.
+inline constexpr int kMaxBatchSize = 32;  // the largest CUDA graph bucket
+struct BatchingSpec {
+  int max_batch_size = 1;  // 1: no batching
+  uint64_t max_queue_delay_us = 0;
+  uint64_t latency_budget_us = 0;  // 0: none
+};
+
 struct ModelSpec {
   std::string name;
   std::filesystem::path file;  // absolute, resolved against the manifest's folder
@@ -30,6 +40,7 @@ struct ModelSpec {
   PreprocessSpec preprocess;
   std::vector<core::TensorSpec> outputs;  // empty until known: the engine fills it from a warm-up pass
   bool channels_last = false;             // the model was exported for NHWC ("memory_format": "channels_last")
+  BatchingSpec batching;
   // The manifest's "reply": what a request that leaves its output choice open gets (engine/output_choice.h).
   core::OutputChoice reply;
 

@@ -9,8 +9,8 @@ namespace edgeserve::metrics {
 
 // Per-request stage times, in milliseconds, in table order.
 inline constexpr const char* kTimeMetrics[] = {
-    "total-time",     "request-time",        "response-time", "copy-time",       "preprocessing-time",
-    "inference-time", "postprocessing-time", "queue-time",    "handling-time",   "server-time",
+    "total-time",     "request-time",        "response-time", "copy-time",       "decode-time",   "preprocessing-time",
+    "inference-time", "postprocessing-time", "queue-time",    "batching-time",   "handling-time", "server-time",
     "transport-time", "request-post-time",   "gateway-time",  "backend-hop-time"};
 inline constexpr std::string_view kTimeUnit = "ms";
 
@@ -33,6 +33,10 @@ inline constexpr const char* kCsvGpuMemory = "memory-usage-gpu-mb";  // empty wh
 inline std::string csv_column(std::string_view metric, std::string_view unit) {
   return std::string(metric) + "-" + std::string(unit);
 }
+
+// Dynamic batching: how many requests ran in the request's forward pass (1 unbatched). Not a time: requests.csv
+// has it as a plain column, summary.json its mean and percentiles.
+inline constexpr const char* kBatchSize = "batch-size";
 
 // A percentile from fewer samples than this is flagged: p99 of 20 samples is the second-largest value.
 inline constexpr size_t kMinSamplesForP99 = 100;

@@ -15,6 +15,8 @@
 
 namespace edgeserve::server {
 
+struct Batch;
+
 // A request that passed admission, waiting for (or holding) a worker.
 struct Job {
   std::unique_ptr<transport::Delivery> owned;  // set when the job was queued; null when run inline
@@ -40,6 +42,9 @@ class Pipeline final : public transport::RequestHandler {
   // Runs the stages on the given lane and replies (a result or an error). Safe from several threads at
   // once, each on its own lane.
   void execute(Job& job, const engine::RunContext& context);
+  // Runs a batch (jobs of one model, see Scheduler) as one forward pass and replies to each job: its own stage
+  // times, or its own error (a bad job fails alone). Returns how long the engine took (for the latency budget).
+  uint64_t execute_batch(Batch& batch);
   // Replies with `status` to a request that will not be executed (overload, shutdown).
   void reject(Job& job, const core::Status& status);
   // admit + execute on the calling thread: the `local` transport. Runs on lane (client id mod lanes), so
@@ -51,6 +56,9 @@ class Pipeline final : public transport::RequestHandler {
 
  private:
   core::ServerTimings base_timings(const transport::Delivery& delivery) const;
+  // Sends `out` (its payload handed to the transport) with the job's stage times.
+  void reply_result(Job& job, engine::InferenceOutput& out, const engine::StageDurations& stages, uint64_t started_ns,
+                    uint64_t batching_ns, size_t batch_size);
   void reply_error(transport::Delivery& delivery, uint64_t request_id, const core::Status& status);
 
   const ModelRepository& models_;

@@ -61,11 +61,15 @@ core::Status Server::run() {
   std::vector<std::jthread> workers;
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
     workers.emplace_back([&s, i] {
-      while (auto scheduled = s.scheduler.pop(i)) {
-        const bool priority = scheduled->job.header.priority > 0;
-        s.gate.enter(priority);  // the time held counts as queue-time: execute() starts the clock after it
-        s.pipeline.execute(scheduled->job, scheduled->context);
+      Batch batch;
+      while (s.scheduler.pop_batch(i, batch)) {
+        // A batch is priority work when any of its jobs is (a priority arrival closes a batch, so it rides along
+        // with at most the jobs already waiting).
+        const bool priority = Scheduler::has_priority(batch);
+        s.gate.enter(priority);  // the time held counts as queue-time: execute_batch() starts the clock after it
+        const uint64_t ran_ns = s.pipeline.execute_batch(batch);
         s.gate.leave(priority);
+        s.scheduler.batch_ran(batch, ran_ns);
       }
     });
 

@@ -70,7 +70,8 @@ void expect_well_formed(const BenchRun& run, uint64_t requests) {
   ASSERT_EQ(run.csv_lines.size(), requests + 1) << "header + one row per request";
   EXPECT_EQ(run.csv_lines[0].rfind(
                 "client,seq,request_id,status,sent-at-s,total-time-ms,request-time-ms,response-time-ms,"
-                "copy-time-ms,preprocessing-time-ms,inference-time-ms,postprocessing-time-ms,queue-time-ms",
+                "copy-time-ms,decode-time-ms,preprocessing-time-ms,inference-time-ms,postprocessing-time-ms,"
+                "queue-time-ms,batching-time-ms",
                 0),
             0u)
       << run.csv_lines[0];

@@ -54,7 +54,7 @@ TEST(Experiment, RefusesMistakesWithFileLineAndReason) {
       {"[experiment]\nname = \"x\"\n[run]\nrequest = 3\n", ":4:1: unknown key 'request' in [run]"},
       {"[experiment]\nname = \"x\"\n[grid]\nclients = [0]\n", ":4:12: 'clients' must be in 1..4096, not 0"},
       {"[experiment]\nname = \"x\"\n[grid]\ntransport = [\"gdr/tcp\"]\n", ":4:14: transport 'gdr/tcp'"},
-      {"[experiment]\nname = \"x\"\n[grid]\ninput = [\"jpeg\"]\n", ":4:10: 'input' has 'jpeg'"},
+      {"[experiment]\nname = \"x\"\n[grid]\ninput = [\"png\"]\n", ":4:10: 'input' has 'png'"},
       {"[experiment]\nname = \"x\"\n[[plot]]\nfigure = \"1\"\nkind = \"pie\"\nx = \"clients\"\n",
        ":5:8: [[plot]] 'kind'"},
       {"[experiment]\nname = \"x\"\n[[plot]]\nfigure = \"1\"\nkind = \"bars\"\nx = \"colour\"\n",

@@ -49,6 +49,24 @@ TEST(Wire, RequestRoundTrip) {
   EXPECT_EQ(d->model, "resnet50");
 }
 
+// A JPEG (kind 3, uint8 [bytes]) travels with an output choice in the same version-3 header.
+TEST(Wire, JpegInputWithAnOutputChoiceRoundTrips) {
+  auto h = valid_request();
+  h.input_kind = InputKind::kJpeg;
+  h.dtype = DType::kUInt8;
+  h.shape = TensorShape{5000};
+  h.payload_bytes = 5000;
+  h.output.postprocess = Postprocess::kArgmax;
+  const auto b = encoded(h);
+  EXPECT_EQ(static_cast<uint8_t>(b[20]), 3);
+  auto d = decode_request_header(b);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->input_kind, InputKind::kJpeg);
+  EXPECT_EQ(d->shape, h.shape);
+  EXPECT_EQ(d->output.postprocess, Postprocess::kArgmax);
+  EXPECT_STREQ(to_string(InputKind::kJpeg), "jpeg");
+}
+
 TEST(Wire, OutputChoiceRoundTripsAndOldFieldsKeepTheirOffsets) {
   auto h = valid_request();
   h.output.select = 0b101;
@@ -178,6 +196,9 @@ TEST(Wire, ResponseRoundTripWithOutputsAndError) {
   h.timings.clock_domain = 77;
   h.timings.server_rss_bytes = 1 << 30;
   h.timings.backend_ns = 11;
+  h.timings.batching_ns = 12;
+  h.timings.batch_size = 13;
+  h.timings.decode_ns = 14;
   h.timings.postprocess_ns = 6;
   ResponseHeaderBytes b;
   encode(h, b);
@@ -189,8 +210,23 @@ TEST(Wire, ResponseRoundTripWithOutputsAndError) {
   EXPECT_EQ(d->timings.inference_ns, 5u);
   EXPECT_EQ(d->timings.clock_domain, 77u);
   EXPECT_EQ(d->timings.backend_ns, 11u);
+  EXPECT_EQ(d->timings.batching_ns, 12u);
+  EXPECT_EQ(d->timings.batch_size, 13u);
+  EXPECT_EQ(d->timings.decode_ns, 14u);
   EXPECT_EQ(d->timings.postprocess_ns, 6u);  // version 3: after the error text
   EXPECT_EQ(d->payload_bytes, h.payload_bytes);
+  // Version 3's layout: batching, batch size and decode time end the timings block (payload bytes at 160, the
+  // outputs at 168), the error text shrank to 214 bytes to make room, postprocessing time sits at 960.
+  uint64_t at = 0;
+  std::memcpy(&at, b.data() + 24 + 14 * 8, 8);
+  EXPECT_EQ(at, 12u);
+  std::memcpy(&at, b.data() + 24 + 16 * 8, 8);
+  EXPECT_EQ(at, 14u);
+  std::memcpy(&at, b.data() + 160, 8);
+  EXPECT_EQ(at, h.payload_bytes);
+  std::memcpy(&at, b.data() + 960, 8);
+  EXPECT_EQ(at, 6u);
+  static_assert(kMaxErrorBytes == 214 && kResponseHeaderBytes == 968);
 
   auto e = error_response(9, Status(StatusCode::kUnknownModel, std::string(1000, 'x')));
   encode(e, b);
