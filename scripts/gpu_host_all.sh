@@ -8,7 +8,11 @@
 #   scripts/gpu_host_all.sh             # on the GPU host
 #   SWEEPS="experiments/fig05_06_resnet50_transports.toml" scripts/gpu_host_all.sh   # only some figures
 #   TESTS=0 MODELS=resnet50,yolov4 SWEEPS=... scripts/gpu_host_all.sh   # no test suite; only these models
-#   (FP32=0: only their fp16 channels-last variants)
+#   (FP32=0: only their fp16 channels-last variants; MODELS_FP16=LIST: fp16 variants of these only, MODELS by
+#   default; MODELS_FP16=none: no fp16 export)
+#   On a 2-GPU host: SWEEPS runs on cuda:0 while SWEEPS_1 runs on cuda:1 (`sweep --device cuda:1`), each file's
+#   points one after another on its own GPU; SWEEPS_LAST runs after both (files that use both GPUs: scaleout).
+#   SWEEPS="" runs no sweep (unset: the paper's figures).
 #   (OUT=DIR: where the sweeps write, results/study by default; EDGESERVE_GIT_COMMIT=SHA names the commit of a
 #   tree copied without its history)
 # A sweep that stops half-way resumes where it stopped when run again (points with results are skipped).
@@ -41,15 +45,30 @@ python=${EDGESERVE_PYTHON:-python3}
 models=build/cuda/gpu-models
 out=${OUT:-results/study}
 [[ ${FP32:-1} == 0 ]] || step export-models "$python" tools/export_models.py --models "${MODELS:-paper}" --out "$models"
-step export-models-fp16 "$python" tools/export_models.py --models "${MODELS:-paper}" --out "$models" --device cuda \
-  --half --channels-last
+fp16_models=${MODELS_FP16:-${MODELS:-paper}}
+[[ $fp16_models == none ]] || step export-models-fp16 "$python" tools/export_models.py --models "$fp16_models" \
+  --out "$models" --device cuda --half --channels-last
 nvidia-smi -L >"$log_dir/gpus.txt" 2>&1 || true
 mkdir -p "$out"
 # Plain cudaMemcpy of ResNet50's request and response sizes: the reference for copy-time.
 step memcpy-probe bash -c "build/cuda/edgeserve_memcpy_probe 602112 921600 4000 >'$out/memcpy_probe.json'"
-for file in ${SWEEPS:-experiments/fig*.toml experiments/models_inference.toml experiments/openloop_slo.toml}; do
-  step "sweep-$(basename "$file" .toml)" build/cuda/src/edgeserve sweep "$file" --out "$out" --repo "$models"
-done
+sweep_list() {  # sweep_list DEVICE FILE...: one file after another on DEVICE (empty: the file's own device)
+  local device=$1
+  shift
+  for file in "$@"; do
+    step "sweep-$(basename "$file" .toml)" build/cuda/src/edgeserve sweep "$file" --out "$out" --repo "$models" \
+      ${device:+--device "$device"}
+  done
+  return $status
+}
+second_gpu=
+if [[ -n ${SWEEPS_1:-} ]]; then
+  sweep_list cuda:1 $SWEEPS_1 &
+  second_gpu=$!
+fi
+sweep_list "" ${SWEEPS-experiments/fig*.toml experiments/models_inference.toml experiments/openloop_slo.toml}
+if [[ -n $second_gpu ]]; then wait "$second_gpu" || status=1; fi
+sweep_list "" ${SWEEPS_LAST:-}
 step report build/cuda/src/edgeserve report "$out"
 [[ -f $out/report/README.md ]] && cat "$out/report/README.md"
 exit $status
