@@ -208,5 +208,26 @@ TEST(LargeReply, ServerMemoryStaysFlatOverHundredsOfSixteenMibReplies) {
   }
 }
 
+// A rendezvous reply's receive request belongs to the client until it frees it. One kept per reply drains UCX's
+// request pool; UCX names each one at the worker's end ("was not returned to mpool ucp_requests").
+TEST(LargeReply, UcxClientGivesEachReplysReceiveRequestBack) {
+  auto server = tcp_and_ucx_server();
+  std::string ucx_endpoint;
+  for (const auto& endpoint : server.endpoints())
+    if (endpoint.starts_with("ucx://")) ucx_endpoint = endpoint;
+  ASSERT_FALSE(ucx_endpoint.empty()) << server.log_tail();
+  auto c = transport::connect(ucx_endpoint);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  const Input in = random_input(bigout_spec(), 1);
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(call(*c.value(), in, i + 1).size(), kOutBytes + 4 * 64 * 64 * sizeof(float));
+  fflush(stdout);
+  ::testing::internal::CaptureStdout();  // UCX logs to stdout unless UCX_LOG_FILE says otherwise
+  ::testing::internal::CaptureStderr();
+  c.value().reset();  // destroys the connection's UCX worker, which reports what was never returned
+  fflush(stdout);
+  const std::string log = ::testing::internal::GetCapturedStdout() + ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log.find("not returned to mpool"), std::string::npos) << log.substr(0, 2000);
+}
+
 }  // namespace
 }  // namespace edgeserve

@@ -82,6 +82,7 @@ class UcxConnection final : public ClientConnection {
     const bool finished = progress_until(
         *worker_, [this] { return (send_done_ && reply_done_) || ep_failed_; }, deadline, spin_time());
     release_send_request();
+    release_recv_request();
     if (ep_failed_ && !reply_done_) {
       const ucs_status_t why = ep_error_;
       drop_endpoint(/*force=*/true);
@@ -193,6 +194,14 @@ class UcxConnection final : public ClientConnection {
       ucp_request_free(recv_request_);
       recv_request_ = nullptr;
     }
+  }
+
+  // A rendezvous reply's receive request is ours to free once it completed (its callback does not free it); one
+  // kept per reply would drain UCX's request pool.
+  void release_recv_request() {
+    if (!recv_request_ || ucp_request_check_status(recv_request_) == UCS_INPROGRESS) return;
+    ucp_request_free(recv_request_);
+    recv_request_ = nullptr;
   }
 
   void release_send_request() {
