@@ -27,11 +27,8 @@ struct BenchRun {
 };
 
 BenchRun run_bench(const TempDir& dir, std::vector<std::string> args) {
-  std::vector<std::string> argv{
-      testing::edgeserve_binary(),   "bench",        "--repo", testing::test_models_dir().string(), "--out",
-      (dir.path() / "out").string(), "--no-progress"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess p(argv, dir.path() / "bench.log");
+  args.insert(args.begin(), {"--out", (dir.path() / "out").string(), "--no-progress"});
+  ChildProcess p(testing::bench_argv(args), dir.path() / "bench.log");
   BenchRun run;
   auto code = p.wait(300s);
   run.exit_code = code ? *code : -1;
@@ -182,20 +179,8 @@ TEST(BenchProcess, OpenLoopRateProducesResults) {
 // Ctrl-C keeps what was measured: results are written and the exit code says it was interrupted.
 TEST(BenchProcess, InterruptWritesWhatWasMeasured) {
   TempDir dir;
-  std::vector<std::string> argv{testing::edgeserve_binary(),
-                                "bench",
-                                "--repo",
-                                testing::test_models_dir().string(),
-                                "--out",
-                                (dir.path() / "out").string(),
-                                "--target",
-                                "local",
-                                "--model",
-                                "tiny",
-                                "--requests",
-                                "10000000",
-                                "--intra-op-threads",
-                                "1"};
+  const auto argv = testing::bench_argv({"--out", (dir.path() / "out").string(), "--target", "local", "--model", "tiny",
+                                         "--requests", "10000000", "--intra-op-threads", "1"});
   ChildProcess p(argv, dir.path() / "bench.log");
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (p.log().find(" req/s") == std::string::npos && std::chrono::steady_clock::now() < deadline && !p.wait(0ms))

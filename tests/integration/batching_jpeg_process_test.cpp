@@ -18,17 +18,8 @@ using namespace std::chrono_literals;
 using testing::TempDir;
 
 nlohmann::json bench_summary(const TempDir& dir, std::vector<std::string> args) {
-  std::vector<std::string> argv{testing::edgeserve_binary(),
-                                "bench",
-                                "--repo",
-                                testing::test_models_dir().string(),
-                                "--out",
-                                (dir.path() / "out").string(),
-                                "--no-progress",
-                                "--model",
-                                "tiny"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  testing::ChildProcess bench(argv, dir.path() / "bench.log");
+  args.insert(args.begin(), {"--out", (dir.path() / "out").string(), "--no-progress", "--model", "tiny"});
+  testing::ChildProcess bench(testing::bench_argv(args), dir.path() / "bench.log");
   const auto code = bench.wait(300s);
   EXPECT_EQ(code.value_or(-1), 0) << bench.log_tail();
   std::ifstream js(dir.path() / "out" / "summary.json");

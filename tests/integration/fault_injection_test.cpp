@@ -36,28 +36,11 @@ TEST(FaultInjection, ServerKilledMidRunEndsTheBenchWithErrorsNotAHang) {
   ServerProcess server;
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
-  ChildProcess bench({testing::edgeserve_binary(),
-                      "bench",
-                      "--target",
-                      server.endpoint(),
-                      "--model",
-                      "tiny",
-                      "--repo",
-                      testing::test_models_dir().string(),
-                      "--clients",
-                      "2",
-                      "--requests",
-                      "100000",
-                      "--warmup",
-                      "2",
-                      "--timeout-ms",
-                      "2000",
-                      "--max-consecutive-failures",
-                      "2",
-                      "--no-progress",
-                      "--out",
-                      (dir.path() / "out").string()},
-                     dir.path() / "bench.log");
+  ChildProcess bench(
+      testing::bench_argv({"--target", server.endpoint(), "--model", "tiny", "--clients", "2", "--requests", "100000",
+                           "--warmup", "2", "--timeout-ms", "2000", "--max-consecutive-failures", "2", "--no-progress",
+                           "--out", (dir.path() / "out").string()}),
+      dir.path() / "bench.log");
   // Timeouts are generous: on a loaded machine (8 tests at once on the GPU host) a 300 ms warm-up timed
   // out. After the kill each client gives up after 2 × 2 s.
   std::this_thread::sleep_for(3s);  // let requests flow
@@ -160,10 +143,10 @@ TEST(FaultInjection, BoundedSoakAnswersEveryRequestWithStableMemory) {
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
   auto run = [&](const std::string& name, const std::string& requests) {
-    ChildProcess bench({testing::edgeserve_binary(), "bench", "--target", server.endpoint(), "--model", "tiny",
-                        "--repo", testing::test_models_dir().string(), "--clients", "4", "--requests", requests,
-                        "--no-progress", "--out", (dir.path() / name).string()},
-                       dir.path() / (name + ".log"));
+    ChildProcess bench(
+        testing::bench_argv({"--target", server.endpoint(), "--model", "tiny", "--clients", "4", "--requests", requests,
+                             "--no-progress", "--out", (dir.path() / name).string()}),
+        dir.path() / (name + ".log"));
     EXPECT_EQ(bench.wait(300s), 0) << "bench " << name << " did not end well";
     return read_summary(dir.path() / name);
   };

@@ -38,28 +38,11 @@ size_t occurrences(const std::string& text, const std::string& what) {
 // Small preprocessed tensors at a modest open-loop rate: the churn is the load here, not the bytes.
 std::unique_ptr<ChildProcess> start_bench(const ServerProcess& server, const TempDir& dir, const std::string& name,
                                           const std::string& clients, const std::string& requests) {
-  return std::make_unique<ChildProcess>(std::vector<std::string>{testing::edgeserve_binary(),
-                                                                 "bench",
-                                                                 "--target",
-                                                                 server.endpoint(),
-                                                                 "--model",
-                                                                 "tiny",
-                                                                 "--repo",
-                                                                 testing::test_models_dir().string(),
-                                                                 "--clients",
-                                                                 clients,
-                                                                 "--requests",
-                                                                 requests,
-                                                                 "--warmup",
-                                                                 "1",
-                                                                 "--input",
-                                                                 "preprocessed",
-                                                                 "--rate",
-                                                                 "200",
-                                                                 "--no-progress",
-                                                                 "--out",
-                                                                 (dir.path() / name).string()},
-                                        dir.path() / (name + ".log"));
+  return std::make_unique<ChildProcess>(
+      testing::bench_argv({"--target", server.endpoint(), "--model", "tiny", "--clients", clients, "--requests",
+                           requests, "--warmup", "1", "--input", "preprocessed", "--rate", "200", "--no-progress",
+                           "--out", (dir.path() / name).string()}),
+      dir.path() / (name + ".log"));
 }
 
 TEST(UcxChurn, TwoHundredKilledClientsGiveBackTheirDescriptorsAndMemory) {

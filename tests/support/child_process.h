@@ -178,5 +178,11 @@ inline std::string edgeserve_binary() {
   const char* env = std::getenv("EDGESERVE_BINARY");
   return env ? env : EDGESERVE_BINARY_DEFAULT;
 }
+// The command line of an `edgeserve bench` over the test models: the binary, "bench", --repo, then `args`.
+inline std::vector<std::string> bench_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{edgeserve_binary(), "bench", "--repo", test_models_dir().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
 
 }  // namespace edgeserve::testing
