@@ -80,42 +80,41 @@ const unsigned char* bytes_of(std::span<const std::byte> jpeg) {
 }  // namespace
 
 struct NvjpegDecoder::State {
+  // Declared in the order of creation, so they are destroyed the other way round: the states before the
+  // buffers attached to them, everything before the handle.
   NvOwned<nvjpegHandle_t, nvjpegDestroy> handle;
   // Huffman decoding on the GPU (no per-image host work beyond parsing); the CPU one for streams it refuses.
   NvOwned<nvjpegJpegDecoder_t, nvjpegDecoderDestroy> gpu_decoder, cpu_decoder;
-  NvOwned<nvjpegJpegState_t, nvjpegJpegStateDestroy> gpu_state, cpu_state;
   std::array<NvOwned<nvjpegBufferPinned_t, nvjpegBufferPinnedDestroy>, 2> pinned;
   NvOwned<nvjpegBufferDevice_t, nvjpegBufferDeviceDestroy> device;
-  NvOwned<nvjpegJpegStream_t, nvjpegJpegStreamDestroy> stream;
+  std::array<NvOwned<nvjpegJpegStream_t, nvjpegJpegStreamDestroy>, 2> streams;  // parsed with pinned[i]
   NvOwned<nvjpegDecodeParams_t, nvjpegDecodeParamsDestroy> params;
-  std::array<Event, 2> pinned_free;  // recorded after the copy that read pinned[i]
+  NvOwned<nvjpegJpegState_t, nvjpegJpegStateDestroy> gpu_state, cpu_state;
+  std::array<Event, 2> pinned_free;  // recorded after the copy that read pinned[i] (and streams[i])
   std::array<Event, kSlots> begin, end;
-  size_t next_pinned = 0;
+  size_t next = 0;  // which of pinned/streams the next image takes
 };
 
 NvjpegDecoder::NvjpegDecoder() : state_(std::make_unique<State>()) {
   State& s = *state_;
   // Strict: a damaged bitstream is an error, as libjpeg-turbo's warnings are on the CPU path. Interpolated
-  // chroma upsampling is what libjpeg-turbo does too; a library without the flag gets the plain one.
+  // chroma upsampling is what libjpeg-turbo does too. A library that refuses a flag gets the next set (the
+  // end-of-image check below still catches truncation without the strict mode).
   nvjpegHandle_t handle = nullptr;
   nvjpegStatus_t created = NVJPEG_STATUS_NOT_INITIALIZED;
-  for (const unsigned flags : std::array<unsigned, 2>{
-           NVJPEG_FLAGS_BITSTREAM_STRICT | NVJPEG_FLAGS_UPSAMPLING_WITH_INTERPOLATION, NVJPEG_FLAGS_BITSTREAM_STRICT}) {
+  for (const unsigned flags :
+       std::array<unsigned, 3>{NVJPEG_FLAGS_BITSTREAM_STRICT | NVJPEG_FLAGS_UPSAMPLING_WITH_INTERPOLATION,
+                               NVJPEG_FLAGS_BITSTREAM_STRICT, NVJPEG_FLAGS_DEFAULT}) {
     created = nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, flags, &handle);
     if (created == NVJPEG_STATUS_SUCCESS) break;
   }
   check(created, "nvjpegCreateEx");
   s.handle.reset(handle);
-  auto make_decoder = [&](nvjpegBackend_t backend, auto& decoder, auto& state) {
-    nvjpegJpegDecoder_t d = nullptr;
-    check(nvjpegDecoderCreate(handle, backend, &d), "nvjpegDecoderCreate");
-    decoder.reset(d);
-    nvjpegJpegState_t st = nullptr;
-    check(nvjpegDecoderStateCreate(handle, d, &st), "nvjpegDecoderStateCreate");
-    state.reset(st);
-  };
-  make_decoder(NVJPEG_BACKEND_GPU_HYBRID, s.gpu_decoder, s.gpu_state);
-  make_decoder(NVJPEG_BACKEND_HYBRID, s.cpu_decoder, s.cpu_state);
+  nvjpegJpegDecoder_t decoder = nullptr;
+  check(nvjpegDecoderCreate(handle, NVJPEG_BACKEND_GPU_HYBRID, &decoder), "nvjpegDecoderCreate(GPU_HYBRID)");
+  s.gpu_decoder.reset(decoder);
+  check(nvjpegDecoderCreate(handle, NVJPEG_BACKEND_HYBRID, &decoder), "nvjpegDecoderCreate(HYBRID)");
+  s.cpu_decoder.reset(decoder);
   for (auto& p : s.pinned) {
     nvjpegBufferPinned_t b = nullptr;
     check(nvjpegBufferPinnedCreate(handle, nullptr, &b), "nvjpegBufferPinnedCreate");
@@ -126,15 +125,21 @@ NvjpegDecoder::NvjpegDecoder() : state_(std::make_unique<State>()) {
   check(nvjpegBufferDeviceCreate(handle, nullptr, &device), "nvjpegBufferDeviceCreate");
   s.device.reset(device);
   check(nvjpegBufferDeviceResize(device, kPresizedBytes, nullptr), "nvjpegBufferDeviceResize");
-  check(nvjpegStateAttachDeviceBuffer(s.gpu_state.get(), device), "nvjpegStateAttachDeviceBuffer");
-  check(nvjpegStateAttachDeviceBuffer(s.cpu_state.get(), device), "nvjpegStateAttachDeviceBuffer");
-  nvjpegJpegStream_t js = nullptr;
-  check(nvjpegJpegStreamCreate(handle, &js), "nvjpegJpegStreamCreate");
-  s.stream.reset(js);
+  for (auto& js : s.streams) {
+    nvjpegJpegStream_t j = nullptr;
+    check(nvjpegJpegStreamCreate(handle, &j), "nvjpegJpegStreamCreate");
+    js.reset(j);
+  }
   nvjpegDecodeParams_t params = nullptr;
   check(nvjpegDecodeParamsCreate(handle, &params), "nvjpegDecodeParamsCreate");
   s.params.reset(params);
   check(nvjpegDecodeParamsSetOutputFormat(params, NVJPEG_OUTPUT_RGBI), "nvjpegDecodeParamsSetOutputFormat");
+  for (auto [d, state] : {std::pair{s.gpu_decoder.get(), &s.gpu_state}, std::pair{s.cpu_decoder.get(), &s.cpu_state}}) {
+    nvjpegJpegState_t st = nullptr;
+    check(nvjpegDecoderStateCreate(handle, d, &st), "nvjpegDecoderStateCreate");
+    state->reset(st);
+    check(nvjpegStateAttachDeviceBuffer(st, device), "nvjpegStateAttachDeviceBuffer");
+  }
   for (auto& e : s.pinned_free) {
     e = Event::create();
     check_cuda(cudaEventRecord(e.get(), nullptr), "cudaEventRecord");
@@ -188,31 +193,31 @@ Status NvjpegDecoder::decode_rgb(std::span<const std::byte> jpeg, const JpegInfo
   };
   if (k >= kSlots) return {StatusCode::kInternal, fmt::format("nvJPEG slot {} of {}", k, kSlots)};
   if (!ends_with_eoi(jpeg)) return corrupt("no end-of-image marker");
-  if (auto e = nvjpegJpegStreamParse(s.handle.get(), bytes_of(jpeg), jpeg.size(), 0, 0, s.stream.get());
+  // Two pinned buffers (and parsed streams) in turn: the host stage of this image fills one while the copy of
+  // the one before may still read the other; the copy of two images ago must be done before its turn comes.
+  const size_t i = s.next;
+  s.next ^= 1;
+  if (const cudaError_t e = cudaEventSynchronize(s.pinned_free[i].get()); e != cudaSuccess)
+    return {StatusCode::kInferenceFailed, fmt::format("nvJPEG buffer wait: {}", cudaGetErrorString(e))};
+  nvjpegJpegStream_t parsed = s.streams[i].get();
+  if (auto e = nvjpegJpegStreamParse(s.handle.get(), bytes_of(jpeg), jpeg.size(), 0, 0, parsed);
       e != NVJPEG_STATUS_SUCCESS)
     return failed("parse", e);
   unsigned width = 0, height = 0;
-  nvjpegJpegStreamGetFrameDimensions(s.stream.get(), &width, &height);
+  nvjpegJpegStreamGetFrameDimensions(parsed, &width, &height);
   if (static_cast<int>(width) != info.width || static_cast<int>(height) != info.height)
     return corrupt(fmt::format("its frame is {}x{} past the header", width, height));
   int unsupported = 1;
-  nvjpegDecoderJpegSupported(s.gpu_decoder.get(), s.stream.get(), s.params.get(), &unsupported);
+  nvjpegDecoderJpegSupported(s.gpu_decoder.get(), parsed, s.params.get(), &unsupported);
   nvjpegJpegDecoder_t decoder = unsupported == 0 ? s.gpu_decoder.get() : s.cpu_decoder.get();
   nvjpegJpegState_t state = unsupported == 0 ? s.gpu_state.get() : s.cpu_state.get();
 
-  // Two pinned buffers in turn: the host stage of this image may fill one while the copy of the one before
-  // still reads the other; the copy of two images ago must be done before its buffer is refilled.
-  const size_t i = s.next_pinned;
-  s.next_pinned ^= 1;
-  if (const cudaError_t e = cudaEventSynchronize(s.pinned_free[i].get()); e != cudaSuccess)
-    return {StatusCode::kInferenceFailed, fmt::format("nvJPEG buffer wait: {}", cudaGetErrorString(e))};
   if (auto e = nvjpegStateAttachPinnedBuffer(state, s.pinned[i].get()); e != NVJPEG_STATUS_SUCCESS)
     return failed("attach", e);
-  if (auto e = nvjpegDecodeJpegHost(s.handle.get(), decoder, state, s.params.get(), s.stream.get());
-      e != NVJPEG_STATUS_SUCCESS)
+  if (auto e = nvjpegDecodeJpegHost(s.handle.get(), decoder, state, s.params.get(), parsed); e != NVJPEG_STATUS_SUCCESS)
     return failed("host stage", e);
   cudaEventRecord(s.begin[k].get(), stream);
-  if (auto e = nvjpegDecodeJpegTransferToDevice(s.handle.get(), decoder, state, s.stream.get(), stream);
+  if (auto e = nvjpegDecodeJpegTransferToDevice(s.handle.get(), decoder, state, parsed, stream);
       e != NVJPEG_STATUS_SUCCESS)
     return failed("copy to device", e);
   cudaEventRecord(s.pinned_free[i].get(), stream);
