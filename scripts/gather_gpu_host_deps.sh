@@ -102,5 +102,9 @@ awk -v n="$count" -v b="$total_bytes" 'BEGIN { printf "==> %d packages, %d bytes
 if [[ "${EDGESERVE_SKIP_UCX:-0}" != 1 ]]; then
   bash scripts/gather_gpu_host_ucx.sh || die "gathering UCX failed (scripts/gather_gpu_host_ucx.sh; EDGESERVE_SKIP_UCX=1 skips it)"
 fi
+# nvJPEG (the GPU engine's JPEG decoder) for a host whose CUDA toolkit lacks it.
+if [[ "${EDGESERVE_SKIP_NVJPEG:-0}" != 1 ]]; then
+  bash scripts/gather_gpu_host_nvjpeg.sh || die "gathering nvJPEG failed (scripts/gather_gpu_host_nvjpeg.sh; EDGESERVE_SKIP_NVJPEG=1 skips it)"
+fi
 echo "    Carry .deps/debs and .deps/wheels to the GPU host (the device tool: carry [\".deps/debs\", \".deps/wheels\"]),"
 echo "    then there: bash scripts/gpu_host_build.sh"

@@ -3,7 +3,8 @@
 # libtorch), from a checkout that carries .deps/debs (made by scripts/gather_gpu_host_deps.sh on a
 # connected Debian 12 machine). No root, nothing installed into /:
 #   1. unpacks every .deps/debs/*.deb with `dpkg -x` into .deps/prefix, and, where .deps/wheels holds the
-#      CUDA-aware UCX wheel (scripts/gather_gpu_host_ucx.sh), unzips it into .deps/ucx,
+#      CUDA-aware UCX wheel (scripts/gather_gpu_host_ucx.sh), unzips it into .deps/ucx, and the nvJPEG wheel
+#      (scripts/gather_gpu_host_nvjpeg.sh) into .deps/nvjpeg when the CUDA toolkit has no nvJPEG,
 #   2. points the unpacked pkg-config / CMake files at that prefix instead of /usr,
 #   3. keeps only the runtime libraries the host lacks (the host's own copies win where it has them),
 #   4. writes the environment to build/cuda/env.sh (EDGESERVE_PREFIX, EDGESERVE_UCX_PREFIX, TORCH_CMAKE_PREFIX,
@@ -116,6 +117,20 @@ else
   note "no .deps/wheels/libucx_cu13-*.whl: no UCX (scripts/gather_gpu_host_ucx.sh fetches it)"
 fi
 
+# nvJPEG (optional): the CUDA toolkit's when it has one (CMake prefers it), else the nvidia-nvjpeg wheel, unzipped
+# into .deps/nvjpeg (nvidia/cu13/{include,lib}); without either, JPEGs are decoded on the CPU.
+source "$root/scripts/lib/nvjpeg_wheel.sh"
+nvjpeg_prefix=""
+if compgen -G "$cuda_root/lib64/libnvjpeg.so*" >/dev/null || compgen -G "$cuda_root/targets/x86_64-linux/lib/libnvjpeg.so*" >/dev/null; then
+  note "nvJPEG from the CUDA toolkit ($cuda_root)"
+elif nvjpeg_prefix=$(unpack_nvjpeg_wheel "$root" "$python"); then
+  note "nvJPEG from $(cat "$root/.deps/nvjpeg/.from") in .deps/nvjpeg"
+elif compgen -G "$root/.deps/wheels/nvidia_nvjpeg-*.whl" >/dev/null; then
+  die "could not unpack the nvJPEG wheel in .deps/wheels (a partial download? re-run scripts/gather_gpu_host_nvjpeg.sh)"
+else
+  warn "no nvJPEG (not in $cuda_root, no .deps/wheels/nvidia_nvjpeg-*.whl): JPEGs will be decoded on the CPU"
+fi
+
 # ---- 2. relocate /usr -> the prefix in pkg-config and CMake files ----------------------------------------
 # .pc: prefix=/usr, libdir=/usr/lib/..., includedir="/usr/include", Cflags: -I/usr/include.
 # .cmake: the "/usr move" guards of CMake's generated configs (_realOrig / _IMPORT_PREFIX / PACKAGE_PREFIX_DIR).
@@ -168,6 +183,7 @@ if ! pkg_config=$(command -v pkg-config || command -v pkgconf); then
   extra_path=${extra_path:+$extra_path:}$prefix/bin
   note "no pkg-config on this host: using the carried pkgconf"
 fi
+[[ -n "$nvjpeg_prefix" ]] && ld_dirs+=":$nvjpeg_prefix/lib"
 if [[ -n "$ucx_prefix" ]]; then
   ld_dirs+=":$ucx_prefix/lib"
   pc_dirs+=":$ucx_prefix/lib/pkgconfig"
@@ -199,6 +215,7 @@ note "wrote build/cuda/env.sh"
 # host that is the venv's python3, not /usr/bin/python3).
 cmake_args=(--preset cuda "-DEDGESERVE_PYTHON=$python" "-DPKG_CONFIG_EXECUTABLE=$pkg_config")
 if [[ -n "$ucx_prefix" ]]; then cmake_args+=("-DEDGESERVE_UCX_ROOT=$ucx_prefix"); fi
+if [[ -n "$nvjpeg_prefix" ]]; then cmake_args+=("-DEDGESERVE_NVJPEG_ROOT=$nvjpeg_prefix"); fi
 note "cmake ${cmake_args[*]}"
 cmake "${cmake_args[@]}" || die "configure failed (see the CMake messages above; CMake's logs: build/cuda/CMakeFiles/)"
 jobs=$(nproc)

@@ -43,6 +43,16 @@ source scripts/lib/ucx_wheel.sh
 unpack_ucx_wheel "$PWD" "$(command -v python3 || echo /usr/bin/python3)" >/dev/null ||
   { echo "setup: could not unpack UCX from .deps/wheels" >&2; exit 1; }
 echo "==> UCX from $(cat .deps/ucx/.from) in .deps/ucx/libucx"
+# nvJPEG's headers (PyPI's nvidia-nvjpeg wheel, 4 MiB), so the cpu preset compile-checks the GPU engine's nvJPEG
+# path. Optional: without it that path is left out of the check, and nothing else changes.
+if ! compgen -G ".deps/wheels/nvidia_nvjpeg-*.whl" >/dev/null; then
+  echo "==> fetching nvJPEG (PyPI's nvidia-nvjpeg wheel, 4 MiB) into .deps/wheels"
+  scripts/gather_gpu_host_nvjpeg.sh >/dev/null || echo "setup: no nvJPEG wheel (optional: the GPU engine's nvJPEG path is not compile-checked)" >&2
+fi
+source scripts/lib/nvjpeg_wheel.sh
+if unpack_nvjpeg_wheel "$PWD" "$(command -v python3 || echo /usr/bin/python3)" >/dev/null; then
+  echo "==> nvJPEG headers from $(cat .deps/nvjpeg/.from) in .deps/nvjpeg"
+fi
 
 [[ $mode == --no-build ]] && exit 0
 

@@ -48,6 +48,7 @@ struct ServeFlags {
   std::string landing = "host";
   std::optional<int> max_batch_size;
   std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
+  std::string jpeg_decoder = "auto";
 };
 
 int run_serve(ServeFlags& f) {
@@ -61,12 +62,17 @@ int run_serve(ServeFlags& f) {
   if (ucx_listener && f.landing == "cuda" && f.device == "cpu")
     return usage_error(
         "serve", "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads");
+  if (f.jpeg_decoder == "gpu" && f.device == "cpu")
+    return usage_error("serve", "--jpeg-decoder gpu needs models on a GPU (--device cuda:N)");
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
   engine::EngineOptions engine_options{f.device, f.workers, !f.no_cuda_graphs, f.reply_buffers};
   engine_options.max_batch_size = f.max_batch_size;
   engine_options.max_queue_delay_us = f.max_queue_delay_us;
   engine_options.latency_budget_us = f.latency_budget_us;
+  engine_options.jpeg_decode = f.jpeg_decoder == "cpu"   ? engine::JpegDecode::kCpu
+                               : f.jpeg_decoder == "gpu" ? engine::JpegDecode::kGpu
+                                                         : engine::JpegDecode::kAuto;
   auto models = server::ModelRepository::load(f.repo, split_list(f.models), engine_options);
   if (!models.ok()) {
     log->error("{}", user_text(models.status()));
@@ -191,6 +197,13 @@ Command add_serve_command(CLI::App& app) {
                   "Dynamic batching: close a batch early enough that its oldest request is answered within this "
                   "budget, by the measured run time of a batch of its size (0: no budget)")
       ->check(CLI::Range(0, 100'000'000));
+  cmd->add_option("--jpeg-decoder", flags->jpeg_decoder,
+                  "Who decodes JPEG input (bench --input jpeg): gpu: nvJPEG on the model's GPU, straight into device "
+                  "memory (needs --device cuda:N and a build with nvJPEG); cpu: libjpeg-turbo on the worker thread; "
+                  "auto: nvJPEG where the build has it and the model is on a GPU, else libjpeg-turbo. The load "
+                  "log names the decoder")
+      ->check(CLI::IsMember({"auto", "cpu", "gpu"}))
+      ->capture_default_str();
   cmd->add_flag("--no-cuda-graphs", flags->no_cuda_graphs,
                 "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");
   cmd->add_option("--reply-buffers", flags->reply_buffers,

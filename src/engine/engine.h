@@ -100,12 +100,19 @@ class Engine {
   // The largest batch run_batch takes: the manifest's (or serve's) max_batch_size, or 1 when the model's batch
   // dimension is fixed (found at load, and said in the log).
   virtual int max_batch() const { return 1; }
+  // Who decodes JPEG input, for the load log: "nvJPEG (GPU)" or "libjpeg-turbo (CPU)".
+  virtual std::string jpeg_decoder() const;
   // Runs up to max_batch() requests as one forward pass, then each request's own postprocessing, setting each
   // item's output, status and durations. The default runs them one by one.
   virtual void run_batch(std::span<BatchItem> items, const RunContext& context) {
     for (auto& item : items) item.status = run(item.input, *item.outputs, item.out, item.durations, context);
   }
 };
+
+// Where a GPU engine decodes JPEG input: auto is nvJPEG when the build has it, else libjpeg-turbo on the CPU; gpu
+// insists on nvJPEG (load fails without it, and on a CPU device); cpu is libjpeg-turbo. CPU engines always use
+// libjpeg-turbo.
+enum class JpegDecode { kAuto, kCpu, kGpu };
 
 struct EngineOptions {
   std::string device = "cpu";  // cpu or cuda:N
@@ -117,6 +124,7 @@ struct EngineOptions {
   // Overrides of the manifest's batching (serve flags); unset fields keep the manifest's values.
   std::optional<int> max_batch_size;
   std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
+  JpegDecode jpeg_decode = JpegDecode::kAuto;
 };
 
 // Loads a TorchScript model once, on the CPU or (in builds with CUDA) a GPU. The engine files are the
@@ -133,5 +141,7 @@ bool cuda_available();
 std::string cuda_runtime_version();
 // Whether this build has the GPU engine (lanes, pinned buffers, fused preprocessing, CUDA graphs).
 bool gpu_engine_built();
+// Whether the GPU engine of this build can decode JPEGs with nvJPEG (found at configure time).
+bool nvjpeg_built();
 
 }  // namespace edgeserve::engine

@@ -1,4 +1,5 @@
-// The GPU engine's batch path (any n ≥ 1, and every JPEG): stage each input (decoding JPEGs) → H2D into its row
+// The GPU engine's batch path (any n ≥ 1, and every JPEG): stage each input (JPEGs: nvJPEG into the device frame,
+// or libjpeg-turbo into pinned staging) → H2D into its row
 // → fused preprocessing per raw row → the bucket's graph → each request's postprocessing → D2H of each request's
 // rows into its own reply block. An item whose input fails (a corrupt JPEG) fails alone; the others keep their rows.
 #include <c10/cuda/CUDAGuard.h>
@@ -31,22 +32,54 @@ bool is_pinned(const void* p) {
 
 }  // namespace
 
+Result<JpegInfo> GpuEngine::read_header_on_gpu([[maybe_unused]] Lane& lane,
+                                               [[maybe_unused]] std::span<const std::byte> jpeg) {
+#ifdef EDGESERVE_HAVE_NVJPEG
+  return lane.nvjpeg->read_header(jpeg);
+#else
+  return Status(StatusCode::kInternal, "this build has no nvJPEG");
+#endif
+}
+
+Status GpuEngine::decode_on_gpu([[maybe_unused]] Lane& lane, [[maybe_unused]] std::span<const std::byte> jpeg,
+                                [[maybe_unused]] const JpegInfo& info, [[maybe_unused]] uint8_t* rgb,
+                                [[maybe_unused]] cudaStream_t stream, [[maybe_unused]] size_t k) {
+#ifdef EDGESERVE_HAVE_NVJPEG
+  return lane.nvjpeg->decode_rgb(jpeg, info, rgb, stream, k);
+#else
+  return {StatusCode::kInternal, "this build has no nvJPEG"};
+#endif
+}
+
+uint64_t GpuEngine::decode_gpu_ns([[maybe_unused]] const Lane& lane, [[maybe_unused]] size_t k) const {
+#ifdef EDGESERVE_HAVE_NVJPEG
+  return lane.nvjpeg ? lane.nvjpeg->gpu_ns(k) : 0;
+#else
+  return 0;
+#endif
+}
+
 void GpuEngine::run_batch(std::span<BatchItem> items, const RunContext& ctx) {
   if (items.size() <= 1 || static_cast<int>(items.size()) > max_batch_) return Engine::run_batch(items, ctx);
   run_items(items, ctx);
 }
 
-Result<GpuEngine::Placement> GpuEngine::place(const InferenceInput& input, JpegDecoder& decoder) {
+Result<GpuEngine::Placement> GpuEngine::place(const InferenceInput& input, JpegDecoder& decoder,
+                                              [[maybe_unused]] Lane& lane) {
   Placement p;
   if (input.kind == core::InputKind::kJpeg) {
-    // libjpeg-turbo (and nvJPEG's decode) read the bitstream from host memory.
+    // libjpeg-turbo and nvJPEG both parse the bitstream in host memory.
     if (input.on_device)
       return Status(StatusCode::kBadInputKind,
                     "a JPEG landed in GPU memory, but JPEGs are decoded from host memory: serve with --landing host");
-    auto info = decoder.read_header(input.data);
+#ifdef EDGESERVE_HAVE_NVJPEG
+    p.gpu_decode = lane.nvjpeg.has_value();
+#endif
+    auto info = p.gpu_decode ? read_header_on_gpu(lane, input.data) : decoder.read_header(input.data);
     if (!info.ok()) return info.status();
     p.jpeg = *info;
-    p.host = p.raw = static_cast<size_t>(info->width) * static_cast<size_t>(info->height) * 3;
+    p.raw = static_cast<size_t>(info->width) * static_cast<size_t>(info->height) * 3;
+    p.host = p.gpu_decode ? 0 : p.raw;  // nvJPEG writes the device frame itself
     return p;
   }
   if (input.kind == core::InputKind::kRaw) p.raw = input.data.size();
@@ -70,13 +103,15 @@ void GpuEngine::run_items(std::span<BatchItem> items, const RunContext& ctx) {
     std::array<Placement, kMaxBatchSize> placed{};
     std::array<size_t, kMaxBatchSize> live{};  // row k of the batch is items[live[k]]
     size_t n = 0, host_total = 0, raw_total = 0;
+    std::array<size_t, kMaxBatchSize> raw_offset{};
     for (size_t i = 0; i < items.size() && i < placed.size(); ++i) {
-      auto p = place(items[i].input, decoder);
+      auto p = place(items[i].input, decoder, lane);
       if (!p.ok()) {
         items[i].status = p.status();
         continue;
       }
       placed[n] = *p;
+      raw_offset[n] = raw_total;
       live[n++] = i;
       host_total += p->host;
       raw_total += p->raw;
@@ -88,13 +123,20 @@ void GpuEngine::run_items(std::span<BatchItem> items, const RunContext& ctx) {
     auto* raw = static_cast<uint8_t*>(lane.raw_image.get());
     auto* planar = static_cast<std::byte*>(lane.planar.data_ptr());
     const size_t row_bytes = spec_.input_bytes();
-    // Host work first (JPEG decodes, copies into pinned staging), so the copy events time only the copies.
+    // Host work first (JPEG decodes, copies into pinned staging), so the copy events time only the copies. A
+    // JPEG nvJPEG decodes has its GPU stages queued here too, ahead of the batch's copies, straight into its frame.
     std::array<const void*, kMaxBatchSize> sources{};
     size_t host_at = 0;
     for (size_t k = 0; k < n; ++k) {
       BatchItem& item = items[live[k]];
       const Placement& p = placed[k];
       sources[k] = item.input.data.data();
+      if (p.gpu_decode) {
+        const uint64_t s0 = core::now_ns();
+        item.status = decode_on_gpu(lane, item.input.data, p.jpeg, raw + raw_offset[k], stream, k);
+        item.durations.decode_ns = core::now_ns() - s0;  // the host stage; the GPU stages are added once done
+        continue;
+      }
       if (!p.host) continue;
       const uint64_t s0 = core::now_ns();
       if (item.input.kind == core::InputKind::kJpeg) {
@@ -110,16 +152,13 @@ void GpuEngine::run_items(std::span<BatchItem> items, const RunContext& ctx) {
     for (size_t k = 0; k < n; ++k) decode_total += items[live[k]].durations.decode_ns;
     const uint64_t host_ns = core::now_ns() - t0 - decode_total;  // staging copies: copy-time, not decode-time
     cudaEventRecord(lane.start.get(), stream);
-    size_t raw_at = 0;
-    std::array<size_t, kMaxBatchSize> raw_offset{};
     for (size_t k = 0; k < n; ++k) {
       const BatchItem& item = items[live[k]];
-      if (!item.status.ok()) continue;  // its row is left as it was; its outputs are never read
+      if (!item.status.ok()) continue;     // its row is left as it was; its outputs are never read
+      if (placed[k].gpu_decode) continue;  // decoded in place on the device
       const cudaMemcpyKind kind = item.input.on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice;
       if (placed[k].raw) {
-        raw_offset[k] = raw_at;
-        cudaMemcpyAsync(raw + raw_at, sources[k], placed[k].raw, kind, stream);
-        raw_at += placed[k].raw;
+        cudaMemcpyAsync(raw + raw_offset[k], sources[k], placed[k].raw, kind, stream);
       } else {
         cudaMemcpyAsync(planar + k * row_bytes, sources[k], row_bytes, kind, stream);
       }
@@ -222,6 +261,7 @@ void GpuEngine::run_items(std::span<BatchItem> items, const RunContext& ctx) {
       item.durations.preprocess_ns = placed[k].raw ? preprocess : 0;
       item.durations.inference_ns = inference;
       item.durations.postprocess_ns = item.outputs->as_made ? 0 : postprocess;
+      if (placed[k].gpu_decode) item.durations.decode_ns += decode_gpu_ns(lane, k);
     }
   } catch (const std::exception& e) {
     fail_all({StatusCode::kInferenceFailed, fmt::format("model '{}': {}", spec_.name, first_line(e.what()))});

@@ -23,7 +23,8 @@ GpuEngine::GpuEngine(ModelSpec spec, torch::jit::Module module, at::Device devic
       module_(std::move(module)),
       device_(device),
       use_graphs_(options.cuda_graphs),
-      reply_buffers_(std::max(0, options.reply_buffers)) {
+      reply_buffers_(std::max(0, options.reply_buffers)),
+      jpeg_decode_(options.jpeg_decode) {
   norm_ = {{spec_.preprocess.mean[0], spec_.preprocess.mean[1], spec_.preprocess.mean[2]},
            {spec_.preprocess.std[0], spec_.preprocess.std[1], spec_.preprocess.std[2]}};
   lanes_.resize(static_cast<size_t>(std::max(1, options.lanes)));
@@ -36,8 +37,17 @@ uint64_t GpuEngine::device_memory_bytes() const {
   return total - free;
 }
 
+std::string GpuEngine::jpeg_decoder() const { return gpu_jpeg_ ? "nvJPEG (GPU)" : Engine::jpeg_decoder(); }
+
 Status GpuEngine::set_up() {
   c10::cuda::CUDAGuard device_guard(device_);
+#ifdef EDGESERVE_HAVE_NVJPEG
+  gpu_jpeg_ = spec_.preprocess.enabled && jpeg_decode_ != JpegDecode::kCpu;
+#else
+  if (jpeg_decode_ == JpegDecode::kGpu)
+    return {StatusCode::kInvalidArgument,
+            "--jpeg-decoder gpu: this build has no nvJPEG (scripts/gather_gpu_host_nvjpeg.sh fetches it; see README)"};
+#endif
   at::globalContext().setBenchmarkCuDNN(true);  // fixed shapes: let cuDNN pick its fastest kernels once
   int least = 0, greatest = 0;
   cudaDeviceGetStreamPriorityRange(&least, &greatest);
@@ -62,6 +72,21 @@ Status GpuEngine::set_up() {
   } catch (const std::exception& e) {
     return {StatusCode::kInternal, fmt::format("model '{}': GPU set-up failed: {}", spec_.name, e.what())};
   }
+#ifdef EDGESERVE_HAVE_NVJPEG
+  // Under auto, a GPU where nvJPEG cannot start (a driver older than the library) falls back to the CPU decoder.
+  if (gpu_jpeg_) {
+    try {
+      for (auto& lane : lanes_) lane.nvjpeg.emplace();
+    } catch (const std::exception& e) {
+      for (auto& lane : lanes_) lane.nvjpeg.reset();
+      if (jpeg_decode_ == JpegDecode::kGpu)
+        return {StatusCode::kInternal, fmt::format("model '{}': nvJPEG set-up failed: {}", spec_.name, e.what())};
+      gpu_jpeg_ = false;
+      core::logger("engine")->warn("model '{}': nvJPEG set-up failed ({}); JPEGs are decoded on the CPU", spec_.name,
+                                   e.what());
+    }
+  }
+#endif
   // Warm-up on lane 0 settles the outputs (and lets cuDNN choose its algorithms) before any capture.
   {
     c10::cuda::CUDAStreamGuard guard(*lanes_[0].torch_stream);
@@ -137,7 +162,7 @@ Result<std::unique_ptr<DeviceBytes>> GpuEngine::copy_to_device(std::span<const s
 
 Status GpuEngine::run(const InferenceInput& input, const ResolvedOutputs& choice, InferenceOutput& out,
                       StageDurations& d, const RunContext& ctx) {
-  if (input.kind == core::InputKind::kJpeg) {  // decoded on the host, then the batch path's staging
+  if (input.kind == core::InputKind::kJpeg) {  // the batch path decodes (nvJPEG or libjpeg-turbo) and places it
     BatchItem item;
     item.input = input;
     item.outputs = &choice;

@@ -9,7 +9,10 @@
 // Dynamic batching: a lane's input tensor holds the largest batch bucket (1, 2, 4, 8, 16, 32 rows, up to the
 // model's max batch); a batch of n runs the graph captured for the bucket that fits it, padded with whatever
 // rows the last batch left (their outputs are never read). In a batch, the GPU stage times are the batch's.
-// JPEG input is decoded on the CPU (libjpeg-turbo) into the lane's pinned staging, then runs as a raw frame.
+// JPEG input: with nvJPEG (EDGESERVE_HAVE_NVJPEG, and --jpeg-decoder auto|gpu) each lane decodes on its own
+// stream straight into its raw-frame device buffer, which the preprocessing kernel then reads (decode-time: the
+// host stage plus the CUDA-event time of the GPU stages); otherwise libjpeg-turbo decodes into the lane's pinned
+// staging and the pixels go up like a raw frame.
 #pragma once
 
 #include <ATen/cuda/CUDAGraph.h>
@@ -23,6 +26,9 @@
 
 #include "core/buffer_pool.h"
 #include "engine/cuda/cuda_resources.h"
+#ifdef EDGESERVE_HAVE_NVJPEG
+#include "engine/cuda/nvjpeg_decoder.h"
+#endif
 #include "engine/cuda/preprocess_kernel.h"
 #include "engine/jpeg_decoder.h"
 #include "engine/torch_common.h"
@@ -51,6 +57,10 @@ struct Lane {
   std::array<std::vector<at::Tensor>, kBuckets.size()> outputs;
   std::array<std::unique_ptr<at::cuda::CUDAGraph>, kBuckets.size()> graphs;
   cuda::Event start, h2d, preprocessed, inferred, postprocessed, d2h;
+#ifdef EDGESERVE_HAVE_NVJPEG
+  static_assert(cuda::NvjpegDecoder::kSlots >= kMaxBatchSize);
+  std::optional<cuda::NvjpegDecoder> nvjpeg;  // made at load when JPEGs are decoded on the GPU
+#endif
 };
 
 class GpuEngine final : public Engine {
@@ -62,6 +72,7 @@ class GpuEngine final : public Engine {
   std::string execution_mode() const override { return mode_; }
   int lanes() const override { return static_cast<int>(lanes_.size()); }
   int max_batch() const override { return max_batch_; }
+  std::string jpeg_decoder() const override;
   uint64_t device_memory_bytes() const override;
   core::Result<std::unique_ptr<DeviceBytes>> copy_to_device(std::span<const std::byte> host) const override;
 
@@ -84,8 +95,14 @@ class GpuEngine final : public Engine {
   struct Placement {
     size_t host = 0, raw = 0;
     JpegInfo jpeg;
+    bool gpu_decode = false;  // a JPEG nvJPEG decodes into its raw frame on the device
   };
-  core::Result<Placement> place(const InferenceInput& input, JpegDecoder& decoder);
+  core::Result<Placement> place(const InferenceInput& input, JpegDecoder& decoder, Lane& lane);
+  // nvJPEG on the lane (an internal error in builds without it).
+  core::Result<JpegInfo> read_header_on_gpu(Lane& lane, std::span<const std::byte> jpeg);
+  core::Status decode_on_gpu(Lane& lane, std::span<const std::byte> jpeg, const JpegInfo& info, uint8_t* rgb,
+                             cudaStream_t stream, size_t k);
+  uint64_t decode_gpu_ns(const Lane& lane, size_t k) const;
   // The batch path (any n ≥ 1, and every JPEG).
   void run_items(std::span<BatchItem> items, const RunContext& ctx);
 
@@ -94,6 +111,8 @@ class GpuEngine final : public Engine {
   at::Device device_;
   bool use_graphs_;
   int reply_buffers_;  // 0: the default, sized once batching is settled
+  JpegDecode jpeg_decode_;
+  bool gpu_jpeg_ = false;  // JPEGs are decoded by the lanes' nvJPEG decoders
   cuda::Normalization norm_{};
   std::vector<Lane> lanes_;
   std::string mode_ = "eager";

@@ -328,6 +328,10 @@ Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions&
                               options.device));
 #endif
   } else if (device->is_cpu()) {
+    if (options.jpeg_decode == JpegDecode::kGpu)
+      return Status(
+          StatusCode::kInvalidArgument,
+          "--jpeg-decoder gpu needs models on a GPU (--device cuda:N); a CPU engine decodes with libjpeg-turbo");
     auto module = load_module(spec, *device);
     if (!module.ok()) return module.status();
     auto cpu = std::make_unique<CpuEngine>(std::move(spec), std::move(module.value()));
@@ -343,7 +347,13 @@ Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions&
             engine->spec().name, engine->device(), engine->execution_mode(), engine->lanes(),
             core::ns_to_ms(core::now_ns() - t0), core::to_string(engine->spec().input.dtype),
             engine->spec().input.shape.to_string(), engine->spec().outputs.size(), engine->spec().output_bytes());
+  if (engine->spec().preprocess.enabled)
+    log->info("model '{}': JPEG decode: {}", engine->spec().name, engine->jpeg_decoder());
   return engine;
+}
+
+std::string Engine::jpeg_decoder() const {
+  return jpeg_decoder_built() ? "libjpeg-turbo (CPU)" : "none (built without libturbojpeg: JPEG input is refused)";
 }
 
 void set_torch_threads(int intra_op_threads) {
@@ -366,6 +376,14 @@ std::string cuda_runtime_version() {
 
 bool gpu_engine_built() {
 #ifdef EDGESERVE_HAVE_GPU_ENGINE
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool nvjpeg_built() {
+#if defined(EDGESERVE_HAVE_GPU_ENGINE) && defined(EDGESERVE_HAVE_NVJPEG)
   return true;
 #else
   return false;
