@@ -120,18 +120,20 @@ struct Gateway::State {
 
   // Answers with an error from the gateway itself (the backend never saw the request, or failed it).
   void reply_error(Delivery& d, uint64_t request_id, const Status& status) {
+    d.send_reply(error_reply(request_id, status, d.recv_ns(), d.peer()), nullptr);
+  }
+  // Also the front listeners' reply to a header they cannot decode (transport::EdgeErrorReply).
+  core::ResponseHeader error_reply(uint64_t request_id, const Status& status, uint64_t recv_ns, std::string_view peer) {
     failed.fetch_add(1, std::memory_order_relaxed);
     if (std::string note; error_log.allow(status.code(), note))
-      log->warn("request {} from {}: {}{}", request_id, d.peer(), status.to_string(), note);
+      log->warn("request {} from {}: {}{}", request_id, peer, status.to_string(), note);
     auto header = core::error_response(request_id, status);
     const uint64_t now = core::now_ns();
     header.timings.clock_domain = core::clock_domain();
-    header.timings.recv_clock_ns = d.recv_ns();
+    header.timings.recv_clock_ns = recv_ns;
     header.timings.send_clock_ns = now;
-    header.timings.gateway_ns = now - d.recv_ns();
-    core::ResponseHeaderBytes bytes;
-    core::encode(header, bytes);
-    d.send_reply(bytes, nullptr);
+    header.timings.gateway_ns = now - recv_ns;
+    return header;
   }
 
   // The index of the backend with the fewest requests in flight among those not left out; none when all are.
@@ -158,10 +160,9 @@ struct Gateway::State {
 
   // One request, start to finish, on a forwarding thread that owns `connections` (one per backend).
   void forward(Delivery& d, std::vector<std::unique_ptr<transport::ClientConnection>>& connections) {
-    auto header = core::decode_request_header(d.header());
-    if (!header.ok()) return reply_error(d, core::peek_request_id(d.header()), header.status());
-    const uint64_t id = header->request_id;
-    if (Status s = core::check_payload(*header, d.payload().size(), options.max_payload_bytes); !s.ok())
+    const core::RequestHeader& header = d.request();
+    const uint64_t id = header.request_id;
+    if (Status s = core::check_payload(header, d.payload().size(), options.max_payload_bytes); !s.ok())
       return reply_error(d, id, s);
     if (d.payload_on_device())
       return reply_error(d, id, {StatusCode::kInternal, "gateway received a payload in GPU memory"});
@@ -188,7 +189,7 @@ struct Gateway::State {
         mark_failed(backend, up);
         continue;
       }
-      return forward_to(d, *header, backend, connection);
+      return forward_to(d, header, backend, connection);
     }
     reply_error(d, id,
                 {StatusCode::kUnavailable,
@@ -223,9 +224,7 @@ struct Gateway::State {
     core::ResponseHeader h = std::move(reply.header);
     h.timings.backend_ns = back - sent;
     h.timings.gateway_ns = core::now_ns() - d.recv_ns();
-    core::ResponseHeaderBytes bytes;
-    core::encode(h, bytes);
-    d.send_reply(bytes, std::move(out));
+    d.send_reply(h, std::move(out));
     forwarded.fetch_add(1, std::memory_order_relaxed);
   }
 };
@@ -256,6 +255,9 @@ core::Status Gateway::run() {
   listen_options.limits = s.options.limits;
   listen_options.io_threads = std::max(1, s.options.io_threads);
   listen_options.settings = s.options.transports;
+  listen_options.edge_error = [&s](uint64_t id, const Status& status, uint64_t recv_ns, std::string_view peer) {
+    return s.error_reply(id, status, recv_ns, peer);
+  };
   for (const auto& address : s.options.listen) {
     if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
   }
@@ -286,7 +288,7 @@ core::Status Gateway::run() {
               fmt::join(endpoints, ", "), fmt::join(backend_uris, ", "), workers.size());
 
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
-    if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, core::peek_request_id(d->header()), queued);
+    if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, d->request().request_id, queued);
   };
   const Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
   s.queue.close();

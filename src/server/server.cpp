@@ -53,6 +53,9 @@ core::Status Server::run() {
   listen_options.allocate = [device = s.models.device()](size_t bytes, core::MemoryKind kind) {
     return engine::allocate_landing_memory(kind, device, bytes);
   };
+  listen_options.edge_error = [&s](uint64_t id, const core::Status& status, uint64_t recv_ns, std::string_view peer) {
+    return s.pipeline.error_reply(id, status, recv_ns, peer);
+  };
   for (const auto& address : s.options.listen) {
     if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
   }
