@@ -18,7 +18,6 @@
 #include "core/log_limiter.h"
 #include "core/wire.h"
 #include "transport/client_connection.h"
-#include "transport/listen.h"
 #include "transport/registry.h"
 #include "transport/sender.h"
 
@@ -95,8 +94,7 @@ struct Gateway::State {
   GatewayOptions options;
   std::vector<std::unique_ptr<Backend>> backends;
   DeliveryQueue queue;
-  transport::ListenerSet listeners;
-  std::atomic<bool> stop_requested{false};
+  transport::FrontDoor front;
   std::atomic<uint64_t> forwarded{0}, failed{0};
   std::atomic<size_t> next_start{0};
   std::shared_ptr<spdlog::logger> log = core::logger("gateway");
@@ -104,8 +102,8 @@ struct Gateway::State {
 
   explicit State(GatewayOptions o)
       : options(std::move(o)),
-        queue(options.max_queue, options.max_queue_per_client),
-        listeners(options.listen.size()) {
+        queue(options.front.max_queue, options.front.max_queue_per_client),
+        front(options.front) {
     for (const auto& uri : options.backends) {
       backends.push_back(std::make_unique<Backend>());
       backends.back()->uri = uri;
@@ -162,7 +160,7 @@ struct Gateway::State {
   void forward(Delivery& d, std::vector<std::unique_ptr<transport::ClientConnection>>& connections) {
     const core::RequestHeader& header = d.request();
     const uint64_t id = header.request_id;
-    if (Status s = core::check_payload(header, d.payload().size(), options.max_payload_bytes); !s.ok())
+    if (Status s = core::check_payload(header, d.payload().size(), options.front.max_payload_bytes); !s.ok())
       return reply_error(d, id, s);
     if (d.payload_on_device())
       return reply_error(d, id, {StatusCode::kInternal, "gateway received a payload in GPU memory"});
@@ -243,25 +241,16 @@ core::Result<std::unique_ptr<Gateway>> Gateway::create(GatewayOptions options) {
 Gateway::Gateway(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Gateway::~Gateway() = default;
 
-void Gateway::stop() {
-  state_->stop_requested.store(true);
-  state_->listeners.stop();
-}
+void Gateway::stop() { state_->front.stop(); }
 
 core::Status Gateway::run() {
   State& s = *state_;
-  transport::ListenOptions listen_options;
-  listen_options.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.limits = s.options.limits;
-  listen_options.io_threads = std::max(1, s.options.io_threads);
-  listen_options.settings = s.options.transports;
-  listen_options.edge_error = [&s](uint64_t id, const Status& status, uint64_t recv_ns, std::string_view peer) {
+  // A header that does not decode gets the gateway's own error reply (with its gateway time).
+  const auto edge_error = [&s](uint64_t id, const Status& status, uint64_t recv_ns, std::string_view peer) {
     return s.error_reply(id, status, recv_ns, peer);
   };
-  for (const auto& address : s.options.listen) {
-    if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
-  }
-  if (s.stop_requested.load()) return {};
+  if (Status opened = s.front.open({}, edge_error); !opened.ok()) return opened;
+  if (s.front.stop_requested()) return {};
 
   std::vector<std::jthread> workers;
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
@@ -276,12 +265,11 @@ core::Status Gateway::run() {
       while (auto d = s.queue.pop()) s.forward(*d, connections);
     });
 
-  if (!s.options.ready_file.empty())
-    if (Status written = s.listeners.write_ready_file(s.options.ready_file); !written.ok()) {
-      s.queue.close();  // the forwarding threads return and are joined on the way out
-      return written;
-    }
-  const std::vector<std::string> endpoints = s.listeners.endpoints();
+  if (Status written = s.front.announce(); !written.ok()) {
+    s.queue.close();  // the forwarding threads return and are joined on the way out
+    return written;
+  }
+  const std::vector<std::string> endpoints = s.front.endpoints();
   std::vector<std::string> backend_uris;
   for (const auto& b : s.backends) backend_uris.push_back(b->uri);
   s.log->info("gateway on {} → {} ({} forwarding thread(s), least outstanding requests first)",
@@ -290,7 +278,7 @@ core::Status Gateway::run() {
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
     if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, d->request().request_id, queued);
   };
-  const Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
+  const Status ran = s.front.serve(on_delivery);  // returns once every listener has drained its replies
   s.queue.close();
   workers.clear();
   for (const auto& b : s.backends)
