@@ -7,7 +7,9 @@
 
 #include "cli/usage.h"
 #include "transport/registry.h"
+#if EDGESERVE_WITH_ZMQ
 #include "transport/tcp/tcp_settings.h"
+#endif
 
 namespace edgeserve::cli {
 
@@ -67,11 +69,15 @@ core::Result<transport::FrontDoorOptions> front_door_options(FrontDoorFlags& f, 
   o.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
   o.ready_file = f.ready_file;
   if (!f.curve_key.empty()) {
+#if !EDGESERVE_WITH_ZMQ
+    return core::Status(core::StatusCode::kInvalidArgument, "--curve-key is for " + transport::not_built_in("tcp://"));
+#else
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) return core::Status(curve.status().code(), user_text(curve.status()));
     log.info("CURVE on: encrypted links, {} authorized client key(s) from {}", curve->authorized_clients.size(),
              f.curve_clients);
     o.transports.set("tcp", std::make_shared<transport::tcp::TcpServerSettings>(std::move(curve.value())));
+#endif
   }
   return o;
 }
