@@ -140,7 +140,7 @@ int run_bench_command(BenchFlags& f) {
     if (!curve.ok()) return usage_error("bench", user_text(curve.status()));
     f.options.transports.set("tcp", std::make_shared<transport::tcp::TcpClientSettings>(std::move(curve.value())));
 #else
-    return usage_error("bench", "--curve-key is for " + transport::not_built_in("tcp://"));
+    return usage_error("bench", "--curve-key needs tcp://, and " + transport::not_built_in("tcp://"));
 #endif
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);

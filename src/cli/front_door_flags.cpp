@@ -57,7 +57,7 @@ void add_front_door_flags(CLI::App& cmd, FrontDoorFlags& f, const FrontDoorRole&
                  "exist and be writable");
 }
 
-core::Result<transport::FrontDoorOptions> front_door_options(FrontDoorFlags& f, spdlog::logger& log) {
+core::Result<transport::FrontDoorOptions> front_door_options(FrontDoorFlags& f, [[maybe_unused]] spdlog::logger& log) {
   if (auto s = check_endpoints("--listen", f.listen, transport::EndpointUse::kListen); !s.ok()) return s;
   if (auto s = check_ready_file(f.ready_file); !s.ok()) return s;
   transport::FrontDoorOptions o;
@@ -70,7 +70,8 @@ core::Result<transport::FrontDoorOptions> front_door_options(FrontDoorFlags& f, 
   o.ready_file = f.ready_file;
   if (!f.curve_key.empty()) {
 #if !EDGESERVE_WITH_ZMQ
-    return core::Status(core::StatusCode::kInvalidArgument, "--curve-key is for " + transport::not_built_in("tcp://"));
+    return core::Status(core::StatusCode::kInvalidArgument,
+                        "--curve-key needs tcp://, and " + transport::not_built_in("tcp://"));
 #else
     auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
     if (!curve.ok()) return core::Status(curve.status().code(), user_text(curve.status()));

@@ -25,7 +25,8 @@ Command add_keygen_command(CLI::App& app) {
 #if EDGESERVE_WITH_ZMQ
     const core::Status s = transport::tcp::write_curve_key_pair(*prefix);
 #else
-    const core::Status s(core::StatusCode::kInvalidArgument, "CURVE keys are for " + transport::not_built_in("tcp://"));
+    const core::Status s(core::StatusCode::kInvalidArgument,
+                         "CURVE keys need tcp://, and " + transport::not_built_in("tcp://"));
 #endif
     if (!s.ok()) {
       fmt::print(stderr, "edgeserve keygen: error: {}\n", user_text(s));
