@@ -18,7 +18,9 @@
 #include "server/model_repository.h"
 #include "server/pipeline.h"
 #include "transport/registry.h"
+#if EDGESERVE_WITH_ZMQ
 #include "transport/tcp/tcp_settings.h"
+#endif
 
 namespace edgeserve::cli {
 
@@ -133,9 +135,13 @@ int run_bench_command(BenchFlags& f) {
                            "--target " + parsed.status().message() + ", or local (or a comma list of network targets)");
   }
   if (!f.curve_key.empty()) {
+#if EDGESERVE_WITH_ZMQ
     auto curve = transport::tcp::read_curve_client_config(f.curve_server_key, f.curve_key);
     if (!curve.ok()) return usage_error("bench", user_text(curve.status()));
     f.options.transports.set("tcp", std::make_shared<transport::tcp::TcpClientSettings>(std::move(curve.value())));
+#else
+    return usage_error("bench", "--curve-key needs tcp://, and " + transport::not_built_in("tcp://"));
+#endif
   }
   f.options.timeout = std::chrono::milliseconds(f.timeout_ms);
   f.options.output = *output_choice(f);

@@ -1,6 +1,8 @@
 // `edgeserve info`: versions, devices, and the models a repository holds.
 #include <fmt/format.h>
+#if EDGESERVE_WITH_ZMQ
 #include <zmq.h>
+#endif
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -11,7 +13,9 @@
 #include "core/build_info.h"
 #include "engine/engine.h"
 #include "transport/registry.h"
+#if EDGESERVE_WITH_UCX
 #include "transport/ucx/ucx_info.h"
+#endif
 
 namespace edgeserve::cli {
 
@@ -24,18 +28,29 @@ struct InfoFlags {
   bool json = false;
 };
 
+// The optional transports' libraries (CMake's EDGESERVE_WITH_ZMQ, EDGESERVE_WITH_UCX).
 std::string zmq_version_text() {
+#if EDGESERVE_WITH_ZMQ
   int major = 0, minor = 0, patch = 0;
   zmq_version(&major, &minor, &patch);
   return fmt::format("{}.{}.{}", major, minor, patch);
+#else
+  return "not built in";
+#endif
+}
+std::string ucx_text() {
+#if EDGESERVE_WITH_UCX
+  return transport::ucx::describe();
+#else
+  return "not built in";
+#endif
 }
 
 // The same facts as the text, for machines: one JSON object on stdout.
 int run_info_json(const InfoFlags& f) {
   nlohmann::json j = bench::describe_run({command_line(), engine::cuda_runtime_version(), start_environment()});
   j.erase("command_line");
-  j["libraries"] = {
-      {"torch", engine::torch_version()}, {"zeromq", zmq_version_text()}, {"ucx", transport::ucx::describe()}};
+  j["libraries"] = {{"torch", engine::torch_version()}, {"zeromq", zmq_version_text()}, {"ucx", ucx_text()}};
   j["cuda"] = {{"available", engine::cuda_available()}, {"gpu_engine_built", engine::gpu_engine_built()}};
   j["transports"] = nlohmann::json::array();
   for (const auto& t : transport::transports()) j["transports"].push_back(t.scheme);

@@ -3,7 +3,10 @@
 
 #include "cli/commands.h"
 #include "cli/usage.h"
+#include "transport/registry.h"
+#if EDGESERVE_WITH_ZMQ
 #include "transport/tcp/curve_keys.h"
+#endif
 
 namespace edgeserve::cli {
 
@@ -19,7 +22,13 @@ Command add_keygen_command(CLI::App& app) {
       "keys/clients/cam1.key");
   cmd->add_option("--out", *prefix, "Path prefix of the two files")->required();
   return [prefix] {
-    if (auto s = transport::tcp::write_curve_key_pair(*prefix); !s.ok()) {
+#if EDGESERVE_WITH_ZMQ
+    const core::Status s = transport::tcp::write_curve_key_pair(*prefix);
+#else
+    const core::Status s(core::StatusCode::kInvalidArgument,
+                         "CURVE keys need tcp://, and " + transport::not_built_in("tcp://"));
+#endif
+    if (!s.ok()) {
       fmt::print(stderr, "edgeserve keygen: error: {}\n", user_text(s));
       return kExitFailed;
     }

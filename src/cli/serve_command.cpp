@@ -1,35 +1,27 @@
 // `edgeserve serve`: load the repository's models and serve them until SIGINT/SIGTERM.
 #include <algorithm>
-#include <csignal>
 #include <memory>
 #include <optional>
 
 #include "cli/commands.h"
-#include "cli/limit_flags.h"
+#include "cli/front_door_flags.h"
+#include "cli/run_until_signal.h"
 #include "cli/usage.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "server/model_repository.h"
 #include "server/server.h"
-#include "transport/tcp/tcp_settings.h"
 #include "transport/ucx/ucx_settings.h"
 
 namespace edgeserve::cli {
 
 namespace {
 
-std::atomic<server::Server*> g_server{nullptr};
-
-extern "C" void on_stop_signal(int) {
-  if (auto* s = g_server.load()) s->stop();  // async-signal-safe by contract
-}
-
 struct ServeFlags {
   std::string repo = kDefaultRepo;
   std::string models;
-  std::vector<std::string> listen{"tcp://0.0.0.0:5555"};
+  FrontDoorFlags front;
   int workers = 4;
-  int io_threads = default_io_threads();
   int intra_op_threads = 0;
   std::string device = "cpu";
   std::string policy = "per-client";
@@ -38,13 +30,6 @@ struct ServeFlags {
   int priority_gate_max_hold_us = 10000;
   bool no_cuda_graphs = false;
   int reply_buffers = 0;
-  double max_payload_mb = 64;
-  size_t max_queue = 1024;
-  size_t max_queue_per_client = 32;
-  ConnectionLimitFlags limits;
-  std::string ready_file;
-  std::string curve_key;
-  std::string curve_clients;
   std::string landing = "host";
   std::optional<int> max_batch_size;
   std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
@@ -54,11 +39,10 @@ struct ServeFlags {
 int run_serve(ServeFlags& f) {
   auto log = core::logger("server");
   // Everything a user typed is checked before the models load (which can take minutes).
-  if (auto s = check_endpoints("--listen", f.listen, transport::EndpointUse::kListen); !s.ok())
-    return usage_error("serve", s.message());
-  if (auto s = check_ready_file(f.ready_file); !s.ok()) return usage_error("serve", s.message());
-  const bool ucx_listener =
-      std::any_of(f.listen.begin(), f.listen.end(), [](const std::string& a) { return a.starts_with("ucx://"); });
+  auto front = front_door_options(f.front, *log);
+  if (!front.ok()) return usage_error("serve", front.status().message());
+  const bool ucx_listener = std::any_of(f.front.listen.begin(), f.front.listen.end(),
+                                        [](const std::string& a) { return a.starts_with("ucx://"); });
   if (ucx_listener && f.landing == "cuda" && f.device == "cpu")
     return usage_error(
         "serve", "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads");
@@ -79,49 +63,24 @@ int run_serve(ServeFlags& f) {
     return kExitUsage;
   }
   server::ServerOptions options;
-  options.listen = f.listen;
+  options.front = std::move(front.value());
+  options.front.transports.set("ucx", std::make_shared<transport::ucx::UcxServerSettings>(
+                                          f.landing == "cuda" ? core::MemoryKind::kCuda : core::MemoryKind::kHost));
   options.workers = f.workers;
-  options.io_threads = f.io_threads;
   options.policy = *server::parse_policy(f.policy);
   options.priority_gate = {f.priority_gate, std::chrono::microseconds(f.priority_gate_window_us),
                            std::chrono::microseconds(f.priority_gate_max_hold_us)};
-  options.max_queue = f.max_queue;
-  options.limits = f.limits.limits();
-  options.max_queue_per_client = f.max_queue_per_client;
-  options.max_payload_bytes = static_cast<uint64_t>(f.max_payload_mb * (1 << 20));
-  options.ready_file = f.ready_file;
-  options.transports.set("ucx", std::make_shared<transport::ucx::UcxServerSettings>(
-                                    f.landing == "cuda" ? core::MemoryKind::kCuda : core::MemoryKind::kHost));
-  if (!f.curve_key.empty()) {
-    auto curve = transport::tcp::read_curve_server_config(f.curve_key, f.curve_clients);
-    if (!curve.ok()) {
-      return usage_error("serve", user_text(curve.status()));
-    }
-    log->info("CURVE on: encrypted links, {} authorized client key(s) from {}", curve->authorized_clients.size(),
-              f.curve_clients);
-    options.transports.set("tcp", std::make_shared<transport::tcp::TcpServerSettings>(std::move(curve.value())));
-  }
   server::Server server(*models, options);
-  g_server = &server;
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
   log->info("{} intra-op thread(s) per operator; stop with Ctrl-C or SIGTERM", intra);
-  const core::Status s = server.run();
-  g_server = nullptr;
-  if (!s.ok()) {
-    log->error("{}", user_text(s));
-    return kExitUsage;
-  }
-  return kExitOk;
+  return run_until_signal(server, *log);
 }
 
 }  // namespace
 
 Command add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
+  flags->front.listen = {"tcp://0.0.0.0:5555"};
+  flags->front.io_threads = default_io_threads();
   auto* cmd = add_described_subcommand(
       app, "serve", "Serve a repository's models over tcp:// (ZeroMQ) and/or ucx:// until SIGINT/SIGTERM.",
       "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one host;\n"
@@ -135,22 +94,12 @@ Command add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--models", flags->models,
                   "Comma-separated model names to load (default: every model in the repository)");
-  cmd->add_option("--listen", flags->listen,
-                  "Address to listen on, repeatable: tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH (a Unix socket). "
-                  "HOST is an IPv4 address, * "
-                  "(every interface), a host name such as localhost, or (tcp) an interface name such as lo; PORT "
-                  "0..65535, 0 picks a free one")
-      ->capture_default_str();
+  add_front_door_flags(*cmd, flags->front, {"server", "Address to listen on", "a worker", "served"});
   cmd->add_option(
          "--workers", flags->workers,
          "Worker threads, each owning one lane of every model (on GPU: its CUDA streams, buffers and graph); the "
          "paper uses one per client")
       ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
-  cmd->add_option("--io-threads", flags->io_threads,
-                  "I/O threads per listener: ZeroMQ I/O threads for tcp://, UCX workers (each with its own thread "
-                  "and a share of the clients) for ucx://; the default is a quarter of the cores, 1 to 4")
-      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_option(
          "--intra-op-threads", flags->intra_op_threads,
@@ -212,34 +161,6 @@ Command add_serve_command(CLI::App& app) {
                   "a reply allocates its own memory (logged)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
-  cmd->add_option("--max-payload-mb", flags->max_payload_mb,
-                  "Largest request payload accepted; larger requests get a payload-too-large error")
-      ->check(payload_mb_check())
-      ->capture_default_str();
-  cmd->add_option("--max-queue", flags->max_queue,
-                  "Requests that may wait for a worker; beyond this, requests are answered 'overloaded'")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--max-queue-per-client", flags->max_queue_per_client,
-                  "Of those, requests one client may have waiting: a flooding client is answered 'overloaded' "
-                  "while the others are served. A client is its connection, or its public key under --curve-*; "
-                  "the client id in request headers does not count")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  add_connection_limit_flags(*cmd, flags->limits);
-  auto* key = cmd->add_option("--curve-key", flags->curve_key,
-                              "Require CURVE (encrypted, authenticated) clients: this server's key pair file "
-                              "(from `edgeserve keygen`)")
-                  ->check(CLI::ExistingFile);
-  auto* clients = cmd->add_option("--curve-clients", flags->curve_clients,
-                                  "With --curve-key: folder of the authorized clients' public keys (*.pub); any other "
-                                  "client is refused and logged")
-                      ->check(CLI::ExistingDirectory);
-  key->needs(clients);
-  clients->needs(key);
-  cmd->add_option("--ready-file", flags->ready_file,
-                  "Write the bound endpoints to this file once serving (for scripts waiting on the server); its folder "
-                  "must exist and be writable");
   return [flags] { return run_serve(*flags); };
 }
 

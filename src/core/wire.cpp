@@ -213,8 +213,8 @@ Status check_payload(const RequestHeader& h, size_t arrived_bytes, uint64_t max_
   return {};
 }
 
-void encode(const ResponseHeader& h, ResponseHeaderBytes& out) {
-  out.fill(std::byte{0});
+void encode(const ResponseHeader& h, std::span<std::byte, kResponseHeaderBytes> out) {
+  std::fill(out.begin(), out.end(), std::byte{0});
   std::byte* b = out.data();
   put<uint32_t>(b, kRespMagic, kResponseMagic);
   put<uint16_t>(b, kRespVersion, kWireVersion);

@@ -115,7 +115,8 @@ using RequestHeaderBytes = std::array<std::byte, kRequestHeaderBytes>;
 using ResponseHeaderBytes = std::array<std::byte, kResponseHeaderBytes>;
 
 void encode(const RequestHeader& header, RequestHeaderBytes& out);
-void encode(const ResponseHeader& header, ResponseHeaderBytes& out);
+// Into any kResponseHeaderBytes bytes (a ResponseHeaderBytes, or a transport's own frame: no copy after).
+void encode(const ResponseHeader& header, std::span<std::byte, kResponseHeaderBytes> out);
 
 // Strict: every field is checked (magic, version, size, enums, rank, dims, name, payload_bytes against the
 // shape and dtype). The error says what was expected and what arrived.

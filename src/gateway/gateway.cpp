@@ -18,7 +18,6 @@
 #include "core/log_limiter.h"
 #include "core/wire.h"
 #include "transport/client_connection.h"
-#include "transport/listen.h"
 #include "transport/registry.h"
 #include "transport/sender.h"
 
@@ -95,8 +94,7 @@ struct Gateway::State {
   GatewayOptions options;
   std::vector<std::unique_ptr<Backend>> backends;
   DeliveryQueue queue;
-  transport::ListenerSet listeners;
-  std::atomic<bool> stop_requested{false};
+  transport::FrontDoor front;
   std::atomic<uint64_t> forwarded{0}, failed{0};
   std::atomic<size_t> next_start{0};
   std::shared_ptr<spdlog::logger> log = core::logger("gateway");
@@ -104,8 +102,8 @@ struct Gateway::State {
 
   explicit State(GatewayOptions o)
       : options(std::move(o)),
-        queue(options.max_queue, options.max_queue_per_client),
-        listeners(options.listen.size()) {
+        queue(options.front.max_queue, options.front.max_queue_per_client),
+        front(options.front) {
     for (const auto& uri : options.backends) {
       backends.push_back(std::make_unique<Backend>());
       backends.back()->uri = uri;
@@ -120,18 +118,20 @@ struct Gateway::State {
 
   // Answers with an error from the gateway itself (the backend never saw the request, or failed it).
   void reply_error(Delivery& d, uint64_t request_id, const Status& status) {
+    d.send_reply(error_reply(request_id, status, d.recv_ns(), d.peer()), nullptr);
+  }
+  // Also the front listeners' reply to a header they cannot decode (transport::EdgeErrorReply).
+  core::ResponseHeader error_reply(uint64_t request_id, const Status& status, uint64_t recv_ns, std::string_view peer) {
     failed.fetch_add(1, std::memory_order_relaxed);
     if (std::string note; error_log.allow(status.code(), note))
-      log->warn("request {} from {}: {}{}", request_id, d.peer(), status.to_string(), note);
+      log->warn("request {} from {}: {}{}", request_id, peer, status.to_string(), note);
     auto header = core::error_response(request_id, status);
     const uint64_t now = core::now_ns();
     header.timings.clock_domain = core::clock_domain();
-    header.timings.recv_clock_ns = d.recv_ns();
+    header.timings.recv_clock_ns = recv_ns;
     header.timings.send_clock_ns = now;
-    header.timings.gateway_ns = now - d.recv_ns();
-    core::ResponseHeaderBytes bytes;
-    core::encode(header, bytes);
-    d.send_reply(bytes, nullptr);
+    header.timings.gateway_ns = now - recv_ns;
+    return header;
   }
 
   // The index of the backend with the fewest requests in flight among those not left out; none when all are.
@@ -158,10 +158,9 @@ struct Gateway::State {
 
   // One request, start to finish, on a forwarding thread that owns `connections` (one per backend).
   void forward(Delivery& d, std::vector<std::unique_ptr<transport::ClientConnection>>& connections) {
-    auto header = core::decode_request_header(d.header());
-    if (!header.ok()) return reply_error(d, core::peek_request_id(d.header()), header.status());
-    const uint64_t id = header->request_id;
-    if (Status s = core::check_payload(*header, d.payload().size(), options.max_payload_bytes); !s.ok())
+    const core::RequestHeader& header = d.request();
+    const uint64_t id = header.request_id;
+    if (Status s = core::check_payload(header, d.payload().size(), options.front.max_payload_bytes); !s.ok())
       return reply_error(d, id, s);
     if (d.payload_on_device())
       return reply_error(d, id, {StatusCode::kInternal, "gateway received a payload in GPU memory"});
@@ -188,7 +187,7 @@ struct Gateway::State {
         mark_failed(backend, up);
         continue;
       }
-      return forward_to(d, *header, backend, connection);
+      return forward_to(d, header, backend, connection);
     }
     reply_error(d, id,
                 {StatusCode::kUnavailable,
@@ -223,9 +222,7 @@ struct Gateway::State {
     core::ResponseHeader h = std::move(reply.header);
     h.timings.backend_ns = back - sent;
     h.timings.gateway_ns = core::now_ns() - d.recv_ns();
-    core::ResponseHeaderBytes bytes;
-    core::encode(h, bytes);
-    d.send_reply(bytes, std::move(out));
+    d.send_reply(h, std::move(out));
     forwarded.fetch_add(1, std::memory_order_relaxed);
   }
 };
@@ -244,22 +241,16 @@ core::Result<std::unique_ptr<Gateway>> Gateway::create(GatewayOptions options) {
 Gateway::Gateway(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Gateway::~Gateway() = default;
 
-void Gateway::stop() {
-  state_->stop_requested.store(true);
-  state_->listeners.stop();
-}
+void Gateway::stop() { state_->front.stop(); }
 
 core::Status Gateway::run() {
   State& s = *state_;
-  transport::ListenOptions listen_options;
-  listen_options.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.limits = s.options.limits;
-  listen_options.io_threads = std::max(1, s.options.io_threads);
-  listen_options.settings = s.options.transports;
-  for (const auto& address : s.options.listen) {
-    if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
-  }
-  if (s.stop_requested.load()) return {};
+  // A header that does not decode gets the gateway's own error reply (with its gateway time).
+  const auto edge_error = [&s](uint64_t id, const Status& status, uint64_t recv_ns, std::string_view peer) {
+    return s.error_reply(id, status, recv_ns, peer);
+  };
+  if (Status opened = s.front.open({}, edge_error); !opened.ok()) return opened;
+  if (s.front.stop_requested()) return {};
 
   std::vector<std::jthread> workers;
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
@@ -274,21 +265,20 @@ core::Status Gateway::run() {
       while (auto d = s.queue.pop()) s.forward(*d, connections);
     });
 
-  if (!s.options.ready_file.empty())
-    if (Status written = s.listeners.write_ready_file(s.options.ready_file); !written.ok()) {
-      s.queue.close();  // the forwarding threads return and are joined on the way out
-      return written;
-    }
-  const std::vector<std::string> endpoints = s.listeners.endpoints();
+  if (Status written = s.front.announce(); !written.ok()) {
+    s.queue.close();  // the forwarding threads return and are joined on the way out
+    return written;
+  }
+  const std::vector<std::string> endpoints = s.front.endpoints();
   std::vector<std::string> backend_uris;
   for (const auto& b : s.backends) backend_uris.push_back(b->uri);
   s.log->info("gateway on {} → {} ({} forwarding thread(s), least outstanding requests first)",
               fmt::join(endpoints, ", "), fmt::join(backend_uris, ", "), workers.size());
 
   auto on_delivery = [&s](std::unique_ptr<Delivery> d) {
-    if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, core::peek_request_id(d->header()), queued);
+    if (Status queued = s.queue.push(d); !queued.ok()) s.reply_error(*d, d->request().request_id, queued);
   };
-  const Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
+  const Status ran = s.front.serve(on_delivery);  // returns once every listener has drained its replies
   s.queue.close();
   workers.clear();
   for (const auto& b : s.backends)

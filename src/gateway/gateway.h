@@ -5,31 +5,24 @@
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
-#include "transport/connection_limits.h"
-#include "transport/transport_settings.h"
+#include "transport/front_door.h"
 
 namespace edgeserve::gateway {
 
 struct GatewayOptions {
-  std::vector<std::string> listen{"tcp://0.0.0.0:5556"};
+  // Front listeners, limits, transports' settings (tcp: CURVE clients only), ready file: what `gateway` shares
+  // with `serve`. max_queue: requests waiting for a forwarding thread.
+  transport::FrontDoorOptions front{.listen = {"tcp://0.0.0.0:5556"}};
   std::vector<std::string> backends;  // network addresses of edgeserve servers: tcp://HOST:PORT, ucx://HOST:PORT
   // Forwarding threads, each with its own connection to every backend: the requests in flight at once.
   int workers = 32;
-  int io_threads = 1;                  // per front listener (see ServerOptions::io_threads)
-  size_t max_queue = 1024;             // requests waiting for a forwarding thread; beyond: "overloaded" replies
-  size_t max_queue_per_client = 32;    // of those, from one client (front connection or CURVE key)
-  transport::ConnectionLimits limits;  // front side: clients, connections per source, deadlines
-  uint64_t max_payload_bytes = 64ull << 20;
   std::chrono::milliseconds backend_timeout{10'000};  // a backend that does not answer in time has failed
   std::chrono::milliseconds retry_after{1'000};       // a failed backend is left out this long, then tried again
-  transport::TransportSettings transports;  // front listeners' own settings (tcp: CURVE clients only), from cli/
-  std::filesystem::path ready_file;         // written with the bound front endpoints once serving
 };
 
 class Gateway {

@@ -18,9 +18,9 @@ using core::StatusCode;
 Pipeline::Pipeline(const ModelRepository& models, PipelineOptions options)
     : models_(models), options_(options), resources_(models.gpu_memory_probe()) {}
 
-core::ServerTimings Pipeline::base_timings(const transport::Delivery& delivery) const {
+core::ServerTimings Pipeline::base_timings(uint64_t recv_ns) const {
   core::ServerTimings t;
-  t.recv_clock_ns = delivery.recv_ns();
+  t.recv_clock_ns = recv_ns;
   t.clock_domain = core::clock_domain();
   t.server_cpu_ns = metrics::process_cpu_ns();
   t.server_rss_bytes = resources_.rss_bytes();
@@ -28,52 +28,71 @@ core::ServerTimings Pipeline::base_timings(const transport::Delivery& delivery) 
   return t;
 }
 
-void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, const Status& status) {
+core::ResponseHeader Pipeline::error_reply(uint64_t request_id, const Status& status, uint64_t recv_ns,
+                                           std::string_view peer) {
   failed_.fetch_add(1, std::memory_order_relaxed);
   if (std::string note; error_log_.allow(status.code(), note))
-    core::logger("server")->warn("request {} from {}: {}{}", request_id, delivery.peer(), status.to_string(), note);
+    core::logger("server")->warn("request {} from {}: {}{}", request_id, peer, status.to_string(), note);
   auto header = core::error_response(request_id, status);
-  header.timings = base_timings(delivery);
+  header.timings = base_timings(recv_ns);
   const uint64_t now = core::now_ns();
-  header.timings.server_ns = now - delivery.recv_ns();
+  header.timings.server_ns = now - recv_ns;
   header.timings.send_clock_ns = now;
-  core::ResponseHeaderBytes bytes;
-  core::encode(header, bytes);
-  delivery.send_reply(bytes, nullptr);
+  return header;
 }
 
+void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, const Status& status) {
+  delivery.send_reply(error_reply(request_id, status, delivery.recv_ns(), delivery.peer()), nullptr);
+}
+
+namespace {
+
+// The fields the scheduler and the stages read, without the model name (the engine is already resolved): the
+// name stays with the delivery, so admitting a request copies nothing that allocates.
+core::RequestHeader job_fields(const core::RequestHeader& r) {
+  core::RequestHeader h;
+  h.request_id = r.request_id;
+  h.client_id = r.client_id;
+  h.input_kind = r.input_kind;
+  h.dtype = r.dtype;
+  h.priority = r.priority;
+  h.shape = r.shape;
+  h.payload_bytes = r.payload_bytes;
+  h.client_send_ns = r.client_send_ns;
+  h.output = r.output;
+  return h;
+}
+
+}  // namespace
+
 bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
-  auto header = core::decode_request_header(delivery.header());
-  if (!header.ok()) {
-    reply_error(delivery, core::peek_request_id(delivery.header()), header.status());
-    return false;
-  }
-  const uint64_t id = header->request_id;
-  if (Status s = core::check_payload(*header, delivery.payload().size(), options_.max_payload_bytes); !s.ok()) {
+  const core::RequestHeader& request = delivery.request();
+  const uint64_t id = request.request_id;
+  if (Status s = core::check_payload(request, delivery.payload().size(), options_.max_payload_bytes); !s.ok()) {
     reply_error(delivery, id, s);
     return false;
   }
-  engine::Engine* engine = models_.find(header->model);
+  engine::Engine* engine = models_.find(request.model);
   if (!engine) {
     reply_error(delivery, id,
                 {StatusCode::kUnknownModel,
-                 fmt::format("no model '{}' here (serving: {})", header->model, models_.names_joined())});
+                 fmt::format("no model '{}' here (serving: {})", request.model, models_.names_joined())});
     return false;
   }
-  const engine::InferenceInput input{header->input_kind, header->dtype, header->shape, delivery.payload(),
+  const engine::InferenceInput input{request.input_kind, request.dtype, request.shape, delivery.payload(),
                                      delivery.payload_on_device()};
   if (Status s = engine::check_input(engine->spec(), input); !s.ok()) {
     reply_error(delivery, id, s);
     return false;
   }
-  auto outputs = engine::resolve_output_choice(engine->spec(), header->output);
+  auto outputs = engine::resolve_output_choice(engine->spec(), request.output);
   if (!outputs.ok()) {
     reply_error(delivery, id, outputs.status());
     return false;
   }
   job.outputs = outputs.value();
   job.delivery = &delivery;
-  job.header = std::move(header.value());
+  job.header = job_fields(request);
   job.sender = delivery.sender();
   job.engine = engine;
   job.admitted_ns = core::now_ns();
@@ -136,7 +155,7 @@ void Pipeline::reply_result(Job& job, engine::InferenceOutput& out, const engine
   header.n_outputs = out.n_outputs;
   header.outputs = out.outputs;
   header.payload_bytes = out.payload ? out.payload->bytes().size() : 0;
-  header.timings = base_timings(delivery);
+  header.timings = base_timings(delivery.recv_ns());
   header.timings.handling_ns = job.admitted_ns - delivery.recv_ns();
   header.timings.queue_ns = started_ns - job.admitted_ns;  // the batching delay included
   header.timings.batching_ns = batching_ns;
@@ -149,9 +168,7 @@ void Pipeline::reply_result(Job& job, engine::InferenceOutput& out, const engine
   const uint64_t now = core::now_ns();
   header.timings.server_ns = now - delivery.recv_ns();
   header.timings.send_clock_ns = now;
-  core::ResponseHeaderBytes bytes;
-  core::encode(header, bytes);
-  delivery.send_reply(bytes, std::move(out.payload));
+  delivery.send_reply(header, std::move(out.payload));
   served_.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -1,10 +1,11 @@
-// The request pipeline every transport feeds: admit (decode + validate) → [queue] → preprocess →
+// The request pipeline every transport feeds: admit (validate what the transport decoded) → [queue] → preprocess →
 // inference → respond, with each stage timed into the reply's ServerTimings.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "core/log_limiter.h"
 #include "core/wire.h"
@@ -21,8 +22,8 @@ struct Batch;
 struct Job {
   std::unique_ptr<transport::Delivery> owned;  // set when the job was queued; null when run inline
   transport::Delivery* delivery = nullptr;
-  core::RequestHeader header;
-  uint64_t sender = 0;  // Delivery::sender(): per-client limits are keyed on it
+  core::RequestHeader header;  // the request's fields but its model name (the delivery keeps that)
+  uint64_t sender = 0;         // Delivery::sender(): per-client limits are keyed on it
   engine::Engine* engine = nullptr;
   uint64_t admitted_ns = 0;
   engine::ResolvedOutputs outputs;  // what the reply carries: the request's choice, the model's defaults filled in
@@ -36,8 +37,8 @@ class Pipeline final : public transport::RequestHandler {
  public:
   Pipeline(const ModelRepository& models, PipelineOptions options);
 
-  // Decodes and checks the request (header fields, payload size, model, input shape and dtype). On failure
-  // it replies with the error, logs it, and returns false.
+  // Checks the request its transport decoded (payload size, model, input shape and dtype, output choice). On
+  // failure it replies with the error, logs it, and returns false.
   bool admit(transport::Delivery& delivery, Job& job);
   // Runs the stages on the given lane and replies (a result or an error). Safe from several threads at
   // once, each on its own lane.
@@ -51,11 +52,16 @@ class Pipeline final : public transport::RequestHandler {
   // concurrent local clients with distinct ids below the engine's lane count never share a lane.
   void process(transport::Delivery& delivery) override;
 
+  // The server's error reply (logged rate-limited, counted in failed()), for requests answered without a
+  // delivery: a header its transport could not decode (transport::EdgeErrorReply).
+  core::ResponseHeader error_reply(uint64_t request_id, const core::Status& status, uint64_t recv_ns,
+                                   std::string_view peer);
+
   uint64_t served() const { return served_.load(); }
   uint64_t failed() const { return failed_.load(); }
 
  private:
-  core::ServerTimings base_timings(const transport::Delivery& delivery) const;
+  core::ServerTimings base_timings(uint64_t recv_ns) const;
   // Sends `out` (its payload handed to the transport) with the job's stage times.
   void reply_result(Job& job, engine::InferenceOutput& out, const engine::StageDurations& stages, uint64_t started_ns,
                     uint64_t batching_ns, size_t batch_size);

@@ -8,7 +8,6 @@
 #include "core/log.h"
 #include "engine/landing_memory.h"
 #include "server/pipeline.h"
-#include "transport/listen.h"
 
 namespace edgeserve::server {
 
@@ -18,16 +17,15 @@ struct Server::State {
   Pipeline pipeline;
   Scheduler scheduler;
   PriorityGate gate;
-  transport::ListenerSet listeners;
-  std::atomic<bool> stop_requested{false};
+  transport::FrontDoor front;
 
   State(const ModelRepository& m, ServerOptions o)
       : models(m),
         options(std::move(o)),
-        pipeline(m, {options.max_payload_bytes}),
-        scheduler(options.policy, options.workers, options.max_queue, options.max_queue_per_client),
+        pipeline(m, {options.front.max_payload_bytes}),
+        scheduler(options.policy, options.workers, options.front.max_queue, options.front.max_queue_per_client),
         gate(options.priority_gate),
-        listeners(options.listen.size()) {}
+        front(options.front) {}
 };
 
 Server::Server(const ModelRepository& models, ServerOptions options)
@@ -35,28 +33,21 @@ Server::Server(const ModelRepository& models, ServerOptions options)
 
 Server::~Server() = default;
 
-void Server::stop() {
-  state_->stop_requested.store(true);
-  // Listeners are only added before the stop flag is read by run(), so this walk is safe.
-  state_->listeners.stop();
-}
+void Server::stop() { state_->front.stop(); }
 
 core::Status Server::run() {
   State& s = *state_;
   auto log = core::logger("server");
-  transport::ListenOptions listen_options;
-  listen_options.max_payload_bytes = s.options.max_payload_bytes;
-  listen_options.limits = s.options.limits;
-  listen_options.io_threads = std::max(1, s.options.io_threads);
-  listen_options.settings = s.options.transports;
-  // Requests land in memory that suits the engine (pinned host memory next to a GPU, or the GPU's own).
-  listen_options.allocate = [device = s.models.device()](size_t bytes, core::MemoryKind kind) {
+  // Requests land in memory that suits the engine (pinned host memory next to a GPU, or the GPU's own); a header
+  // that does not decode gets the pipeline's own error reply.
+  const auto allocate = [device = s.models.device()](size_t bytes, core::MemoryKind kind) {
     return engine::allocate_landing_memory(kind, device, bytes);
   };
-  for (const auto& address : s.options.listen) {
-    if (core::Status bound = s.listeners.add(address, listen_options); !bound.ok()) return bound;
-  }
-  if (s.stop_requested.load()) return {};
+  const auto edge_error = [&s](uint64_t id, const core::Status& status, uint64_t recv_ns, std::string_view peer) {
+    return s.pipeline.error_reply(id, status, recv_ns, peer);
+  };
+  if (core::Status opened = s.front.open(allocate, edge_error); !opened.ok()) return opened;
+  if (s.front.stop_requested()) return {};
 
   std::vector<std::jthread> workers;
   for (int i = 0; i < std::max(1, s.options.workers); ++i)
@@ -73,14 +64,13 @@ core::Status Server::run() {
       }
     });
 
-  if (!s.options.ready_file.empty())
-    if (core::Status written = s.listeners.write_ready_file(s.options.ready_file); !written.ok()) {
-      s.scheduler.close();  // the workers return and are joined on the way out
-      return written;
-    }
-  const std::vector<std::string> endpoints = s.listeners.endpoints();
+  if (core::Status written = s.front.announce(); !written.ok()) {
+    s.scheduler.close();  // the workers return and are joined on the way out
+    return written;
+  }
   log->info("serving {} on {} with {} worker(s), {} I/O thread(s) per listener, scheduling {}", s.models.names_joined(),
-            fmt::join(endpoints, ", "), workers.size(), std::max(1, s.options.io_threads), to_string(s.options.policy));
+            fmt::join(s.front.endpoints(), ", "), workers.size(), std::max(1, s.options.front.io_threads),
+            to_string(s.options.policy));
   if (s.options.priority_gate.enabled)
     log->info("priority gate on: normal requests wait while priority work runs and {} after it, at most {} µs",
               s.options.priority_gate.window.count() > 0 ? fmt::format("{} µs", s.options.priority_gate.window.count())
@@ -94,7 +84,7 @@ core::Status Server::run() {
     // push() leaves `job` intact when it refuses, so the delivery can still be answered.
     if (const core::Status refused = s.scheduler.push(std::move(job)); !refused.ok()) s.pipeline.reject(job, refused);
   };
-  const core::Status ran = s.listeners.run(on_delivery);  // returns once every listener has drained its replies
+  const core::Status ran = s.front.serve(on_delivery);  // returns once every listener has drained its replies
   s.scheduler.close();
   workers.clear();  // joins
   log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());

@@ -8,6 +8,8 @@ namespace edgeserve::transport {
 
 core::Result<std::unique_ptr<ClientConnection>> connect(const std::string& target, const ConnectOptions& options) {
   const TransportEntry* t = find_transport(target);
+  if (const std::string why = not_built_in(target); !why.empty())
+    return core::Status(core::StatusCode::kInvalidArgument, fmt::format("target '{}': {}", target, why));
   if (t == nullptr)
     return core::Status(core::StatusCode::kInvalidArgument,
                         fmt::format("unknown target '{}': expected {}", target, accepted_addresses(false)));

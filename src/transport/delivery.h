@@ -1,32 +1,42 @@
-// Server side of every transport: one request as it arrived (header and payload bytes, still in the
-// transport's own buffers) and the way back to its sender.
+// Server side of every transport: one request as it arrived, its header already decoded and checked by the
+// transport (the binary header is the tcp/ucx/ipc codec, not the contract with the server), its payload still
+// in the transport's own buffers, and the way back to its sender.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 
 #include "core/memory_buffer.h"
+#include "core/status.h"
 #include "core/wire.h"
 
 namespace edgeserve::transport {
 
 class Delivery {
  public:
-  // `sender`: see sender() (transport/sender.h makes them).
-  Delivery(uint64_t recv_ns, uint64_t sender) : recv_ns_(recv_ns), sender_(sender) {}
+  // `request`: decoded by the transport (core::decode_request_header's checks); `sender`: see sender()
+  // (transport/sender.h makes them).
+  Delivery(uint64_t recv_ns, uint64_t sender, core::RequestHeader&& request)
+      : request_(std::move(request)), recv_ns_(recv_ns), sender_(sender) {}
   virtual ~Delivery() = default;
   Delivery(const Delivery&) = delete;
   Delivery& operator=(const Delivery&) = delete;
 
-  virtual std::span<const std::byte> header() const = 0;
+  const core::RequestHeader& request() const { return request_; }
   virtual std::span<const std::byte> payload() const = 0;
-  // Sends the header and `payload` (null: none) without copying the payload: the transport owns it until its
-  // bytes have left (tcp: ZeroMQ's free callback, on its I/O thread; ucx: the send's completion; local: the
-  // client's next call), then drops it, which hands a pool block back to its pool (core/buffer_pool.h).
-  // Call once; thread-safe.
-  virtual void send_reply(const core::ResponseHeaderBytes& header, std::unique_ptr<core::MemoryBuffer> payload) = 0;
+  // Sends `header` (the transport encodes it) and `payload` (null: none) without copying the payload: the
+  // transport owns it until its bytes have left (tcp: ZeroMQ's free callback, on its I/O thread; ucx: the
+  // send's completion; local: the client's next call), then drops it, which hands a pool block back to its pool
+  // (core/buffer_pool.h). The first call sends; later ones are ignored. Called by one thread at a time.
+  void send_reply(const core::ResponseHeader& header, std::unique_ptr<core::MemoryBuffer> payload) {
+    if (replied_) return;
+    replied_ = true;
+    transmit(header, std::move(payload));
+  }
   // Short description of the sender for log lines ("tcp client", "local client").
   virtual const char* peer() const = 0;
   // True when payload() points into GPU memory (it landed there, or a local client put it there).
@@ -37,10 +47,20 @@ class Delivery {
   // Who sent it, as the transport knows them: the connection, or the authenticated CURVE key. Per-client
   // limits are keyed on this, never on the header's client-chosen client_id.
   uint64_t sender() const { return sender_; }
+  bool replied() const { return replied_; }
+
+ protected:
+  // The transport's half of send_reply: encode the header, hand both to the I/O thread. Runs at most once.
+  virtual void transmit(const core::ResponseHeader& header, std::unique_ptr<core::MemoryBuffer> payload) = 0;
+  // The exactly-one-reply guarantee, for a network transport's destructor: a request dropped unanswered (a bug)
+  // is logged and answered with an internal error.
+  void reply_if_dropped() noexcept;
 
  private:
+  core::RequestHeader request_;
   uint64_t recv_ns_;
   uint64_t sender_;
+  bool replied_ = false;
 };
 
 // What a transport hands a delivery to. process() runs the request to completion on the calling thread
@@ -50,5 +70,12 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   virtual void process(Delivery& delivery) = 0;
 };
+
+// The serving process's error reply to a request its transport refused at the edge (a header that does not
+// decode), made as the process makes its own error replies (its log line, its error count, its timings), so a
+// bad header is answered as it was when the server decoded it. Called on a transport's I/O thread. Unset: the
+// transport logs and sends a bare error reply.
+using EdgeErrorReply = std::function<core::ResponseHeader(uint64_t request_id, const core::Status& status,
+                                                          uint64_t recv_ns, std::string_view peer)>;
 
 }  // namespace edgeserve::transport

@@ -38,6 +38,8 @@ core::Result<Endpoint> parse_endpoint(std::string_view uri, EndpointUse use) {
     return Status(StatusCode::kInvalidArgument, fmt::format("'{}': {}; expected {}", uri, why, expected));
   };
   const TransportEntry* t = find_transport(uri);
+  if (const std::string why = not_built_in(uri); !why.empty())
+    return Status(StatusCode::kInvalidArgument, fmt::format("'{}': {}", uri, why));
   if (t == nullptr || t->address == AddressForm::kInProcess || (listen && t->listen == nullptr))
     return bad("unknown scheme");
   Endpoint e;

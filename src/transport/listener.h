@@ -26,6 +26,7 @@ struct ListenOptions {
   int io_threads = 1;  // per listener: ZeroMQ I/O threads (tcp), UCX workers with a thread each (ucx)
   MemoryAllocator allocate;
   TransportSettings settings;  // each transport's own (tcp: CURVE; ucx: landing), from cli/
+  EdgeErrorReply edge_error;   // the reply to a header that does not decode (delivery.h); unset: a bare one
 };
 
 class Listener {
@@ -33,8 +34,8 @@ class Listener {
   virtual ~Listener() = default;
   // The endpoint actually bound, e.g. "tcp://127.0.0.1:40123" or "ucx://127.0.0.1:40124".
   virtual const std::string& endpoint() const = 0;
-  // Runs the I/O loop on the calling thread until stop(): every well-framed request becomes a Delivery
-  // passed to `on_delivery` (which must not block for long); badly framed ones get an error reply here.
+  // Runs the I/O loop on the calling thread until stop(): every well-framed request whose header decodes becomes
+  // a Delivery passed to `on_delivery` (which must not block for long); the others get an error reply here.
   virtual void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) = 0;
   // Ends run() after it has sent every reply queued so far. Thread-safe and async-signal-safe.
   virtual void stop() = 0;

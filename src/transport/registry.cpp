@@ -5,10 +5,14 @@
 
 #include <vector>
 
-#include "transport/ipc/ipc_transport.h"
 #include "transport/local/local_transport.h"
+#if EDGESERVE_WITH_ZMQ
+#include "transport/ipc/ipc_transport.h"
 #include "transport/tcp/tcp_transport.h"
+#endif
+#if EDGESERVE_WITH_UCX
 #include "transport/ucx/ucx_transport.h"
+#endif
 
 namespace edgeserve::transport {
 
@@ -20,10 +24,26 @@ using enum AddressForm;
 constexpr TransportEntry kTransports[] = {
     {"local", "in-process: the server's pipeline on the caller's thread", kInProcess, false, nullptr,
      local::open_connection, local::describe},
+#if EDGESERVE_WITH_ZMQ
     {"tcp", "ZeroMQ over TCP", kHostPort, true, tcp::open_listener, tcp::open_connection, tcp::describe},
+#endif
+#if EDGESERVE_WITH_UCX
     {"ucx", "UCX: RDMA, shared memory, CUDA IPC or TCP", kHostPort, false, ucx::open_listener, ucx::open_connection,
      ucx::describe},
+#endif
+#if EDGESERVE_WITH_ZMQ
     {"ipc", "ZeroMQ over a Unix socket", kPath, false, ipc::open_listener, ipc::open_connection, ipc::describe},
+#endif
+};
+
+// Transports a build can leave out (CMake options), so that their addresses get "not built in", not "unknown".
+struct Optional {
+  std::string_view scheme, option, library;
+};
+constexpr Optional kOptional[] = {
+    {"tcp", "EDGESERVE_WITH_ZMQ", "ZeroMQ (cppzmq)"},
+    {"ipc", "EDGESERVE_WITH_ZMQ", "ZeroMQ (cppzmq)"},
+    {"ucx", "EDGESERVE_WITH_UCX", "UCX"},
 };
 
 }  // namespace
@@ -38,6 +58,14 @@ const TransportEntry* find_transport(std::string_view uri) {
       return &t;
   }
   return nullptr;
+}
+
+std::string not_built_in(std::string_view uri) {
+  if (find_transport(uri) != nullptr) return {};
+  for (const auto& o : kOptional)
+    if (uri.starts_with(o.scheme) && uri.substr(o.scheme.size()).starts_with("://"))
+      return fmt::format("{}:// is not built in: rebuild with -D{}=ON (needs {})", o.scheme, o.option, o.library);
+  return {};
 }
 
 std::string accepted_addresses(bool listen, bool in_process) {

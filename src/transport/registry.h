@@ -36,6 +36,9 @@ struct TransportEntry {
 std::span<const TransportEntry> transports();
 // The entry whose scheme `uri` uses ("tcp://..." → tcp, "local" → local); null when none does.
 const TransportEntry* find_transport(std::string_view uri);
+// Why `uri` has no transport when its scheme is one this build left out ("ucx:// is not built in: rebuild with
+// -DEDGESERVE_WITH_UCX=ON (needs UCX)"); empty when the scheme is built or unknown.
+std::string not_built_in(std::string_view uri);
 // "tcp://HOST:PORT, ucx://HOST:PORT or local", for errors that say what is accepted; `listen`: only those
 // with a server side; `in_process`: with the in-process ones ("local").
 std::string accepted_addresses(bool listen, bool in_process = true);

@@ -32,7 +32,9 @@ const Case kCases[] = {
     {{"serve", "--repo", "{MODELS}", "--listen", "tcp://127.0.0.1:99999"}, 2, "port 99999 is out of range"},
     {{"serve", "--repo", "{MODELS}", "--listen", "tcp://127.0.0.1:65537"}, 2, "port 65537 is out of range"},
     {{"serve", "--repo", "{MODELS}", "--listen", "tcp://127.0.0.1:-1"}, 2, "port '-1' is not a number"},
+#if EDGESERVE_WITH_UCX
     {{"serve", "--repo", "{MODELS}", "--listen", "ucx://127.0.0.1:99999"}, 2, "port 99999 is out of range"},
+#endif
     {{"serve", "--repo", "{MODELS}", "--listen", "tcp://127.0.0.1"}, 2, "no port"},
     {{"serve", "--repo", "{MODELS}", "--listen", "tcp://:5555"}, 2, "no host"},
     {{"serve", "--repo", "{MODELS}", "--listen", "udp://127.0.0.1:5555"}, 2, "unknown scheme"},
@@ -46,16 +48,27 @@ const Case kCases[] = {
     {{"serve", "--repo", "{MODELS}", "--ready-file", "/nonexistent-dir/ready"}, 2, "does not exist"},
     {{"serve", "--repo", "{MODELS}", "--ready-file", "{TMP}"}, 2, "is a folder"},
     {{"serve", "--repo", "{MODELS}", "--ready-file", "/proc/edgeserve-ready"}, 2, "cannot write"},
+#if EDGESERVE_WITH_UCX
     {{"serve", "--repo", "{MODELS}", "--listen", "ucx://127.0.0.1:0", "--landing", "cuda"},
      2,
      "--landing cuda needs models on a GPU"},
+#else
+    // A build without UCX (-DEDGESERVE_WITH_UCX=OFF) says so, rather than "unknown scheme".
+    {{"serve", "--repo", "{MODELS}", "--listen", "ucx://127.0.0.1:0"},
+     2,
+     "ucx:// is not built in: rebuild with -DEDGESERVE_WITH_UCX=ON"},
+    {{"bench", "--target", "ucx://127.0.0.1:6000"}, 2, "ucx:// is not built in"},
+    {{"gateway", "--backend", "ucx://127.0.0.1:6000"}, 2, "ucx:// is not built in"},
+#endif
     // serve: set-up errors
     {{"serve", "--repo", "{TMP}/no-such-repo", "--listen", "tcp://127.0.0.1:0"}, 2, "manifest.json"},
     {{"serve", "--repo", "{MODELS}", "--models", "nope", "--listen", "tcp://127.0.0.1:0"}, 2, "model 'nope' is not in"},
     {{"serve", "--repo", "{MODELS}", "--models", "tiny", "--listen", "tcp://127.0.0.1:{BUSY}"},
      2,
      "Address already in use"},
+#if EDGESERVE_WITH_UCX
     {{"serve", "--repo", "{MODELS}", "--listen", "ucx://127.0.0.1:{BUSY}"}, 2, "Address already in use"},
+#endif
     // gateway
     {{"gateway", "--backend", "tcp://"}, 2, "no port"},
     {{"gateway", "--backend", "tcp://:5555"}, 2, "no host"},

@@ -17,6 +17,7 @@
 #include "../support/preprocess_reference.h"
 #include "../support/server_process.h"
 #include "../support/status_assert.h"
+#include "core/clock.h"
 #include "core/wire.h"
 #include "engine/model_spec.h"
 
@@ -218,6 +219,24 @@ TEST_F(ServerProcessTest, BadMagicVersionAndShortHeader) {
   f.emplace_back(b.data(), 40);
   f.emplace_back(3 * 32 * 32 * 4);
   expect_error(std::move(f), StatusCode::kMalformedHeader, 23);
+}
+
+// The transport decodes the header now, not the pipeline: the reply to one that does not decode is still the
+// server's own error reply (its timings, its error count), not a bare one from the transport.
+TEST_F(ServerProcessTest, AHeaderThatDoesNotDecodeGetsTheServersOwnErrorReply) {
+  core::RequestHeaderBytes b;
+  core::encode(tiny_request(24), b);
+  b[0] = std::byte{'X'};
+  RawClient c(ctx_, server_->endpoint());
+  c.send(frames_of(b, 3 * 32 * 32 * 4));
+  auto r = c.receive();
+  ASSERT_TRUE(r) << "no reply to a bad magic";
+  EXPECT_EQ(r->header.status, StatusCode::kBadMagic) << r->header.error;
+  EXPECT_EQ(r->header.request_id, 24u);
+  EXPECT_GT(r->header.timings.recv_clock_ns, 0u);
+  EXPECT_GT(r->header.timings.server_ns, 0u);
+  EXPECT_GT(r->header.timings.server_rss_bytes, 0u) << "the server's error reply carries its resources";
+  EXPECT_EQ(r->header.timings.clock_domain, core::clock_domain());
 }
 
 TEST_F(ServerProcessTest, PayloadSizeMismatchAndTooLarge) {
@@ -490,8 +509,10 @@ TEST(Info, PrintsVersionsDevicesTransportsAndModels) {
   ASSERT_EQ(info.wait(120s), 0) << "info's exit code";
   const std::string out = info.log();
   for (const char* what : {"edgeserve ", "ZeroMQ ", "devices:", "cpu (", "transports: local (in-process), tcp (ZeroMQ ",
-                           "), ucx (UCX ", "models in ", "tiny", "mobilenetv3"})
+                           EDGESERVE_WITH_UCX ? "), ucx (UCX " : "ipc (ZeroMQ ", "models in ", "tiny", "mobilenetv3"})
     EXPECT_NE(out.find(what), std::string::npos) << "info does not print \"" << what << "\"";
+  // A build without UCX lists only what it has: ucx:// is neither a transport nor a library here.
+  if (!EDGESERVE_WITH_UCX) EXPECT_EQ(out.find("), ucx ("), std::string::npos) << "info lists ucx unbuilt";
   EXPECT_EQ(out.find("cannot load"), std::string::npos) << "a test model did not load";
   EXPECT_NE(out.find(testing::on_gpu() ? "cuda-graph" : "eager"), std::string::npos) << "says how the models run";
 }

@@ -259,6 +259,7 @@ TEST(UcxTransport, MalformedMessagesFromARawEndpointAreAnsweredNotFatal) {
   reply = raw.send(garbage, input, true);
   ASSERT_TRUE(reply) << "no reply to a garbage header";
   EXPECT_EQ(reply->status, StatusCode::kBadMagic) << reply->error;
+  EXPECT_GT(reply->timings.server_rss_bytes, 0u) << "decoded at the transport, answered with the server's own reply";
 
   // Declared size and arriving size disagree.
   core::RequestHeaderBytes header;

@@ -12,6 +12,7 @@ core::Result<std::unique_ptr<Listener>> open_listener(const std::string& uri, co
   zmq_options.max_payload_bytes = options.max_payload_bytes;
   zmq_options.limits = options.limits;  // per source: every local client shares one (a Unix socket has no address)
   zmq_options.io_threads = std::max(1, options.io_threads);
+  zmq_options.edge_error = options.edge_error;
   auto bound = tcp::TcpListener::bind(uri, zmq_options);
   if (!bound.ok()) return bound.status();
   return std::unique_ptr<Listener>(std::move(bound.value()));

@@ -1,5 +1,6 @@
-// Local transport: requests go through the server's pipeline without leaving the process. The header is
-// still encoded and decoded, so `local` differs from the network transports only in moving bytes.
+// Local transport: requests go through the server's pipeline without leaving the process. Both headers are
+// still encoded and decoded (the wire codec's checks and limits), so `local` differs from the network
+// transports only in moving bytes.
 #include "transport/local/local_connection.h"
 
 #include <vector>
@@ -13,34 +14,29 @@ namespace {
 
 class LocalDelivery final : public Delivery {
  public:
-  LocalDelivery(std::span<const std::byte> header, std::span<const std::byte> payload, bool payload_on_device,
+  LocalDelivery(core::RequestHeader&& request, std::span<const std::byte> payload, bool payload_on_device,
                 uint64_t sender, std::unique_ptr<core::MemoryBuffer>& reply_payload,
                 core::ResponseHeaderBytes& reply_header)
-      : Delivery(core::now_ns(), sender),
-        header_(header),
+      : Delivery(core::now_ns(), sender, std::move(request)),
         payload_(payload),
         payload_on_device_(payload_on_device),
         reply_payload_(reply_payload),
         reply_header_(reply_header) {}
 
-  std::span<const std::byte> header() const override { return header_; }
   std::span<const std::byte> payload() const override { return payload_; }
-  void send_reply(const core::ResponseHeaderBytes& header, std::unique_ptr<core::MemoryBuffer> payload) override {
-    reply_header_ = header;
-    reply_payload_ = std::move(payload);  // the client reads it where the engine put it, until its next call
-    replied_ = true;
-  }
   const char* peer() const override { return "local client"; }
   bool payload_on_device() const override { return payload_on_device_; }
 
-  bool replied() const { return replied_; }
-
  private:
-  std::span<const std::byte> header_, payload_;
+  void transmit(const core::ResponseHeader& header, std::unique_ptr<core::MemoryBuffer> payload) override {
+    core::encode(header, reply_header_);
+    reply_payload_ = std::move(payload);  // the client reads it where the engine put it, until its next call
+  }
+
+  std::span<const std::byte> payload_;
   bool payload_on_device_;
   std::unique_ptr<core::MemoryBuffer>& reply_payload_;
   core::ResponseHeaderBytes& reply_header_;
-  bool replied_ = false;
 };
 
 class LocalConnection final : public ClientConnection {
@@ -52,10 +48,16 @@ class LocalConnection final : public ClientConnection {
                     std::chrono::milliseconds /*timeout: the call runs inline*/) override {
     core::encode(header, request_header_);
     reply_payload_.reset();  // the previous reply's block goes back to its pool
-    LocalDelivery delivery(request_header_, payload, payload_on_device_, sender_, reply_payload_, reply_header_);
-    handler_.process(delivery);
+    auto request = core::decode_request_header(request_header_);
+    if (!request.ok()) {  // answered as a network transport answers it: the handler never sees it
+      core::encode(core::error_response(header.request_id, request.status()), reply_header_);
+    } else {
+      LocalDelivery delivery(std::move(request.value()), payload, payload_on_device_, sender_, reply_payload_,
+                             reply_header_);
+      handler_.process(delivery);
+      if (!delivery.replied()) return {core::StatusCode::kInternal, "local pipeline returned without a reply"};
+    }
     reply.recv_clock_ns = core::now_ns();
-    if (!delivery.replied()) return {core::StatusCode::kInternal, "local pipeline returned without a reply"};
     auto decoded = core::decode_response_header(reply_header_);
     if (!decoded.ok()) return {core::StatusCode::kInternal, "malformed reply: " + decoded.status().to_string()};
     reply.header = std::move(decoded.value());

@@ -163,44 +163,33 @@ std::chrono::microseconds spin_time() {
   return spin;
 }
 
+// The wire codec's response header as one ZeroMQ frame.
+zmq::message_t encoded(const core::ResponseHeader& header) {
+  zmq::message_t frame(core::kResponseHeaderBytes);
+  core::encode(header, std::span<std::byte, core::kResponseHeaderBytes>(frame.data<std::byte>(), frame.size()));
+  return frame;
+}
+
 class TcpDelivery final : public Delivery {
  public:
-  TcpDelivery(uint64_t recv_ns, uint64_t sender, zmq::message_t identity, zmq::message_t header, zmq::message_t payload,
-              std::shared_ptr<Outbox> outbox)
-      : Delivery(recv_ns, sender),
+  TcpDelivery(uint64_t recv_ns, uint64_t sender, core::RequestHeader&& request, zmq::message_t identity,
+              zmq::message_t payload, std::shared_ptr<Outbox> outbox)
+      : Delivery(recv_ns, sender, std::move(request)),
         identity_(std::move(identity)),
-        header_(std::move(header)),
         payload_(std::move(payload)),
         outbox_(std::move(outbox)) {
     outbox_->unanswered.fetch_add(1);
   }
+  ~TcpDelivery() override { reply_if_dropped(); }
 
-  // Guarantees every request exactly one reply, even if a bug drops a delivery unanswered.
-  ~TcpDelivery() override {
-    if (!replied_) {
-      core::logger("transport")
-          ->error("request from {} dropped without a reply; answering with an internal error", peer());
-      core::ResponseHeaderBytes bytes;
-      core::encode(core::error_response(core::peek_request_id(header()),
-                                        core::Status(core::StatusCode::kInternal, "request dropped by the server")),
-                   bytes);
-      send_reply(bytes, nullptr);
-    }
-  }
-
-  std::span<const std::byte> header() const override { return {header_.data<std::byte>(), header_.size()}; }
   std::span<const std::byte> payload() const override { return {payload_.data<std::byte>(), payload_.size()}; }
-
-  void send_reply(const core::ResponseHeaderBytes& header, std::unique_ptr<core::MemoryBuffer> payload) override {
-    if (replied_) return;
-    replied_ = true;
-    outbox_->push({std::move(identity_), zmq::message_t(header.data(), header.size()), zero_copy(std::move(payload))});
-    outbox_->unanswered.fetch_sub(1);
-  }
-
   const char* peer() const override { return "tcp client"; }
 
  private:
+  void transmit(const core::ResponseHeader& header, std::unique_ptr<core::MemoryBuffer> payload) override {
+    outbox_->push({std::move(identity_), encoded(header), zero_copy(std::move(payload))});
+    outbox_->unanswered.fetch_sub(1);
+  }
   // A message that sends `payload` where it lies; ZeroMQ drops it (on its I/O thread) once the bytes have left.
   static zmq::message_t zero_copy(std::unique_ptr<core::MemoryBuffer> payload) {
     if (!payload || payload->bytes().empty()) return zmq::message_t();
@@ -213,9 +202,8 @@ class TcpDelivery final : public Delivery {
     std::unique_ptr<core::MemoryBuffer> dropped(static_cast<core::MemoryBuffer*>(hint));
   }
 
-  zmq::message_t identity_, header_, payload_;
+  zmq::message_t identity_, payload_;
   std::shared_ptr<Outbox> outbox_;
-  bool replied_ = false;
 };
 
 }  // namespace
@@ -238,10 +226,11 @@ struct TcpListener::Impl {
   explicit Impl(const ListenerOptions& o)
       : context(o.io_threads), router(context, zmq::socket_type::router), options(o) {}
 
+  void send_error(zmq::message_t identity, const core::ResponseHeader& header) {
+    send({std::move(identity), encoded(header), zmq::message_t()});
+  }
   void send_error(zmq::message_t identity, uint64_t request_id, const core::Status& status) {
-    core::ResponseHeaderBytes bytes;
-    core::encode(core::error_response(request_id, status), bytes);
-    send({std::move(identity), zmq::message_t(bytes.data(), bytes.size()), zmq::message_t()});
+    send_error(std::move(identity), core::error_response(request_id, status));
   }
 
   void warn_dropped(std::string_view what) {
@@ -283,6 +272,17 @@ struct TcpListener::Impl {
     return !batch.empty();
   }
 
+  // A header that does not decode: the serving process's error reply (it logs), or a bare one logged here.
+  void refuse_undecodable(zmq::message_t identity, std::span<const std::byte> header, const core::Status& status,
+                          uint64_t recv_ns) {
+    const uint64_t id = core::peek_request_id(header);
+    if (options.edge_error)
+      return send_error(std::move(identity), options.edge_error(id, status, recv_ns, "tcp client"));
+    if (std::string note; request_log.allow(status.code(), note))
+      log->warn("rejected request {}: {}{}", id, status.to_string(), note);
+    send_error(std::move(identity), id, status);
+  }
+
   // Takes at most kReceiveBatch requests, so that under a flood of requests the loop still gets to send the
   // replies waiting in the outbox in between (ZeroMQ's poll reports the rest as still readable).
   static constexpr int kReceiveBatch = 64;
@@ -303,8 +303,8 @@ struct TcpListener::Impl {
       // The descriptor a frame came from: the identity frame is made by the ROUTER itself and carries none.
       const bool admitted = guard->on_message(zmq_msg_get(frames.back().handle(), ZMQ_SRCFD), bytes);
       if (frames.size() == 3) {
+        const std::span<const std::byte> header(frames[1].data<std::byte>(), frames[1].size());
         if (!admitted) {
-          const std::span<const std::byte> header(frames[1].data<std::byte>(), frames[1].size());
           const core::Status status(core::StatusCode::kOverloaded,
                                     fmt::format("server is at its limit of {} clients", options.limits.max_clients));
           if (std::string note; request_log.allow(status.code(), note))
@@ -312,8 +312,13 @@ struct TcpListener::Impl {
           send_error(std::move(frames[0]), core::peek_request_id(header), status);
           continue;
         }
+        auto request = core::decode_request_header(header);
+        if (!request.ok()) {
+          refuse_undecodable(std::move(frames[0]), header, request.status(), recv_ns);
+          continue;
+        }
         const uint64_t sender = sender_of(frames[0], frames[1]);
-        on_delivery(std::make_unique<TcpDelivery>(recv_ns, sender, std::move(frames[0]), std::move(frames[1]),
+        on_delivery(std::make_unique<TcpDelivery>(recv_ns, sender, std::move(request.value()), std::move(frames[0]),
                                                   std::move(frames[2]), outbox));
         continue;
       }

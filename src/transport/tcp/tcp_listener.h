@@ -26,6 +26,7 @@ struct ListenerOptions {
   // When set, clients must speak CURVE (encrypted) with a public key in `authorized_clients`; others are
   // refused during the handshake and logged.
   std::optional<CurveServerConfig> curve;
+  EdgeErrorReply edge_error;  // see ListenOptions
 };
 
 class TcpListener final : public Listener {

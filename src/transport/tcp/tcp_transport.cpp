@@ -15,6 +15,7 @@ core::Result<std::unique_ptr<Listener>> open_listener(const std::string& uri, co
   tcp_options.max_payload_bytes = options.max_payload_bytes;
   tcp_options.limits = options.limits;
   tcp_options.io_threads = std::max(1, options.io_threads);
+  tcp_options.edge_error = options.edge_error;
   if (const auto* own = options.settings.get<TcpServerSettings>("tcp")) tcp_options.curve = own->curve;
   auto bound = TcpListener::bind(uri, tcp_options);
   if (!bound.ok()) return bound.status();

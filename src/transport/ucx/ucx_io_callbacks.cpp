@@ -23,9 +23,13 @@ std::shared_ptr<Slot> IoWorker::find(const ucp_am_recv_param_t* param) {
 void IoWorker::queue_error(const std::shared_ptr<Slot>& slot, uint64_t request_id, const Status& status) {
   if (std::string note; request_log.allow(status.code(), note))
     log->warn("request {} from {}: {}{}", request_id, slot->peer, status.to_string(), note);
+  queue_reply(slot, core::error_response(request_id, status));
+}
+
+void IoWorker::queue_reply(const std::shared_ptr<Slot>& slot, const core::ResponseHeader& header) {
   auto e = std::make_unique<ErrorReply>();
   e->slot = slot;
-  core::encode(core::error_response(request_id, status), e->header);
+  core::encode(header, e->header);
   errors_to_send.push_back(std::move(e));
 }
 

@@ -79,7 +79,17 @@ bool IoWorker::deliver_landed(const std::function<void(std::unique_ptr<Delivery>
     }
     slot->landed = false;
     any = true;
-    on_delivery(std::make_unique<UcxDelivery>(slot, outbox, options()));
+    auto request = core::decode_request_header(slot->header);
+    if (!request.ok()) {  // the serving process's error reply (it logs), or a bare one logged here
+      slot->executing = false;
+      if (options().edge_error)
+        queue_reply(slot, options().edge_error(core::peek_request_id(slot->header), request.status(), slot->recv_ns,
+                                               slot->peer));
+      else
+        queue_error(slot, core::peek_request_id(slot->header), request.status());
+      continue;
+    }
+    on_delivery(std::make_unique<UcxDelivery>(slot, std::move(request.value()), outbox));
   }
   for (auto& slot : later) landed.push_back(std::move(slot));
   return any;

@@ -47,6 +47,8 @@ struct IoWorker {
   std::shared_ptr<Slot> find(const ucp_am_recv_param_t* param);
 
   void queue_error(const std::shared_ptr<Slot>& slot, uint64_t request_id, const Status& status);
+  // Sends `header` (no payload) from its own storage, as queue_error does.
+  void queue_reply(const std::shared_ptr<Slot>& slot, const core::ResponseHeader& header);
 
   // Grows the slot's landing buffer to hold `bytes` (allocation and registration once per size reached).
   Status reserve_landing(Slot& slot, size_t bytes);

@@ -27,6 +27,7 @@ struct UcxListenerOptions {
   // Makes landing (of kind `landing`) and reply (kHost) buffers; the server passes memory that suits its engine
   // (pinned host memory next to a GPU). Unset: plain host memory.
   MemoryAllocator allocate;
+  EdgeErrorReply edge_error;  // see ListenOptions
 };
 
 class UcxListener final : public Listener {

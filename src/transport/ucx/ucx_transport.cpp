@@ -13,6 +13,7 @@ core::Result<std::unique_ptr<Listener>> open_listener(const std::string& uri, co
   ucx_options.limits = options.limits;
   ucx_options.io_threads = static_cast<size_t>(std::max(1, options.io_threads));
   ucx_options.allocate = options.allocate;
+  ucx_options.edge_error = options.edge_error;
   if (const auto* own = options.settings.get<UcxServerSettings>("ucx")) ucx_options.landing = own->landing;
   auto bound = UcxListener::bind(uri, std::move(ucx_options));
   if (!bound.ok()) return bound.status();
