@@ -509,10 +509,13 @@ TEST(Info, PrintsVersionsDevicesTransportsAndModels) {
   ASSERT_EQ(info.wait(120s), 0) << "info's exit code";
   const std::string out = info.log();
   for (const char* what : {"edgeserve ", "ZeroMQ ", "devices:", "cpu (", "transports: local (in-process), tcp (ZeroMQ ",
-                           EDGESERVE_WITH_UCX ? "), ucx (UCX " : "ipc (ZeroMQ ", "models in ", "tiny", "mobilenetv3"})
+                           EDGESERVE_WITH_UCX ? "), ucx (UCX " : "ipc (ZeroMQ ", "models in ", "tiny", "mobilenetv3"}) {
     EXPECT_NE(out.find(what), std::string::npos) << "info does not print \"" << what << "\"";
+  }
   // A build without UCX lists only what it has: ucx:// is neither a transport nor a library here.
-  if (!EDGESERVE_WITH_UCX) EXPECT_EQ(out.find("), ucx ("), std::string::npos) << "info lists ucx unbuilt";
+  if (!EDGESERVE_WITH_UCX) {
+    EXPECT_EQ(out.find("), ucx ("), std::string::npos) << "info lists ucx unbuilt";
+  }
   EXPECT_EQ(out.find("cannot load"), std::string::npos) << "a test model did not load";
   EXPECT_NE(out.find(testing::on_gpu() ? "cuda-graph" : "eager"), std::string::npos) << "says how the models run";
 }
