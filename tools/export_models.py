@@ -12,6 +12,7 @@ own names (resnet50-fp16, resnet50-fp16-cl), next to the fp32 originals.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -306,6 +307,18 @@ def to_json(value, indent: str = "") -> str:
     return json.dumps(value)
 
 
+def add_to_manifest(path: str, name: str, entry: dict) -> Dict[str, dict]:
+    """Record one entry: read, merge and write under a lock on DIR/manifest.json.lock, so two exports into one
+    folder at once (fp32 and fp16 variants side by side) both end up in the manifest; a plain read at start and
+    write at the end let the last writer drop the other's models. Returns the entries as written."""
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = load_manifest(path)
+        entries[name] = entry
+        save_manifest(path, entries)
+        return entries
+
+
 def save_manifest(path: str, entries: Dict[str, dict]) -> None:
     data = {"format": MANIFEST_FORMAT,
             "models": [entries[name] for name in sorted(entries)]}
@@ -413,9 +426,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         print("%s: exporting..." % name, flush=True)
         start = time.monotonic()
-        entries[name] = export(spec, args.out, args.seed, variant)
-        # Save after every model so finished exports survive a later failure.
-        save_manifest(manifest_path, entries)
+        # Saved after every model, so finished exports survive a later failure.
+        entries = add_to_manifest(manifest_path, name, export(spec, args.out, args.seed, variant))
         shapes = ", ".join("%s %s" % (o["name"], o["shape"]) for o in entries[name]["outputs"])
         print("%s: done in %.1f s, %.1f MB -> %s (%s)"
               % (name, time.monotonic() - start, os.path.getsize(path) / 1e6, path, shapes),
