@@ -8,18 +8,8 @@
 # ROOT/.deps/nvjpeg (again only when the wheel changed) and prints the prefix (ROOT/.deps/nvjpeg/nvidia/cu13);
 # prints nothing and returns 1 when there is no wheel.
 unpack_nvjpeg_wheel() {
-  local root=$1 python=$2 wheels whl dir=$1/.deps/nvjpeg
-  shopt -s nullglob
-  wheels=("$root"/.deps/wheels/nvidia_nvjpeg-*.whl)
-  shopt -u nullglob
-  ((${#wheels[@]})) || return 1
-  whl=$(printf '%s\n' "${wheels[@]}" | sort -V | tail -1)
-  if [[ ! -f "$dir/.from" || "$(cat "$dir/.from")" != "$(basename "$whl")" ]]; then
-    rm -rf "$dir"
-    "$python" -m zipfile -e "$whl" "$dir" || { echo "could not unzip $(basename "$whl")" >&2; return 1; }
-    [[ -f "$dir/nvidia/cu13/include/nvjpeg.h" && -f "$dir/nvidia/cu13/lib/libnvjpeg.so.13" ]] ||
-      { echo "$(basename "$whl") lacks nvidia/cu13/include/nvjpeg.h or nvidia/cu13/lib/libnvjpeg.so.13" >&2; return 1; }
-    basename "$whl" >"$dir/.from"
-  fi
-  echo "$dir/nvidia/cu13"
+  source "$1/scripts/lib/pypi_wheel.sh"
+  unpack_wheel "$1" "$2" "nvidia_nvjpeg-*.whl" "$1/.deps/nvjpeg" nvidia/cu13/include/nvjpeg.h \
+    nvidia/cu13/lib/libnvjpeg.so.13 || return 1
+  echo "$1/.deps/nvjpeg/nvidia/cu13"
 }

@@ -12,21 +12,13 @@
 # (again only when the wheel changed) and prints the prefix (ROOT/.deps/ucx/libucx); prints nothing and
 # returns 1 when there is no wheel.
 unpack_ucx_wheel() {
-  local root=$1 python=$2 wheels whl dir=$1/.deps/ucx
-  shopt -s nullglob
-  wheels=("$root"/.deps/wheels/libucx_cu13-*.whl)
-  shopt -u nullglob
-  ((${#wheels[@]})) || return 1
-  whl=$(printf '%s\n' "${wheels[@]}" | sort -V | tail -1)
-  if [[ ! -f "$dir/.from" || "$(cat "$dir/.from")" != "$(basename "$whl")" ]]; then
-    rm -rf "$dir"
-    "$python" -m zipfile -e "$whl" "$dir" || { echo "could not unzip $(basename "$whl")" >&2; return 1; }
-    [[ -f "$dir/libucx/include/ucp/api/ucp.h" && -f "$dir/libucx/lib/libucp.so.0" ]] ||
-      { echo "$(basename "$whl") lacks libucx/include/ucp/api/ucp.h or libucx/lib/libucp.so.0" >&2; return 1; }
+  local dir=$1/.deps/ucx
+  source "$1/scripts/lib/pypi_wheel.sh"
+  unpack_wheel "$1" "$2" "libucx_cu13-*.whl" "$dir" libucx/include/ucp/api/ucp.h libucx/lib/libucp.so.0 || return 1
+  if ((WHEEL_UNPACKED)); then
     chmod +x "$dir"/libucx/bin/*  # zipfile drops the execute bits
     # The .pc files name the wheel's build prefix (/__w/...); the CMake config finds its prefix by itself.
     sed -i -E "s#^prefix[[:space:]]*=.*#prefix = $dir/libucx#" "$dir"/libucx/lib/pkgconfig/*.pc
-    basename "$whl" >"$dir/.from"
   fi
   echo "$dir/libucx"
 }
