@@ -82,8 +82,7 @@ Command add_serve_command(CLI::App& app) {
   flags->front.listen = {"tcp://0.0.0.0:5555"};
   flags->front.io_threads = default_io_threads();
   auto* cmd = add_described_subcommand(
-      app, "serve",
-      "Serve a repository's models on every --listen address (tcp://, ucx://, ipc://) until SIGINT/SIGTERM.",
+      app, "serve", "Serve a repository's models over tcp://, ucx:// or ipc:// until SIGINT/SIGTERM.",
       "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one host;\n"
       "UCX_TLS restricts them); each client's lanes are logged when it connects.\n"
       "Examples:\n"
