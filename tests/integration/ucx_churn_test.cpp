@@ -35,13 +35,16 @@ size_t occurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
-// Small preprocessed tensors at a modest open-loop rate: the churn is the load here, not the bytes.
+// Small preprocessed tensors at a modest open-loop rate: the churn is the load here, not the bytes. The bench's
+// timeout (its connect's too: the server's welcome) is scaled like the test's own waits: under ASan on two busy
+// cores, 20 handshakes at once beside 20 dying peers once took over 10 s.
 std::unique_ptr<ChildProcess> start_bench(const ServerProcess& server, const TempDir& dir, const std::string& name,
                                           const std::string& clients, const std::string& requests) {
   return std::make_unique<ChildProcess>(
       testing::bench_argv({"--target", server.endpoint(), "--model", "tiny", "--clients", clients, "--requests",
-                           requests, "--warmup", "1", "--input", "preprocessed", "--rate", "200", "--no-progress",
-                           "--out", (dir.path() / name).string()}),
+                           requests, "--warmup", "1", "--input", "preprocessed", "--rate", "200", "--timeout-ms",
+                           std::to_string(testing::scaled(std::chrono::seconds(10)).count()), "--no-progress", "--out",
+                           (dir.path() / name).string()}),
       dir.path() / (name + ".log"));
 }
 
