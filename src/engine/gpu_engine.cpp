@@ -77,6 +77,8 @@ Status GpuEngine::set_up() {
   if (gpu_jpeg_) {
     try {
       for (auto& lane : lanes_) lane.nvjpeg.emplace();
+      core::logger("engine")->info("model '{}': JPEGs are decoded by nvJPEG on {}", spec_.name,
+                                   lanes_[0].nvjpeg->backend());
     } catch (const std::exception& e) {
       for (auto& lane : lanes_) lane.nvjpeg.reset();
       if (jpeg_decode_ == JpegDecode::kGpu)

@@ -6,8 +6,11 @@
 #include <nvjpeg.h>
 
 #include <array>
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "core/clock.h"
 #include "engine/cuda/cuda_resources.h"
@@ -82,6 +85,11 @@ const unsigned char* bytes_of(std::span<const std::byte> jpeg) {
 struct NvjpegDecoder::State {
   // Declared in the order of creation, so they are destroyed the other way round: the states before the
   // buffers attached to them, everything before the handle.
+  // The GPU's hardware JPEG engines (A100, H100, H200: NVJPG), through the batched API at batch 1; null where
+  // the GPU has none or EDGESERVE_NVJPEG_HARDWARE=0. It takes baseline streams; the others go the hybrid way.
+  NvOwned<nvjpegHandle_t, nvjpegDestroy> hw_handle;
+  NvOwned<nvjpegJpegState_t, nvjpegJpegStateDestroy> hw_state;
+  NvOwned<nvjpegJpegStream_t, nvjpegJpegStreamDestroy> hw_parsed;
   NvOwned<nvjpegHandle_t, nvjpegDestroy> handle;
   // Huffman decoding on the GPU (no per-image host work beyond parsing); the CPU one for streams it refuses.
   NvOwned<nvjpegJpegDecoder_t, nvjpegDecoderDestroy> gpu_decoder, cpu_decoder;
@@ -95,19 +103,44 @@ struct NvjpegDecoder::State {
   size_t next = 0;  // which of pinned/streams the next image takes
 };
 
-NvjpegDecoder::NvjpegDecoder() : state_(std::make_unique<State>()) {
-  State& s = *state_;
-  // Strict: a damaged bitstream is an error, as libjpeg-turbo's warnings are on the CPU path. Interpolated
-  // chroma upsampling is what libjpeg-turbo does too. A library that refuses a flag gets the next set (the
-  // end-of-image check below still catches truncation without the strict mode).
+namespace {
+
+// A handle on `backend` with the strictest flags it accepts; null with the status when it refuses all.
+// Strict: a damaged bitstream is an error, as libjpeg-turbo's warnings are on the CPU path. Interpolated
+// chroma upsampling is what libjpeg-turbo does too. A library that refuses a flag gets the next set (the
+// end-of-image check still catches truncation without the strict mode).
+std::pair<nvjpegHandle_t, nvjpegStatus_t> create_handle(nvjpegBackend_t backend) {
   nvjpegHandle_t handle = nullptr;
   nvjpegStatus_t created = NVJPEG_STATUS_NOT_INITIALIZED;
   for (const unsigned flags :
        std::array<unsigned, 3>{NVJPEG_FLAGS_BITSTREAM_STRICT | NVJPEG_FLAGS_UPSAMPLING_WITH_INTERPOLATION,
                                NVJPEG_FLAGS_BITSTREAM_STRICT, NVJPEG_FLAGS_DEFAULT}) {
-    created = nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, flags, &handle);
-    if (created == NVJPEG_STATUS_SUCCESS) break;
+    created = nvjpegCreateEx(backend, nullptr, nullptr, flags, &handle);
+    if (created == NVJPEG_STATUS_SUCCESS) return {handle, created};
   }
+  return {nullptr, created};
+}
+
+}  // namespace
+
+NvjpegDecoder::NvjpegDecoder() : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  if (const char* hw = std::getenv("EDGESERVE_NVJPEG_HARDWARE"); hw == nullptr || std::string_view(hw) != "0") {
+    if (auto [h, created] = create_handle(NVJPEG_BACKEND_HARDWARE); created == NVJPEG_STATUS_SUCCESS) {
+      s.hw_handle.reset(h);
+      nvjpegJpegState_t st = nullptr;
+      nvjpegJpegStream_t j = nullptr;
+      if (nvjpegJpegStateCreate(h, &st) == NVJPEG_STATUS_SUCCESS) s.hw_state.reset(st);
+      if (nvjpegJpegStreamCreate(h, &j) == NVJPEG_STATUS_SUCCESS) s.hw_parsed.reset(j);
+      if (!s.hw_state || !s.hw_parsed ||
+          nvjpegDecodeBatchedInitialize(h, st, 1, 1, NVJPEG_OUTPUT_RGBI) != NVJPEG_STATUS_SUCCESS) {
+        s.hw_parsed.reset();
+        s.hw_state.reset();
+        s.hw_handle.reset();
+      }
+    }
+  }
+  auto [handle, created] = create_handle(NVJPEG_BACKEND_DEFAULT);
   check(created, "nvjpegCreateEx");
   s.handle.reset(handle);
   nvjpegJpegDecoder_t decoder = nullptr;
@@ -193,6 +226,26 @@ Status NvjpegDecoder::decode_rgb(std::span<const std::byte> jpeg, const JpegInfo
   };
   if (k >= kSlots) return {StatusCode::kInternal, fmt::format("nvJPEG slot {} of {}", k, kSlots)};
   if (!ends_with_eoi(jpeg)) return corrupt("no end-of-image marker");
+  if (s.hw_handle) {
+    // The hardware engines: one call, queued on the stream (the bitstream is copied before it returns).
+    int unsupported = 1;
+    if (nvjpegJpegStreamParse(s.hw_handle.get(), bytes_of(jpeg), jpeg.size(), 0, 0, s.hw_parsed.get()) ==
+            NVJPEG_STATUS_SUCCESS &&
+        nvjpegDecodeBatchedSupported(s.hw_handle.get(), s.hw_parsed.get(), &unsupported) == NVJPEG_STATUS_SUCCESS &&
+        unsupported == 0) {
+      const unsigned char* data = bytes_of(jpeg);
+      const size_t length = jpeg.size();
+      nvjpegImage_t destination{};
+      destination.channel[0] = rgb;
+      destination.pitch[0] = static_cast<size_t>(info.width) * 3;
+      cudaEventRecord(s.begin[k].get(), stream);
+      if (auto e = nvjpegDecodeBatched(s.hw_handle.get(), s.hw_state.get(), &data, &length, &destination, stream);
+          e != NVJPEG_STATUS_SUCCESS)
+        return failed("hardware decode", e);
+      cudaEventRecord(s.end[k].get(), stream);
+      return {};
+    }
+  }
   // Two pinned buffers (and parsed streams) in turn: the host stage of this image fills one while the copy of
   // the one before may still read the other; the copy of two images ago must be done before its turn comes.
   const size_t i = s.next;
@@ -228,6 +281,11 @@ Status NvjpegDecoder::decode_rgb(std::span<const std::byte> jpeg, const JpegInfo
     return failed("device stage", e);
   cudaEventRecord(s.end[k].get(), stream);
   return {};
+}
+
+const char* NvjpegDecoder::backend() const {
+  return state_->hw_handle ? "the GPU's hardware JPEG engines (baseline streams; others GPU-hybrid)"
+                           : "GPU-hybrid (Huffman decoding on the GPU)";
 }
 
 uint64_t NvjpegDecoder::gpu_ns(size_t k) const {
