@@ -6,6 +6,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <iterator>
+#include <memory>
 #include <regex>
 #include <sstream>
 
@@ -122,12 +125,19 @@ struct CommandRun {
   std::string output;
 };
 
-CommandRun run_edgeserve(const std::vector<std::string>& args, const TempDir& dir) {
+std::unique_ptr<ChildProcess> start_edgeserve(const std::vector<std::string>& args, const TempDir& dir) {
   std::vector<std::string> argv{testing::edgeserve_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess p(argv, dir.path() / "out.log");
+  return std::make_unique<ChildProcess>(argv, dir.path() / "out.log");
+}
+
+CommandRun finish(ChildProcess& p) {
   const auto code = p.wait(120s);
   return {code ? *code : -1, p.log()};
+}
+
+CommandRun run_edgeserve(const std::vector<std::string>& args, const TempDir& dir) {
+  return finish(*start_edgeserve(args, dir));
 }
 
 std::string shown(const std::vector<std::string>& args) {
@@ -139,25 +149,40 @@ std::string shown(const std::vector<std::string>& args) {
 TEST(UsageErrors, EachCaseExitsWithItsCodeAndATellingMessage) {
   BusyPort busy;
   ASSERT_NE(busy.port(), 0);
-  for (const auto& c : kCases) {
-    TempDir dir;
-    std::vector<std::string> args;
-    for (auto a : c.args) {
-      a = std::regex_replace(a, std::regex("\\{MODELS\\}"), testing::test_models_dir().string());
-      a = std::regex_replace(a, std::regex("\\{TMP\\}"), dir.path().string());
-      a = std::regex_replace(a, std::regex("\\{BUSY\\}"), std::to_string(busy.port()));
-      args.push_back(a);
+  // The cases run a few at a time, each its own process (most of a case is loading the binary and libtorch).
+  constexpr size_t kAtOnce = 4;
+  const size_t count = std::size(kCases);
+  for (size_t first = 0; first < count; first += kAtOnce) {
+    const size_t last = std::min(count, first + kAtOnce);
+    std::vector<std::unique_ptr<TempDir>> dirs;
+    std::vector<std::vector<std::string>> argses;
+    std::vector<std::unique_ptr<ChildProcess>> runs;
+    for (size_t i = first; i < last; ++i) {
+      dirs.push_back(std::make_unique<TempDir>());
+      std::vector<std::string> args;
+      for (auto a : kCases[i].args) {
+        a = std::regex_replace(a, std::regex("\\{MODELS\\}"), testing::test_models_dir().string());
+        a = std::regex_replace(a, std::regex("\\{TMP\\}"), dirs.back()->path().string());
+        a = std::regex_replace(a, std::regex("\\{BUSY\\}"), std::to_string(busy.port()));
+        args.push_back(a);
+      }
+      runs.push_back(start_edgeserve(args, *dirs.back()));
+      argses.push_back(std::move(args));
     }
-    const CommandRun run = run_edgeserve(args, dir);
-    SCOPED_TRACE(shown(args) + "\n" + run.output);
-    EXPECT_EQ(run.exit_code, c.exit_code);
-    EXPECT_NE(run.output.find(c.says), std::string::npos) << "expected to say: " << c.says;
-    if (c.exit_code == 0) continue;
-    for (const char* internal : {"internal:", "unknown-model:", "transport-error:", "terminate", "Aborted"})
-      EXPECT_EQ(run.output.find(internal), std::string::npos) << "shows '" << internal << "'";
-    const bool loads_first = c.says.starts_with("model '");
-    if (!args.empty() && args[0] == "serve" && !loads_first) {
-      EXPECT_EQ(run.output.find("loaded model"), std::string::npos) << "refused only after loading models";
+    for (size_t i = first; i < last; ++i) {
+      const Case& c = kCases[i];
+      const auto& args = argses[i - first];
+      const CommandRun run = finish(*runs[i - first]);
+      SCOPED_TRACE(shown(args) + "\n" + run.output);
+      EXPECT_EQ(run.exit_code, c.exit_code);
+      EXPECT_NE(run.output.find(c.says), std::string::npos) << "expected to say: " << c.says;
+      if (c.exit_code == 0) continue;
+      for (const char* internal : {"internal:", "unknown-model:", "transport-error:", "terminate", "Aborted"})
+        EXPECT_EQ(run.output.find(internal), std::string::npos) << "shows '" << internal << "'";
+      const bool loads_first = c.says.starts_with("model '");
+      if (!args.empty() && args[0] == "serve" && !loads_first) {
+        EXPECT_EQ(run.output.find("loaded model"), std::string::npos) << "refused only after loading models";
+      }
     }
   }
 }
