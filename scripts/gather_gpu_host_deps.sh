@@ -106,5 +106,10 @@ fi
 if [[ "${EDGESERVE_SKIP_NVJPEG:-0}" != 1 ]]; then
   bash scripts/gather_gpu_host_nvjpeg.sh || die "gathering nvJPEG failed (scripts/gather_gpu_host_nvjpeg.sh; EDGESERVE_SKIP_NVJPEG=1 skips it)"
 fi
+# perf_analyzer (Triton's KServe v2 load generator) to drive edgeserve's http:// front door with a client we did not write.
+if [[ "${EDGESERVE_SKIP_PERF_ANALYZER:-0}" != 1 ]]; then
+  bash scripts/gather_gpu_host_perf_analyzer.sh ||
+    die "gathering perf_analyzer failed (scripts/gather_gpu_host_perf_analyzer.sh; EDGESERVE_SKIP_PERF_ANALYZER=1 skips it)"
+fi
 echo "    Carry .deps/debs and .deps/wheels to the GPU host (the device tool: carry [\".deps/debs\", \".deps/wheels\"]),"
 echo "    then there: bash scripts/gpu_host_build.sh"

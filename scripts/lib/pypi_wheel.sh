@@ -1,4 +1,4 @@
-# Sourced by the scripts that fetch a PyPI wheel for the GPU host (gather_gpu_host_ucx.sh,
+# Sourced by the scripts that fetch a PyPI wheel for the GPU host (gather_gpu_host_ucx.sh, _perf_analyzer.sh,
 # gather_gpu_host_nvjpeg.sh) and by those that unpack one (lib/ucx_wheel.sh, lib/nvjpeg_wheel.sh): the download,
 # the integrity check and the unzip are the same for every wheel; only the names differ.
 
