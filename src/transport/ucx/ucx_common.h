@@ -151,6 +151,16 @@ class UcpEndpoint {
   void close(bool force) {
     if (ep_ != nullptr) close_endpoint(worker_, std::exchange(ep_, nullptr), force);
   }
+  // Starts closing without waiting: the close request to watch (ucp_request_check_status, then
+  // ucp_request_free), or null when the endpoint is already closed or nothing is left to wait for.
+  ucs_status_ptr_t begin_close(bool force) {
+    if (ep_ == nullptr) return nullptr;
+    ucp_request_param_t param{};
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+    ucs_status_ptr_t request = ucp_ep_close_nbx(std::exchange(ep_, nullptr), &param);
+    return UCS_PTR_IS_ERR(request) ? nullptr : request;
+  }
 
  private:
   ucp_worker_h worker_ = nullptr;

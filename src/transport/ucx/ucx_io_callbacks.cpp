@@ -10,6 +10,15 @@
 namespace edgeserve::transport::ucx {
 
 IoWorker::~IoWorker() {
+  // Closes still under way get the same bounded wait close() gives each endpoint; a request freed unfinished
+  // is released by UCX when it ends.
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (!closing.empty() && Clock::now() < deadline) {
+    ucp_worker_progress(worker->get());
+    reap_closed();
+  }
+  for (const auto& c : closing) ucp_request_free(c.request);
+  closing.clear();
   for (auto& [ep, slot] : slots) slot->ep.close(/*force=*/true);
   slots.clear();
 }

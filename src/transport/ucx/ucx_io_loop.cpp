@@ -138,9 +138,17 @@ bool IoWorker::close_failed() {
     }
     // Cancels what was outstanding (callbacks see the slot dead); a request still running keeps the slot
     // (and its buffers) alive until its reply is dropped, then everything is freed.
-    slot->ep.close(/*force=*/true);
+    if (ucs_status_ptr_t request = slot->ep.begin_close(/*force=*/true)) closing.push_back({request, slot});
   }
   return true;
+}
+
+bool IoWorker::reap_closed() {
+  return std::erase_if(closing, [](const Closing& c) {
+           if (ucp_request_check_status(c.request) == UCS_INPROGRESS) return false;
+           ucp_request_free(c.request);
+           return true;
+         }) > 0;
 }
 
 bool IoWorker::work(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) {
@@ -152,6 +160,7 @@ bool IoWorker::work(const std::function<void(std::unique_ptr<Delivery>)>& on_del
   worked |= send_errors();
   expire_stale();
   worked |= close_failed();
+  worked |= reap_closed();
   return worked;
 }
 

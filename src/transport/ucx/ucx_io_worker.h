@@ -35,6 +35,14 @@ struct IoWorker {
   // Recorded by callbacks, acted on by the loop.
   std::vector<std::shared_ptr<Slot>> landed, failed, hellos;
   std::vector<std::unique_ptr<ErrorReply>> errors_to_send, errors_in_flight;
+  // Endpoints whose close is under way, each with its slot: the loop never waits on a close (under load a
+  // forced close of a killed client's endpoint can take a second, and twenty of them held new clients'
+  // handshakes past their timeout); the slot lives until the close request ends.
+  struct Closing {
+    ucs_status_ptr_t request;
+    std::shared_ptr<Slot> slot;
+  };
+  std::vector<Closing> closing;
   std::shared_ptr<spdlog::logger> log = core::logger("transport");
   core::LogLimiterByStatus request_log;  // clients choose how many bad requests they send; the log stays bounded
 
@@ -91,6 +99,8 @@ struct IoWorker {
   void send_reply(Slot& slot);
 
   bool close_failed();
+  // Frees the close requests that have ended (and their slots).
+  bool reap_closed();
 
   bool work(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery);
 
