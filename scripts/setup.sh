@@ -14,6 +14,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libtomlplusplus-dev                              # experiment files (edgeserve sweep / report)
   libturbojpeg0-dev                                # JPEG input: the CPU decoder (the GPU one is nvJPEG)
+  libcpp-httplib-dev                               # http:// (KServe v2 REST)
   python3-matplotlib                               # edgeserve report's plots (tools/plot.py)
   libgtest-dev libgmock-dev clang-format
 )
