@@ -26,14 +26,6 @@ struct ModelNames {
   std::vector<std::string> outputs;
 };
 
-Status transport_error(const httplib::Result& result, const std::string& target) {
-  const auto error = result.error();
-  const StatusCode code = error == httplib::Error::Read || error == httplib::Error::ConnectionTimeout
-                              ? StatusCode::kTimeout
-                              : StatusCode::kTransportError;
-  return {code, fmt::format("{}: {}", target, httplib::to_string(error))};
-}
-
 class HttpConnection final : public ClientConnection {
  public:
   HttpConnection(std::string target, const std::string& host, int port)
@@ -71,7 +63,7 @@ class HttpConnection final : public ClientConnection {
           return sink.write(reinterpret_cast<const char*>(payload.data()) + at, std::min(length, payload.size() - at));
         },
         "application/octet-stream");
-    if (!result) return transport_error(result, target_);
+    if (!result) return failed(result);
     reply.recv_clock_ns = core::now_ns();
     body_ = std::move(result->body);
     if (result->status != 200) {
@@ -106,7 +98,7 @@ class HttpConnection final : public ClientConnection {
       return {};
     }
     auto result = client_.Get(path(header.model));
-    if (!result) return transport_error(result, target_);
+    if (!result) return failed(result);
     if (result->status != 200) {
       reply.recv_clock_ns = core::now_ns();
       reply.header = core::error_response(header.request_id, status_from_error_body(result->body, result->status));
@@ -124,6 +116,17 @@ class HttpConnection final : public ClientConnection {
         names.outputs.push_back(o.contains("name") && o["name"].is_string() ? o["name"].get<std::string>() : "");
     out = &names_.emplace(header.model, std::move(names)).first->second;
     return {};
+  }
+
+  // A failed exchange closes the socket at once: left open, a killed server's side of it lingers (FIN_WAIT2) and
+  // keeps a restarted server from binding the same port for a minute.
+  Status failed(const httplib::Result& result) {
+    client_.stop();
+    const auto error = result.error();
+    const StatusCode code = error == httplib::Error::Read || error == httplib::Error::ConnectionTimeout
+                                ? StatusCode::kTimeout
+                                : StatusCode::kTransportError;
+    return {code, fmt::format("{}: {}", target_, httplib::to_string(error))};
   }
 
   std::string target_;

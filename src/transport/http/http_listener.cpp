@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -85,6 +86,12 @@ class HttpListener final : public Listener {
     const auto request = options_.limits.request_timeout.count();
     server_.set_read_timeout(request > 0 ? request : 3600);
     server_.set_tcp_nodelay(true);
+    // SO_REUSEADDR as every edgeserve listener, instead of httplib's SO_REUSEPORT: a restarted server binds past
+    // its predecessor's TIME_WAIT connections, and a second server on a port in use fails rather than sharing it.
+    server_.set_socket_options([](socket_t sock) {
+      const int on = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    });
     routes();
     int port = 0;
     if (parsed->port == "0" || parsed->port == "*") {
