@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/buffer_pool.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/log_limiter.h"
@@ -92,6 +93,18 @@ class HttpListener final : public Listener {
       const int on = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     });
+    // One landing block per connection thread (each holds one request at a time), the size of the largest model
+    // input; a larger tensor (a raw frame) gets plain memory for itself (buffer_pool.h).
+    size_t block = 64 << 10;
+    if (models_)
+      for (const auto& m : models_->models())
+        block = std::max<size_t>(block, core::tensor_bytes(m.input.shape, m.input.dtype).value_or(0));
+    auto pool = core::BufferPool::create("http:// landing buffers", block, threads, [this](size_t bytes) {
+      return options_.allocate ? options_.allocate(bytes, core::MemoryKind::kHost)
+                               : core::Result<std::unique_ptr<core::MemoryBuffer>>(core::allocate_host_memory(bytes));
+    });
+    if (!pool.ok()) return pool.status();
+    landing_ = std::move(pool.value());
     routes();
     int port = 0;
     if (parsed->port == "0" || parsed->port == "*") {
@@ -211,15 +224,13 @@ class HttpListener final : public Listener {
     const auto input = r.inputs.front().bytes();
     if (Status s = core::check_payload(h, input.size(), options_.max_payload_bytes); !s.ok())
       return fail(res, id, s, recv_ns);
-    auto landing = options_.allocate
-                       ? options_.allocate(input.size(), core::MemoryKind::kHost)
-                       : core::Result<std::unique_ptr<core::MemoryBuffer>>(core::allocate_host_memory(input.size()));
-    if (!landing.ok()) return fail(res, id, landing.status(), recv_ns);
-    std::memcpy(landing.value()->bytes().data(), input.data(), input.size());
+    // The body is httplib's string: the tensor moves to aligned landing memory (pinned next to a GPU) from a pool.
+    std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input.size());
+    std::memcpy(landing->bytes().data(), input.data(), input.size());
     const uint8_t select = h.output.select;
     auto slot = std::make_shared<ReplySlot>();
     const uint64_t sender = sender_from_name("http", req.remote_addr + ":" + std::to_string(req.remote_port));
-    (*on_delivery_)(std::make_unique<HttpDelivery>(recv_ns, sender, std::move(h), std::move(landing.value()), slot));
+    (*on_delivery_)(std::make_unique<HttpDelivery>(recv_ns, sender, std::move(h), std::move(landing), slot));
     slot->wait();
     write_reply(res, *slot, r, served, model, select);
   }
@@ -290,6 +301,7 @@ class HttpListener final : public Listener {
   ListenOptions options_;
   std::shared_ptr<const HttpServerSettings> models_;
   httplib::Server server_;
+  std::shared_ptr<core::BufferPool> landing_;
   std::string endpoint_;
   const std::function<void(std::unique_ptr<Delivery>)>* on_delivery_ = nullptr;
   std::atomic<bool> stop_requested_{false};

@@ -21,6 +21,6 @@ core::Result<std::unique_ptr<ClientConnection>> open_connection(const std::strin
   return connect_http(target);
 }
 
-std::string describe() { return "cpp-httplib " CPPHTTPLIB_VERSION " (KServe v2 REST, binary tensor extension)"; }
+std::string describe() { return "cpp-httplib " CPPHTTPLIB_VERSION ", KServe v2 REST"; }
 
 }  // namespace edgeserve::transport::http

@@ -14,7 +14,7 @@ namespace edgeserve::transport::http {
 core::Result<std::unique_ptr<Listener>> open_listener(const std::string& uri, const ListenOptions& options);
 core::Result<std::unique_ptr<ClientConnection>> open_connection(const std::string& target,
                                                                 const ConnectOptions& options);
-// "cpp-httplib 0.11.4".
+// "cpp-httplib 0.11.4, KServe v2 REST".
 std::string describe();
 
 }  // namespace edgeserve::transport::http
