@@ -98,13 +98,14 @@ Command add_serve_command(CLI::App& app) {
   flags->front.listen = {"tcp://0.0.0.0:5555"};
   flags->front.io_threads = default_io_threads();
   auto* cmd = add_described_subcommand(
-      app, "serve", "Serve a repository's models over tcp://, ucx:// or ipc:// until SIGINT/SIGTERM.",
+      app, "serve", "Serve a repository's models over tcp://, ucx://, ipc:// or http:// until SIGINT/SIGTERM.",
       "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one host;\n"
       "UCX_TLS restricts them); each client's lanes are logged when it connects.\n"
       "Examples:\n"
       "  edgeserve serve --repo models --models resnet50,tiny --listen tcp://0.0.0.0:5555 --workers 4\n"
       "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients\n"
       "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR\n"
+      "  edgeserve serve --listen tcp://0.0.0.0:5555 --listen http://0.0.0.0:8000   # + KServe v2 (tritonclient)\n"
       "  edgeserve serve --device cuda:0 --workers 2 --policy pool --max-batch-size 32 --max-queue-delay-us 2000");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();
