@@ -165,7 +165,14 @@ def main():
         try:
             with httpclient.InferenceServerClient(url=address, network_timeout=60) as client:
                 check(client)
-            assert proc.poll() is None, "the server exited"
+                assert proc.poll() is None, "the server exited"
+                # SIGTERM while the client's keep-alive connections sit idle: the server ends them, it does not
+                # wait out their keep-alive timeout (minutes).
+                started = time.time()
+                proc.terminate()
+                code = proc.wait(timeout=10)
+                assert code == 0, f"serve exited {code} on SIGTERM"
+                print(f"ok  SIGTERM with idle keep-alive connections: exit 0 after {time.time() - started:.2f} s")
         except BaseException:
             traceback.print_exc()
             print("--- server log tail ---\n" + open(log).read()[-4000:])

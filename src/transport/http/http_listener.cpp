@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +18,7 @@
 #include "core/log.h"
 #include "core/log_limiter.h"
 #include "transport/endpoint.h"
+#include "transport/http/accepted_connections.h"
 #include "transport/http/http_delivery.h"
 #include "transport/http/kserve_metadata.h"
 #include "transport/http/kserve_request.h"
@@ -68,6 +71,21 @@ std::vector<std::string> reply_names(const ServedModel* model, uint8_t select, s
   return names;
 }
 
+// An eventfd, for waking the listener's stopper thread (write(2) is async-signal-safe).
+class EventFd {
+ public:
+  EventFd() : fd_(eventfd(0, EFD_CLOEXEC)) {}
+  ~EventFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  EventFd(const EventFd&) = delete;
+  EventFd& operator=(const EventFd&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 class HttpListener final : public Listener {
  public:
   HttpListener(const ListenOptions& options, std::shared_ptr<const HttpServerSettings> models)
@@ -113,8 +131,10 @@ class HttpListener final : public Listener {
       port = std::stoi(parsed->port);
       if (!server_.bind_to_port(host, port)) port = -1;
     }
-    if (port < 0)
+    if (port < 0 || wake_.fd() < 0)
       return {StatusCode::kTransportError, fmt::format("cannot listen on {}: {}", uri, std::strerror(errno))};
+    host_ = host;
+    port_ = static_cast<uint16_t>(port);
     endpoint_ = fmt::format("http://{}:{}", host, port);
     return {};
   }
@@ -124,18 +144,31 @@ class HttpListener final : public Listener {
   void run(const std::function<void(std::unique_ptr<Delivery>)>& on_delivery) override {
     on_delivery_ = &on_delivery;
     if (stop_requested_.load()) return;
-    // stop() before httplib marks itself running would be lost: this catches that window.
-    std::jthread late_stop([this](const std::stop_token& token) {
-      while (!token.stop_requested() && !server_.is_running())
+    // stop() may run in a signal handler: it only sets the flag and wakes this thread, which stops httplib (once it
+    // is running: a stop() before that would be lost) and ends the idle keep-alive connections httplib would wait
+    // out before returning.
+    std::jthread stopper([this] {
+      uint64_t count = 0;
+      while (::read(wake_.fd(), &count, sizeof count) < 0 && errno == EINTR) {
+      }
+      while (!listen_returned_.load() && !server_.is_running())
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      if (stop_requested_.load()) server_.stop();
+      server_.stop();
+      end_accepted_connections(host_, port_);
     });
     server_.listen_after_bind();  // returns after stop(), once every connection thread has finished its reply
+    listen_returned_.store(true);
+    wake();  // releases the stopper when httplib returned on its own
   }
 
   void stop() override {
     stop_requested_.store(true);
-    server_.stop();
+    wake();
+  }
+
+  void wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] const ssize_t written = ::write(wake_.fd(), &one, sizeof one);
   }
 
  private:
@@ -302,7 +335,11 @@ class HttpListener final : public Listener {
   std::shared_ptr<const HttpServerSettings> models_;
   httplib::Server server_;
   std::shared_ptr<core::BufferPool> landing_;
+  std::string host_;
+  uint16_t port_ = 0;
   std::string endpoint_;
+  EventFd wake_;
+  std::atomic<bool> listen_returned_{false};
   const std::function<void(std::unique_ptr<Delivery>)>* on_delivery_ = nullptr;
   std::atomic<bool> stop_requested_{false};
   std::atomic<uint64_t> next_id_{1};
