@@ -109,6 +109,10 @@ def check(client):
     inp.set_data_from_numpy(x)
     np.testing.assert_allclose(client.infer("tiny", [inp]).as_numpy("logits"), reference(x), rtol=1e-4, atol=1e-5)
     print("ok  infer without outputs named")
+    for algorithm in ("gzip", "deflate"):
+        result = client.infer("tiny", [json_input(x)], request_compression_algorithm=algorithm)
+        np.testing.assert_allclose(result.as_numpy("logits"), reference(x), rtol=1e-4, atol=1e-5)
+    print("ok  infer with a gzip and a deflate request body")
 
     good = tiny_input(5)
     bad_cases = [
@@ -129,12 +133,21 @@ def check(client):
         ("a tensor over --max-payload-mb", 400,
          lambda: infer(client, np.zeros((1, 3, 320, 320), np.float32))),
         ("a body over the server's limit", 400, lambda: infer(client, np.zeros((1, 3, 600, 600), np.float32))),
+        ("a gzip body that inflates past the server's limit", 400,
+         lambda: client.infer("tiny", [json_input(np.zeros((1, 3, 600, 600), np.float32))],
+                              request_compression_algorithm="gzip")),
     ]
     for what, status, call in bad_cases:
         expect_error(what, status, call)
         # The server goes on serving, the same client on the same connection pool.
         np.testing.assert_allclose(infer(client, good).as_numpy("logits"), reference(good), rtol=1e-4, atol=1e-5)
     print("ok  a good request after each bad one")
+
+
+def json_input(x):
+    inp = httpclient.InferInput("input", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x, binary_data=False)
+    return inp
 
 
 def short_json(client, x):

@@ -190,7 +190,8 @@ class HttpListener final : public Listener {
     server_.Get(model + "/config", [this](const httplib::Request& req, httplib::Response& res) {
       if (const ServedModel* m = known_model(req, res)) reply_json(res, 200, model_config_json(*m));
     });
-    server_.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res) { infer(req, res); });
+    server_.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res,
+                                          const httplib::ContentReader& content) { infer(req, res, content); });
     // Every error without a body of its own (no route, a body over the limit) gets the protocol's JSON error. An
     // oversized body is a 400 with payload-too-large, as every other bad request.
     server_.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
@@ -236,8 +237,28 @@ class HttpListener final : public Listener {
     reply_json(res, http_status_of(header.status), error_json({header.status, header.error}));
   }
 
-  void infer(const httplib::Request& req, httplib::Response& res) {
+  // The body, read here rather than by httplib: its size limit applies to the bytes on the wire, and a compressed
+  // body (Content-Encoding: gzip, which tritonclient can send) inflates while it is read. Past the limit the rest is
+  // read and dropped, so the connection stays in step for its next request.
+  bool read_body(const httplib::Request& req, const httplib::ContentReader& content, std::string& body) const {
+    const size_t limit = options_.max_payload_bytes + kJsonAllowance;
+    body.reserve(std::min<size_t>(parse_uint(req.get_header_value("Content-Length")).value_or(0), limit));
+    bool over = false;
+    content([&](const char* data, size_t n) {
+      over = over || body.size() + n > limit;
+      if (!over) body.append(data, n);
+      return true;
+    });
+    return !over;
+  }
+
+  void infer(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& content) {
+    std::string body;
+    const bool within_limit = read_body(req, content, body);
     const uint64_t recv_ns = core::now_ns();
+    if (!within_limit)
+      return fail(res, 0, {StatusCode::kPayloadTooLarge, "the request body is over the server's limit once inflated"},
+                  recv_ns);
     const std::string model = req.matches[1];
     std::optional<uint64_t> header_length;
     if (req.has_header(kHeaderLength)) {
@@ -247,7 +268,7 @@ class HttpListener final : public Listener {
     }
     if (req.matches[2].matched && req.matches[2] != "1")
       return fail(res, 0, {StatusCode::kUnknownModel, fmt::format("model {} has version 1 only", model)}, recv_ns);
-    auto parsed = parse_infer_request(std::as_bytes(std::span(req.body.data(), req.body.size())), header_length);
+    auto parsed = parse_infer_request(std::as_bytes(std::span(body.data(), body.size())), header_length);
     if (!parsed.ok()) return fail(res, 0, parsed.status(), recv_ns);
     InferRequest& r = parsed.value();
     const uint64_t id = parse_uint(r.id).value_or(next_id_.fetch_add(1) | (1ull << 63));
