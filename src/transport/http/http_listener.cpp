@@ -23,6 +23,7 @@
 #include "transport/http/kserve_metadata.h"
 #include "transport/http/kserve_request.h"
 #include "transport/http/kserve_response.h"
+#include "transport/http/kserve_statistics.h"
 #include "transport/http/kserve_types.h"
 #include "transport/sender.h"
 
@@ -180,9 +181,18 @@ class HttpListener final : public Listener {
       res.status = stop_requested_.load() ? 503 : 200;
     });
     // /v2/models/{m}[/versions/{v}][/ready|/config|/infer]
+    server_.Get("/v2/models/stats", [this](const httplib::Request&, httplib::Response& res) {
+      std::vector<std::string> names;
+      if (models_)
+        for (const auto& m : models_->models()) names.push_back(m.name);
+      reply_json(res, 200, statistics_.to_json(names));
+    });
     const std::string model = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
     server_.Get(model, [this](const httplib::Request& req, httplib::Response& res) {
       if (const ServedModel* m = known_model(req, res)) reply_json(res, 200, model_metadata_json(*m));
+    });
+    server_.Get(model + "/stats", [this](const httplib::Request& req, httplib::Response& res) {
+      if (const ServedModel* m = known_model(req, res)) reply_json(res, 200, statistics_.to_json({m->name}));
     });
     server_.Get(model + "/ready", [this](const httplib::Request& req, httplib::Response& res) {
       if (known_model(req, res) != nullptr) res.status = 200;
@@ -286,6 +296,7 @@ class HttpListener final : public Listener {
     const uint64_t sender = sender_from_name("http", req.remote_addr + ":" + std::to_string(req.remote_port));
     (*on_delivery_)(std::make_unique<HttpDelivery>(recv_ns, sender, std::move(h), std::move(landing), slot));
     slot->wait();
+    if (served != nullptr) statistics_.record(served->name, slot->header());
     write_reply(res, *slot, r, served, model, select);
   }
 
@@ -364,6 +375,7 @@ class HttpListener final : public Listener {
   const std::function<void(std::unique_ptr<Delivery>)>* on_delivery_ = nullptr;
   std::atomic<bool> stop_requested_{false};
   std::atomic<uint64_t> next_id_{1};
+  ModelStatistics statistics_;
   core::LogLimiter error_log_;
 };
 
