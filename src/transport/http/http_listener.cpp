@@ -252,8 +252,10 @@ class HttpListener final : public Listener {
   // read and dropped, so the connection stays in step for its next request.
   bool read_body(const httplib::Request& req, const httplib::ContentReader& content, std::string& body) const {
     const size_t limit = options_.max_payload_bytes + kJsonAllowance;
-    body.reserve(std::min<size_t>(parse_uint(req.get_header_value("Content-Length")).value_or(0), limit));
-    bool over = false;
+    // A Content-Length past the limit is refused unread (httplib then hands over no bytes at all).
+    const auto declared = parse_uint(req.get_header_value("Content-Length"));
+    bool over = declared && *declared > limit;
+    if (!over) body.reserve(declared.value_or(0));
     content([&](const char* data, size_t n) {
       over = over || body.size() + n > limit;
       if (!over) body.append(data, n);
@@ -267,7 +269,10 @@ class HttpListener final : public Listener {
     const bool within_limit = read_body(req, content, body);
     const uint64_t recv_ns = core::now_ns();
     if (!within_limit)
-      return fail(res, 0, {StatusCode::kPayloadTooLarge, "the request body is over the server's limit once inflated"},
+      return fail(res, 0,
+                  {StatusCode::kPayloadTooLarge,
+                   fmt::format("the request body (inflated, if compressed) is over the server's limit of {} bytes",
+                               options_.max_payload_bytes + kJsonAllowance)},
                   recv_ns);
     const std::string model = req.matches[1];
     std::optional<uint64_t> header_length;
