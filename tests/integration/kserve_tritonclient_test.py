@@ -31,22 +31,27 @@ DEVICE = os.environ.get("EDGESERVE_TEST_DEVICE") or "cpu"
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5} if DEVICE == "cpu" else {"rtol": 1e-2, "atol": 1e-3}
 
 
-def start_server(workdir):
-    ready = os.path.join(workdir, "ready")
-    log = open(os.path.join(workdir, "serve.log"), "w")
-    proc = subprocess.Popen(
-        [BINARY, "serve", "--repo", MODELS, "--models", "tiny,mobilenetv3", "--listen", "http://127.0.0.1:0",
-         "--device", DEVICE, "--workers", "2", "--intra-op-threads", "1", "--max-payload-mb", str(MAX_PAYLOAD_MB),
-         "--ready-file", ready], stdout=log, stderr=subprocess.STDOUT)
+def start(args, workdir, name):
+    """Runs `edgeserve ARGS --ready-file F` until it has written its bound endpoints to F."""
+    ready = os.path.join(workdir, name + ".ready")
+    log = open(os.path.join(workdir, name + ".log"), "w")
+    proc = subprocess.Popen([BINARY] + args + ["--ready-file", ready], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while not os.path.exists(ready):
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
-            raise SystemExit("edgeserve serve did not start:\n" + open(log.name).read()[-3000:])
+            raise SystemExit(f"edgeserve {args[0]} did not start:\n" + open(log.name).read()[-3000:])
         time.sleep(0.05)
-    endpoint = open(ready).read().split()[0]
-    assert endpoint.startswith("http://"), endpoint
-    return proc, endpoint[len("http://"):], log.name
+    return proc, open(ready).read().split(), log.name
+
+
+def start_server(workdir):
+    proc, endpoints, log = start(
+        ["serve", "--repo", MODELS, "--models", "tiny,mobilenetv3", "--listen", "http://127.0.0.1:0", "--listen",
+         "tcp://127.0.0.1:0", "--device", DEVICE, "--workers", "2", "--intra-op-threads", "1", "--max-payload-mb",
+         str(MAX_PAYLOAD_MB)], workdir, "serve")
+    assert endpoints[0].startswith("http://") and endpoints[1].startswith("tcp://"), endpoints
+    return proc, endpoints[0][len("http://"):], endpoints[1], log
 
 
 def reference(x):
@@ -163,6 +168,16 @@ def check(client):
     print("ok  inference statistics count every request by outcome")
 
 
+def check_gateway(client):
+    """A gateway's http:// front: infer goes through to the server; the gateway knows no model metadata."""
+    for binary in (True, False):
+        x = tiny_input(20 + int(binary))
+        np.testing.assert_allclose(infer(client, x, binary, binary).as_numpy("logits"), reference(x), **TOLERANCE)
+    expect_error("model metadata from a gateway", 404, lambda: client.get_model_metadata("tiny"))
+    expect_error("an unknown model through a gateway", 404, lambda: infer(client, tiny_input(1), model="nope"))
+    print("ok  infer through a gateway's http:// front, binary and JSON")
+
+
 def json_input(x):
     inp = httpclient.InferInput("input", list(x.shape), "FP32")
     inp.set_data_from_numpy(x, binary_data=False)
@@ -193,8 +208,13 @@ def raw_post(client, body, headers):
 
 def main():
     with tempfile.TemporaryDirectory() as workdir:
-        proc, address, log = start_server(workdir)
+        proc, address, tcp_endpoint, log = start_server(workdir)
+        gateway = None
         try:
+            gateway, gateway_endpoints, gateway_log = start(
+                ["gateway", "--listen", "http://127.0.0.1:0", "--backend", tcp_endpoint], workdir, "gateway")
+            with httpclient.InferenceServerClient(url=gateway_endpoints[0][len("http://"):]) as client:
+                check_gateway(client)
             with httpclient.InferenceServerClient(url=address, network_timeout=60) as client:
                 check(client)
                 assert proc.poll() is None, "the server exited"
@@ -210,6 +230,9 @@ def main():
             print("--- server log tail ---\n" + open(log).read()[-4000:])
             return 1
         finally:
+            if gateway is not None:
+                gateway.terminate()
+                gateway.wait(timeout=30)
             proc.terminate()
             try:
                 proc.wait(timeout=30)

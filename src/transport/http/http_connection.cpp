@@ -100,8 +100,13 @@ class HttpConnection final : public ClientConnection {
     auto result = client_.Get(path(header.model));
     if (!result) return failed(result);
     if (result->status != 200) {
+      const Status why = status_from_error_body(result->body, result->status);
+      if (why.code() == StatusCode::kUnavailable) {  // a gateway: no names to learn; the request says it all
+        out = &names_.emplace(header.model, ModelNames{"input", {}}).first->second;
+        return {};
+      }
       reply.recv_clock_ns = core::now_ns();
-      reply.header = core::error_response(header.request_id, status_from_error_body(result->body, result->status));
+      reply.header = core::error_response(header.request_id, why);
       return {};
     }
     const auto j = nlohmann::json::parse(result->body, nullptr, false);

@@ -11,7 +11,7 @@
 namespace edgeserve::transport::http {
 
 // "http://HOST:PORT". Connects on the first call; a model's input and output names are read once from its
-// metadata (GET /v2/models/{m}).
+// metadata (GET /v2/models/{m}); a gateway's front has none, and gets the request without names.
 core::Result<std::unique_ptr<ClientConnection>> connect_http(const std::string& target);
 
 }  // namespace edgeserve::transport::http

@@ -225,10 +225,12 @@ class HttpListener final : public Listener {
     const std::string name = req.matches[1];
     const ServedModel* m = models_ ? models_->find(name) : nullptr;
     if (m == nullptr) {
-      reply_json(res, 404,
-                 error_json({StatusCode::kUnknownModel,
-                             models_ ? fmt::format("no model {} here", name.substr(0, 64))
-                                     : std::string("this listener knows no model metadata (a gateway)")}));
+      // A gateway knows no models: "unavailable" (still a 404) tells edgeserve's client to send without names.
+      reply_json(
+          res, 404,
+          error_json(
+              models_ ? core::Status(StatusCode::kUnknownModel, fmt::format("no model {} here", name.substr(0, 64)))
+                      : core::Status(StatusCode::kUnavailable, "this listener knows no model metadata (a gateway)")));
       return nullptr;
     }
     if (req.matches[2].matched && req.matches[2] != "1") {
@@ -353,6 +355,9 @@ class HttpListener final : public Listener {
     InferReplyForm form{model, r.id, {}, {}};
     const uint8_t select = asked != 0 ? asked : (served ? served->default_select : 0);
     form.names = reply_names(served, select, header.n_outputs);
+    // A gateway knows no output names: the outputs it got back carry the names they were asked for by.
+    if (served == nullptr && r.outputs.size() == header.n_outputs)
+      for (size_t i = 0; i < r.outputs.size(); ++i) form.names[i] = r.outputs[i].name;
     for (size_t i = 0; i < header.n_outputs; ++i) {
       bool binary = r.binary_data_output;
       for (const auto& ask : r.outputs)

@@ -157,7 +157,8 @@ Status parse_parameters(const json& parameters, InferRequest& out) {
   }
   for (const auto& [key, limit] :
        {std::pair{"edgeserve_priority", uint64_t{255}}, std::pair{"edgeserve_client_id", uint64_t{UINT32_MAX}},
-        std::pair{"edgeserve_client_send_ns", UINT64_MAX}, std::pair{"edgeserve_topk", uint64_t{core::kMaxTopk}}}) {
+        std::pair{"edgeserve_client_send_ns", UINT64_MAX}, std::pair{"edgeserve_topk", uint64_t{core::kMaxTopk}},
+        std::pair{"edgeserve_output_select", uint64_t{255}}}) {
     auto v = optional_uint(parameters, key, "request parameter");
     if (!v.ok()) return v.status();
     if (!v.value()) continue;
@@ -167,6 +168,7 @@ Status parse_parameters(const json& parameters, InferRequest& out) {
     if (k == "edgeserve_client_id") out.client_id = static_cast<uint32_t>(*v.value());
     if (k == "edgeserve_client_send_ns") out.client_send_ns = *v.value();
     if (k == "edgeserve_topk") out.output.k = static_cast<uint16_t>(*v.value());
+    if (k == "edgeserve_output_select") out.output.select = static_cast<uint8_t>(*v.value());
   }
   if (auto dtype = string_of("edgeserve_output_dtype")) {
     out.output.dtype = core::parse_dtype(*dtype);
@@ -251,6 +253,7 @@ std::string encode_infer_request_json(const core::RequestHeader& header, const s
   if (header.output.postprocess != core::Postprocess::kDefault)
     parameters["edgeserve_postprocess"] = core::to_string(header.output.postprocess);
   if (header.output.k != 0) parameters["edgeserve_topk"] = header.output.k;
+  if (header.output.select != 0) parameters["edgeserve_output_select"] = header.output.select;
   json outputs = json::array();
   for (const auto& name : output_names) outputs.push_back({{"name", name}, {"parameters", {{"binary_data", true}}}});
   json request = {{"id", std::to_string(header.request_id)},

@@ -36,7 +36,8 @@ struct InferOutputAsk {
 // edgeserve's own request fields, carried as request "parameters" (a plain KServe client leaves them at these
 // defaults): "edgeserve_input_kind" ("preprocessed", "raw", "jpeg"), "edgeserve_priority", "edgeserve_client_id",
 // "edgeserve_client_send_ns", "edgeserve_output_dtype" ("float32", "float16"), "edgeserve_postprocess" ("none",
-// "argmax", "topk"), "edgeserve_topk".
+// "argmax", "topk"), "edgeserve_topk", "edgeserve_output_select" (bit i asks for output i, as on tcp://; the
+// listener adds the outputs asked for by name).
 struct InferRequest {
   std::string id;                       // the request's "id", echoed in the reply ("" when none)
   std::vector<InferInput> inputs;       // edgeserve models take one; the listener says so when there are more
@@ -46,7 +47,7 @@ struct InferRequest {
   uint8_t priority = 0;
   uint32_t client_id = 0;
   uint64_t client_send_ns = 0;
-  core::OutputChoice output;  // select stays 0: the listener sets it from `outputs`, by the model's output names
+  core::OutputChoice output;  // select: edgeserve_output_select; the listener adds `outputs`, by the model's names
 };
 
 // `header_length`: the Inference-Header-Content-Length header, when the request had one (the JSON is the body's
@@ -57,8 +58,8 @@ struct InferRequest {
 core::Result<InferRequest> parse_infer_request(std::span<const std::byte> body, std::optional<uint64_t> header_length);
 
 // The JSON part of the request edgeserve's client sends for `header`: one binary input of `header.payload_bytes`
-// named `input_name`, every output binary, edgeserve's fields as parameters. `output_names`: the outputs to ask
-// for by name (empty: the model's default).
+// named `input_name`, every output binary, edgeserve's fields (the output choice included) as parameters.
+// `output_names`: the chosen outputs by name, when the client knows them (a gateway's front knows no names).
 std::string encode_infer_request_json(const core::RequestHeader& header, const std::string& input_name,
                                       const std::vector<std::string>& output_names);
 
