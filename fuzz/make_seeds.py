@@ -165,6 +165,34 @@ def jpeg_seeds():
     write(t, "declares_9000x9000.jpg", bytes(huge))
 
 
+def kserve_seeds():
+    """kserve_request_fuzzer: byte 0 bit 0 says an Inference-Header-Content-Length follows in bytes 1-2 (LE)."""
+    t = "kserve_request_fuzzer"
+
+    def seed(name, body, header_length=None):
+        prefix = bytes([1]) + struct.pack("<H", header_length) if header_length is not None else b"\0\0\0"
+        write(t, name, prefix + body)
+
+    j = json.dumps({"id": "1", "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 2], "data": [1.5, 2]}],
+                    "outputs": [{"name": "logits", "parameters": {"binary_data": True}}]}).encode()
+    seed("json_fp32.bin", j)
+    j = json.dumps({"inputs": [{"name": "input", "datatype": "FP16", "shape": [2, 2], "data": [[1, 2], [3, 4]]}],
+                    "parameters": {"binary_data_output": True, "edgeserve_input_kind": "raw", "edgeserve_topk": 5,
+                                   "edgeserve_postprocess": "topk", "edgeserve_output_dtype": "float16"}}).encode()
+    seed("json_nested_fp16.bin", j)
+    j = json.dumps({"inputs": [{"name": "input", "datatype": "UINT8", "shape": [4],
+                                "parameters": {"binary_data_size": 4}}]}).encode()
+    seed("binary_uint8.bin", j + b"\1\2\3\4", len(j))
+    j = json.dumps({"inputs": [{"name": "a", "datatype": "INT32", "shape": [1], "parameters": {"binary_data_size": 4}},
+                               {"name": "b", "datatype": "INT64", "shape": [1], "data": [7]}]}).encode()
+    seed("two_inputs.bin", j + b"\0\0\0\0", len(j))
+    r = json.dumps({"model_name": "tiny", "outputs": [{"name": "logits", "datatype": "FP32", "shape": [1, 2],
+                    "parameters": {"binary_data_size": 8}}], "parameters": {"edgeserve_queue_ns": 5}}).encode()
+    seed("reply_binary.bin", r + bytes(8), len(r))
+    seed("not_json.bin", b'{"inputs": [')
+
+
 if __name__ == "__main__":
     main()
     jpeg_seeds()
+    kserve_seeds()

@@ -16,9 +16,9 @@ cmake --build --preset fuzz -j"$(nproc)"
 
 work=$(mktemp -d /tmp/edgeserve-fuzz.XXXXXX)
 declare -A max_len=([wire_request_fuzzer]=4096 [wire_response_fuzzer]=4096 [manifest_fuzzer]=8192
-                    [jpeg_decoder_fuzzer]=65536)
+                    [jpeg_decoder_fuzzer]=65536 [kserve_request_fuzzer]=8192)
 declare -A extra=([manifest_fuzzer]="-dict=$root/fuzz/manifest.dict")
-targets=(wire_request_fuzzer wire_response_fuzzer manifest_fuzzer jpeg_decoder_fuzzer)
+targets=(wire_request_fuzzer wire_response_fuzzer manifest_fuzzer jpeg_decoder_fuzzer kserve_request_fuzzer)
 run_target() {  # run_target TARGET: fuzzes it in $work/TARGET; the exit code goes to $work/TARGET/rc
   local target=$1 dir=$work/$1 rc=0
   # shellcheck disable=SC2086  # extra holds zero or one flag

@@ -6,7 +6,7 @@
 # scripts/gpu_host_build.sh there; it unpacks these with `dpkg -x` into .deps/prefix (never into /).
 #
 # The GPU host brings: g++, cmake, ninja, nvcc (CUDA 13), python3 with torch/torchvision (libtorch).
-# Everything else comes from here: ZeroMQ (+ cppzmq), CLI11, spdlog + fmt, nlohmann-json, toml++, stb, GoogleTest,
+# Everything else comes from here: ZeroMQ (+ cppzmq), cpp-httplib, CLI11, spdlog + fmt, nlohmann-json, toml++, stb, GoogleTest,
 # the shared libraries libzmq5 loads at run time, and pkgconf in case the host has no pkg-config.
 # Runtime libraries the host already has (e.g. libbsd0, krb5) are skipped there at unpack time, so the
 # host's own, newer copies are used.
@@ -27,6 +27,8 @@ dev_packages=(
   libstb-dev                                  # image decoding (pkg-config `stb`)
   libturbojpeg0-dev                           # JPEG input's CPU decoder (pkg-config `libturbojpeg`)
   libgtest-dev libgmock-dev                   # tests (static libgtest.a / libgmock.a)
+  libcpp-httplib-dev                          # http:// (KServe v2 REST); its .pc requires the three below
+  libssl-dev zlib1g-dev libbrotli-dev
 )
 # Shared libraries the binary and tests load at run time, with their own runtime dependencies.
 runtime_packages=(
@@ -36,12 +38,13 @@ runtime_packages=(
   libspdlog1.10 libfmt9 libstb0
   libtomlplusplus3                            # Debian builds toml++ as a shared library
   libturbojpeg0                               # libturbojpeg0-dev's shared library
+  libcpp-httplib0.11 libbrotli1               # Debian builds cpp-httplib as a shared library (+ its deps)
 )
 # pkg-config (CMake's FindPkgConfig needs one for `stb`); used on the host only if it has none.
 tool_packages=(pkgconf pkgconf-bin libpkgconf3)
 
 # Dependencies we deliberately do not ship: the GPU host has them (Ubuntu 24.04's are newer, same sonames).
-host_provides=(libc6 libgcc-s1 libstdc++6 libssl3)
+host_provides=(libc6 libgcc-s1 libstdc++6 libssl3 zlib1g libc6-dev)
 # Dependencies of -dev packages that only matter for static linking of libzmq or for building the test
 # frameworks from source; the build links libzmq dynamically and uses the prebuilt gtest archives.
 dev_only_deps=(libpgm-dev libsodium-dev libnorm-dev libkrb5-dev libbsd-dev googletest catch2)

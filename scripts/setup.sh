@@ -14,6 +14,8 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libtomlplusplus-dev                              # experiment files (edgeserve sweep / report)
   libturbojpeg0-dev                                # JPEG input: the CPU decoder (the GPU one is nvJPEG)
+  libcpp-httplib-dev                               # http:// (KServe v2 REST)
+  python3-venv python3-pip                         # build/venv: tritonclient for the KServe client test
   python3-matplotlib                               # edgeserve report's plots (tools/plot.py)
   libgtest-dev libgmock-dev clang-format
 )
@@ -52,6 +54,16 @@ fi
 source scripts/lib/nvjpeg_wheel.sh
 if unpack_nvjpeg_wheel "$PWD" "$(command -v python3 || echo /usr/bin/python3)" >/dev/null; then
   echo "==> nvJPEG headers from $(cat .deps/nvjpeg/.from) in .deps/nvjpeg"
+fi
+
+# Triton's Python client from PyPI, pinned, for tests/integration/kserve_tritonclient_test.py: a venv that also
+# sees Debian's torch and numpy (--system-site-packages), so the test can compute its reference outputs.
+tritonclient_pin="tritonclient[http]==2.52.0"
+if ! build/venv/bin/python -c "import tritonclient.http" 2>/dev/null; then
+  echo "==> build/venv: $tritonclient_pin"
+  /usr/bin/python3 -m venv --system-site-packages build/venv
+  build/venv/bin/pip install -q "$tritonclient_pin" ||
+    echo "setup: could not install $tritonclient_pin: the KServe client test will be skipped" >&2
 fi
 
 [[ $mode == --no-build ]] && exit 0

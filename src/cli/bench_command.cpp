@@ -240,7 +240,8 @@ Command add_bench_command(CLI::App& app) {
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --input jpeg --jpeg-quality 90 --out "
       "results/jpeg");
   cmd->add_option("--target", f->options.target,
-                  "tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH of a server, or local (in-process, from --repo); a "
+                  "tcp://HOST:PORT, ucx://HOST:PORT, ipc://PATH or http://HOST:PORT of a server, or local (in-process, "
+                  "from --repo); a "
                   "comma list of "
                   "servers spreads the clients over them (client i → the (i mod n)-th)")
       ->capture_default_str();

@@ -44,10 +44,11 @@ Command add_gateway_command(CLI::App& app) {
   f->front.io_threads = default_io_threads();
   auto* cmd = add_described_subcommand(
       app, "gateway", "Forward clients' requests to edgeserve servers (the paper's proxied connections).",
-      "Any front transport to any back transport: tcp:// or ucx:// on either side. With several --backend, each\n"
-      "request goes to the one with the fewest requests in flight; a backend that fails (refused, timed out,\n"
-      "gone) is left out for --retry-ms, then tried again, and the requests it failed get error replies. Replies\n"
-      "keep the server's stage times and add the gateway's (gateway-time, backend-hop-time in `bench`).\n"
+      "Any front transport to any back transport: tcp:// or ucx:// on either side, http:// (KServe v2) in front.\n"
+      "With several --backend, each request goes to the one with the fewest requests in flight; a backend that\n"
+      "fails (refused, timed out, gone) is left out for --retry-ms, then tried again, and the requests it failed\n"
+      "get error replies. Replies keep the server's stage times and add the gateway's (gateway-time,\n"
+      "backend-hop-time in `bench`).\n"
       "Runs until SIGINT/SIGTERM. Examples:\n"
       "  edgeserve gateway --listen tcp://0.0.0.0:5556 --backend ucx://10.0.0.2:6000\n"
       "  edgeserve gateway --listen ucx://0.0.0.0:6001 --backend tcp://gpu1:5555 --backend tcp://gpu2:5555");

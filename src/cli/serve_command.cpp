@@ -9,8 +9,10 @@
 #include "cli/usage.h"
 #include "core/log.h"
 #include "engine/engine.h"
+#include "engine/output_choice.h"
 #include "server/model_repository.h"
 #include "server/server.h"
+#include "transport/http/http_settings.h"
 #include "transport/ucx/ucx_settings.h"
 
 namespace edgeserve::cli {
@@ -35,6 +37,19 @@ struct ServeFlags {
   std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
   std::string jpeg_decoder = "auto";
 };
+
+// What http:// listeners tell KServe clients about the models (metadata, config, input and output names).
+std::shared_ptr<transport::http::HttpServerSettings> kserve_models(const server::ModelRepository& models) {
+  std::vector<transport::http::ServedModel> served;
+  for (const auto& name : models.names()) {
+    const engine::ModelSpec& spec = models.find(name)->spec();
+    transport::http::ServedModel m{name, "pytorch_libtorch", spec.input, spec.outputs};
+    if (auto resolved = engine::resolve_output_choice(spec, {}); resolved.ok())
+      m.default_select = resolved->choice.select;
+    served.push_back(std::move(m));
+  }
+  return std::make_shared<transport::http::HttpServerSettings>(std::move(served));
+}
 
 int run_serve(ServeFlags& f) {
   auto log = core::logger("server");
@@ -66,6 +81,7 @@ int run_serve(ServeFlags& f) {
   options.front = std::move(front.value());
   options.front.transports.set("ucx", std::make_shared<transport::ucx::UcxServerSettings>(
                                           f.landing == "cuda" ? core::MemoryKind::kCuda : core::MemoryKind::kHost));
+  options.front.transports.set("http", kserve_models(*models));
   options.workers = f.workers;
   options.policy = *server::parse_policy(f.policy);
   options.priority_gate = {f.priority_gate, std::chrono::microseconds(f.priority_gate_window_us),
@@ -82,13 +98,14 @@ Command add_serve_command(CLI::App& app) {
   flags->front.listen = {"tcp://0.0.0.0:5555"};
   flags->front.io_threads = default_io_threads();
   auto* cmd = add_described_subcommand(
-      app, "serve", "Serve a repository's models over tcp://, ucx:// or ipc:// until SIGINT/SIGTERM.",
+      app, "serve", "Serve a repository's models over tcp://, ucx://, ipc:// or http:// until SIGINT/SIGTERM.",
       "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one host;\n"
       "UCX_TLS restricts them); each client's lanes are logged when it connects.\n"
       "Examples:\n"
       "  edgeserve serve --repo models --models resnet50,tiny --listen tcp://0.0.0.0:5555 --workers 4\n"
       "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients\n"
       "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR\n"
+      "  edgeserve serve --listen tcp://0.0.0.0:5555 --listen http://0.0.0.0:8000   # + KServe v2 (tritonclient)\n"
       "  edgeserve serve --device cuda:0 --workers 2 --policy pool --max-batch-size 32 --max-queue-delay-us 2000");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();

@@ -13,6 +13,9 @@
 #if EDGESERVE_WITH_UCX
 #include "transport/ucx/ucx_transport.h"
 #endif
+#if EDGESERVE_WITH_HTTP
+#include "transport/http/http_transport.h"
+#endif
 
 namespace edgeserve::transport {
 
@@ -34,6 +37,10 @@ constexpr TransportEntry kTransports[] = {
 #if EDGESERVE_WITH_ZMQ
     {"ipc", "ZeroMQ over a Unix socket", kPath, false, ipc::open_listener, ipc::open_connection, ipc::describe},
 #endif
+#if EDGESERVE_WITH_HTTP
+    {"http", "KServe v2 REST (Open Inference Protocol), tritonclient's HTTP", kHostPort, false, http::open_listener,
+     http::open_connection, http::describe},
+#endif
 };
 
 // Transports a build can leave out (CMake options), so that their addresses get "not built in", not "unknown".
@@ -44,6 +51,7 @@ constexpr Optional kOptional[] = {
     {"tcp", "EDGESERVE_WITH_ZMQ", "ZeroMQ (cppzmq)"},
     {"ipc", "EDGESERVE_WITH_ZMQ", "ZeroMQ (cppzmq)"},
     {"ucx", "EDGESERVE_WITH_UCX", "UCX"},
+    {"http", "EDGESERVE_WITH_HTTP", "cpp-httplib (libcpp-httplib-dev)"},
 };
 
 }  // namespace

@@ -443,11 +443,11 @@ TEST(Gateway, AClientCannotEscapeItsShareOfTheQueueByChangingItsClientId) {
 
 TEST(Gateway, NoBackendIsAClearStartupError) {
   TempDir dir;
-  ChildProcess gw({testing::edgeserve_binary(), "gateway", "--listen", "tcp://127.0.0.1:0", "--backend", "http://x:1"},
+  // ftp://, not http:// (a transport since issue 15); the list goes on with ipc:// and, where built, http://.
+  ChildProcess gw({testing::edgeserve_binary(), "gateway", "--listen", "tcp://127.0.0.1:0", "--backend", "ftp://x:1"},
                   dir.path() / "gateway.log");
   EXPECT_EQ(gw.wait(30s), 2) << "exit code of a start-up error";
-  EXPECT_NE(gw.log().find("unknown scheme; expected tcp://HOST:PORT, ucx://HOST:PORT or ipc://PATH"), std::string::npos)
-      << gw.log();
+  EXPECT_NE(gw.log().find("unknown scheme; expected tcp://HOST:PORT, ucx://HOST:PORT"), std::string::npos) << gw.log();
 }
 
 }  // namespace

@@ -1,0 +1,58 @@
+// KServe v2 metadata and Triton model configuration JSON.
+#include "transport/http/kserve_metadata.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/build_info.h"
+#include "transport/http/kserve_types.h"
+
+namespace edgeserve::transport::http {
+
+using nlohmann::json;
+
+namespace {
+
+json dims(const core::TensorShape& shape) {
+  json out = json::array();
+  for (int64_t d : shape) out.push_back(d);
+  return out;
+}
+
+json tensor_metadata(const core::TensorSpec& t) {
+  return {{"name", t.name}, {"datatype", kserve_datatype(t.dtype)}, {"shape", dims(t.shape)}};
+}
+
+json tensor_config(const core::TensorSpec& t) {
+  return {{"name", t.name}, {"data_type", std::string("TYPE_") + kserve_datatype(t.dtype)}, {"dims", dims(t.shape)}};
+}
+
+}  // namespace
+
+std::string server_metadata_json() {
+  return json{{"name", "edgeserve"}, {"version", core::build_version()}, {"extensions", {"binary_tensor_data"}}}.dump();
+}
+
+std::string model_metadata_json(const ServedModel& model) {
+  json outputs = json::array();
+  for (const auto& o : model.outputs) outputs.push_back(tensor_metadata(o));
+  return json{{"name", model.name},
+              {"versions", {"1"}},
+              {"platform", model.platform},
+              {"inputs", {tensor_metadata(model.input)}},
+              {"outputs", std::move(outputs)}}
+      .dump();
+}
+
+std::string model_config_json(const ServedModel& model) {
+  json outputs = json::array();
+  for (const auto& o : model.outputs) outputs.push_back(tensor_config(o));
+  return json{{"name", model.name},
+              {"platform", model.platform},
+              {"backend", "pytorch"},
+              {"max_batch_size", 0},
+              {"input", {tensor_config(model.input)}},
+              {"output", std::move(outputs)}}
+      .dump();
+}
+
+}  // namespace edgeserve::transport::http

@@ -1,0 +1,19 @@
+// KServe v2 metadata replies: the server's (GET /v2), a model's (GET /v2/models/{m}) and Triton's model
+// configuration (GET /v2/models/{m}/config, which tritonclient's get_model_config reads). Pure functions.
+#pragma once
+
+#include <string>
+
+#include "transport/http/http_settings.h"
+
+namespace edgeserve::transport::http {
+
+// {"name": "edgeserve", "version": ..., "extensions": ["binary_tensor_data"]}
+std::string server_metadata_json();
+// name, versions ["1"], platform, inputs and outputs with name, datatype and shape.
+std::string model_metadata_json(const ServedModel& model);
+// name, platform, backend, max_batch_size 0 (shapes carry the batch dimension: the server batches requests
+// itself), input and output with data_type ("TYPE_FP32") and dims.
+std::string model_config_json(const ServedModel& model);
+
+}  // namespace edgeserve::transport::http
