@@ -52,31 +52,8 @@ struct Plan {
   std::vector<std::string> gateway;               // empty: direct
   std::map<std::string, std::string> env;
   bool mps = false;
-  std::string mps_gpu;  // under MPS, the one GPU every server uses: the daemon sees only it
-  std::string key() const {
-    return nlohmann::json{{"s", servers}, {"g", gateway}, {"e", env}, {"m", mps}, {"mg", mps_gpu}}.dump();
-  }
+  std::string key() const { return nlohmann::json{{"s", servers}, {"g", gateway}, {"e", env}, {"m", mps}}.dump(); }
 };
-
-// Under MPS on a host with several GPUs, the daemon is given only the GPU the servers use (CUDA_VISIBLE_DEVICES)
-// and they name it cuda:0: MPS clients number devices within the daemon's set, and a client that sees every GPU
-// opens a context on each of them (one H200 host: the fourth server then failed with "out of memory").
-void confine_mps_to_one_gpu(Plan& plan) {
-  if (!plan.mps || plan.env.contains("CUDA_VISIBLE_DEVICES")) return;
-  std::string gpu;
-  for (auto& argv : plan.servers)
-    for (size_t i = 0; i + 1 < argv.size(); ++i) {
-      if (argv[i] != "--device" || !argv[i + 1].starts_with("cuda:")) continue;
-      const std::string index = argv[i + 1].substr(5);
-      if (!gpu.empty() && index != gpu) return;  // servers on several GPUs: the daemon keeps them all
-      gpu = index;
-    }
-  if (gpu.empty()) return;
-  plan.mps_gpu = gpu;
-  for (auto& argv : plan.servers)
-    for (size_t i = 0; i + 1 < argv.size(); ++i)
-      if (argv[i] == "--device") argv[i + 1] = "cuda:0";
-}
 
 Plan plan_of(const Point& p, const SweepOptions& o) {
   Plan plan;
@@ -109,7 +86,6 @@ Plan plan_of(const Point& p, const SweepOptions& o) {
     plan.gateway = {"gateway", "--listen", scheme_of(front) + "://127.0.0.1:0", "--workers", std::to_string(workers)};
     plan.gateway.insert(plan.gateway.end(), p.gateway_args.begin(), p.gateway_args.end());
   }
-  confine_mps_to_one_gpu(plan);
   return plan;
 }
 
@@ -126,7 +102,7 @@ class ProcessSet {
     key_ = plan.key();
     env_ = plan.env;
     if (plan.mps)
-      if (auto s = start_mps(plan.mps_gpu); !s.ok()) return s;
+      if (auto s = start_mps(); !s.ok()) return s;
     std::vector<std::string> endpoints;
     for (size_t i = 0; i < plan.servers.size(); ++i) {
       auto ep = start_one(plan.servers[i], log_dir / fmt::format("server-{}.log", i), fmt::format("server {}", i));
@@ -188,8 +164,7 @@ class ProcessSet {
     return endpoint;
   }
 
-  // `gpu`: the only device the daemon (and so its clients) sees; empty: every GPU.
-  core::Status start_mps(const std::string& gpu) {
+  core::Status start_mps() {
     const fs::path dir = fs::absolute(o_.out) / "mps";
     // The daemon's sockets live in the pipe folder, and a Unix socket path has at most 107 bytes.
     if ((dir / "pipe" / "control_privileged").string().size() > 107)
@@ -201,9 +176,7 @@ class ProcessSet {
     fs::create_directories(dir / "log", ec);
     env_["CUDA_MPS_PIPE_DIRECTORY"] = (dir / "pipe").string();
     env_["CUDA_MPS_LOG_DIRECTORY"] = (dir / "log").string();
-    auto daemon_env = env_;
-    if (!gpu.empty()) daemon_env["CUDA_VISIBLE_DEVICES"] = gpu;
-    auto p = Subprocess::spawn({"nvidia-cuda-mps-control", "-d"}, daemon_env, dir / "control.log");
+    auto p = Subprocess::spawn({"nvidia-cuda-mps-control", "-d"}, env_, dir / "control.log");
     if (!p.ok()) return core::Status(core::StatusCode::kInternal, "MPS: " + p.status().message());
     const auto code = p->wait(std::chrono::seconds(30));
     if (!code || *code != 0)
