@@ -44,7 +44,8 @@ TEST(KServeCodec, BinaryPartsAreSplitInOrderAndMustAccountForEveryByte) {
   const std::string json = R"({"inputs": [{"name": "a", "datatype": "UINT8", "shape": [3],
       "parameters": {"binary_data_size": 3}}, {"name": "b", "datatype": "UINT8", "shape": [2],
       "parameters": {"binary_data_size": 2}}]})";
-  auto r = parse_infer_request(bytes_of(json + "abcde"), json.size());
+  const std::string body = json + "abcde";  // the parsed inputs are views into it: it outlives them
+  auto r = parse_infer_request(bytes_of(body), json.size());
   ASSERT_OK(r);
   ASSERT_EQ(r->inputs.size(), 2u);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(r->inputs[0].bytes().data()), 3), "abc");
