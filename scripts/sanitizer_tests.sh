@@ -33,6 +33,8 @@ cmake --build --preset "$preset" -j"$(nproc)"
 echo "==> built in $((SECONDS - start)) s"
 
 start=$SECONDS
+# ucx killed-client tests whose lanes include UCX's shared memory (see UcxChurn below).
+killed_over_shared_memory='^Registry/Conformance\.AKilledClientLeavesTheServerServing/ucx|^tls_sm_tcp\.UcxTransport\.AKilledClient'
 case $mode in
   --all)
     # UcxChurn kills 200 one-host ucx clients mid-send. Under ASan its server sometimes stops hearing new
@@ -41,7 +43,10 @@ case $mode in
     # leave the slot the reader waits on unfilled (3 of 3 ASan runs on 2026-11-30 stalled so; with UCX_TLS=tcp
     # 2 of 2 passed in about 30 s). That is a hazard of one-host shared memory with SIGKILLed peers, noted in the
     # README; here the test checks what it is for, our own resources, over tcp. Natively it runs on every lane.
-    run_ctest asan-all --preset asan -j"$(nproc)" -E 'UcxChurn'
+    # The same hazard makes the killed-client cases over the default lanes (shared memory among them) flaky under
+    # the sanitizers' slowdown (TSan, 2026-11-30: the next client got no welcome); their tcp-lane variants run here
+    # (tls_tcp.*), and every variant runs natively.
+    run_ctest asan-all --preset asan -j"$(nproc)" -E "UcxChurn|$killed_over_shared_memory"
     (export UCX_TLS=tcp && run_ctest asan-ucx-churn --preset asan -R 'UcxChurn') ;;
   --tsan)
     # Timing-bound under TSan: a kill 3 s into a run, a 5 s latency bound while another client floods, a
@@ -56,7 +61,7 @@ case $mode in
     # 32 s) cost minutes under TSan and look for no race the shorter concurrency tests miss (the 16 MiB replies'
     # threads run in LargeReply's byte-exact test); they run natively and under ASan.
     run_ctest tsan --preset tsan -j"$(nproc)" -LE gpu \
-      -E 'UcxChurn|UsageErrors|BoundedSoak|ServerMemoryStaysFlatOverHundredsOfSixteenMibReplies|UnfinishedRequestsTogetherAreBoundedInMemory|ServerKilledMidRunEndsTheBench|ClientThatNeverReadsCostsBoundedMemory|OneKeyIsOneShareHoweverManyConnectionsItOpens|SigtermAnswersTheRequestsAlreadyReceivedFirst|SendsToTheBackendWithTheFewestRequestsInFlight'
+      -E "$killed_over_shared_memory|UcxChurn|UsageErrors|BoundedSoak|ServerMemoryStaysFlatOverHundredsOfSixteenMibReplies|UnfinishedRequestsTogetherAreBoundedInMemory|ServerKilledMidRunEndsTheBench|ClientThatNeverReadsCostsBoundedMemory|OneKeyIsOneShareHoweverManyConnectionsItOpens|SigtermAnswersTheRequestsAlreadyReceivedFirst|SendsToTheBackendWithTheFewestRequestsInFlight"
     ;;
   *)
     # Label unit, then BenchProcess, BatchingProcess and JpegProcess: their test processes are plain C++ and drive
