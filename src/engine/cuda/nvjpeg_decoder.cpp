@@ -80,6 +80,14 @@ const unsigned char* bytes_of(std::span<const std::byte> jpeg) {
   return reinterpret_cast<const unsigned char*>(jpeg.data());
 }
 
+// The decoder's output: one interleaved RGB plane of info.width × 3 bytes a row, at `rgb`.
+nvjpegImage_t interleaved_rgb(uint8_t* rgb, const JpegInfo& info) {
+  nvjpegImage_t image{};
+  image.channel[0] = rgb;
+  image.pitch[0] = static_cast<size_t>(info.width) * 3;
+  return image;
+}
+
 }  // namespace
 
 struct NvjpegDecoder::State {
@@ -235,9 +243,7 @@ Status NvjpegDecoder::decode_rgb(std::span<const std::byte> jpeg, const JpegInfo
         unsupported == 0) {
       const unsigned char* data = bytes_of(jpeg);
       const size_t length = jpeg.size();
-      nvjpegImage_t destination{};
-      destination.channel[0] = rgb;
-      destination.pitch[0] = static_cast<size_t>(info.width) * 3;
+      nvjpegImage_t destination = interleaved_rgb(rgb, info);
       cudaEventRecord(s.begin[k].get(), stream);
       if (auto e = nvjpegDecodeBatched(s.hw_handle.get(), s.hw_state.get(), &data, &length, &destination, stream);
           e != NVJPEG_STATUS_SUCCESS)
@@ -274,9 +280,7 @@ Status NvjpegDecoder::decode_rgb(std::span<const std::byte> jpeg, const JpegInfo
       e != NVJPEG_STATUS_SUCCESS)
     return failed("copy to device", e);
   cudaEventRecord(s.pinned_free[i].get(), stream);
-  nvjpegImage_t destination{};
-  destination.channel[0] = rgb;
-  destination.pitch[0] = static_cast<size_t>(info.width) * 3;
+  nvjpegImage_t destination = interleaved_rgb(rgb, info);
   if (auto e = nvjpegDecodeJpegDevice(s.handle.get(), decoder, state, &destination, stream); e != NVJPEG_STATUS_SUCCESS)
     return failed("device stage", e);
   cudaEventRecord(s.end[k].get(), stream);

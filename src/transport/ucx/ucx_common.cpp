@@ -206,12 +206,17 @@ ucs_status_t wait_request(ucp_worker_h worker, ucs_status_ptr_t request) {
   return s;
 }
 
-void close_endpoint(ucp_worker_h worker, ucp_ep_h ep, bool force) {
+ucs_status_ptr_t start_close(ucp_ep_h ep, bool force) {
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   param.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
   ucs_status_ptr_t request = ucp_ep_close_nbx(ep, &param);
-  if (request == nullptr || UCS_PTR_IS_ERR(request)) return;
+  return UCS_PTR_IS_ERR(request) ? nullptr : request;
+}
+
+void close_endpoint(ucp_worker_h worker, ucp_ep_h ep, bool force) {
+  ucs_status_ptr_t request = start_close(ep, force);
+  if (request == nullptr) return;
   // A graceful close waits for the peer; never let a dead or silent peer hold the caller for long. A close
   // request cannot be cancelled: past the deadline it is released and completes (or not) on its own.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);

@@ -124,7 +124,10 @@ std::chrono::microseconds spin_time();
 // for CMA. Both sides must agree.
 ucp_err_handling_mode_t error_handling_mode();
 
-// Closes an endpoint: flushes it unless `force`, progressing `worker` until done (bounded).
+// Starts closing an endpoint (flushed unless `force`): the close request to watch, or null when nothing is left
+// to wait for.
+ucs_status_ptr_t start_close(ucp_ep_h ep, bool force);
+// Closes an endpoint: start_close, then progresses `worker` until done (bounded).
 void close_endpoint(ucp_worker_h worker, ucp_ep_h ep, bool force);
 
 // The one owner of an endpoint: close() ends it (flushed unless forced); the destructor force-closes one still
@@ -154,12 +157,7 @@ class UcpEndpoint {
   // Starts closing without waiting: the close request to watch (ucp_request_check_status, then
   // ucp_request_free), or null when the endpoint is already closed or nothing is left to wait for.
   ucs_status_ptr_t begin_close(bool force) {
-    if (ep_ == nullptr) return nullptr;
-    ucp_request_param_t param{};
-    param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-    param.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
-    ucs_status_ptr_t request = ucp_ep_close_nbx(std::exchange(ep_, nullptr), &param);
-    return UCS_PTR_IS_ERR(request) ? nullptr : request;
+    return ep_ == nullptr ? nullptr : start_close(std::exchange(ep_, nullptr), force);
   }
 
  private:
