@@ -2,7 +2,7 @@
 # Builds a sanitizer preset and runs the tests under it:
 #   scripts/sanitizer_tests.sh          ASan+UBSan (preset asan): unit tests, and the integration tests whose own
 #                                       process does not load libtorch (the edgeserve processes they start are ASan builds)
-#   scripts/sanitizer_tests.sh --all    ASan+UBSan: every test (UcxChurn over UCX_TLS=tcp: see below)
+#   scripts/sanitizer_tests.sh --all    ASan+UBSan: every test but two ucx killed-client cases (see below)
 #   scripts/sanitizer_tests.sh --tsan   ThreadSanitizer (preset tsan): every test but the slow ones and those whose
 #                                       deadlines assume native speed (TSan slows the server 5-15×); suppressions for uninstrumented
 #                                       libraries in tools/sanitizers/tsan.supp
@@ -33,21 +33,15 @@ cmake --build --preset "$preset" -j"$(nproc)"
 echo "==> built in $((SECONDS - start)) s"
 
 start=$SECONDS
-# ucx killed-client tests whose lanes include UCX's shared memory (see UcxChurn below).
+# ucx killed-client tests whose lanes include UCX's shared memory (see below).
 killed_over_shared_memory='^Registry/Conformance\.AKilledClientLeavesTheServerServing/ucx|^tls_sm_tcp\.UcxTransport\.AKilledClient'
 case $mode in
   --all)
-    # UcxChurn kills 200 one-host ucx clients mid-send. Under ASan its server sometimes stops hearing new
-    # clients' hellos after a round of kills while it still sees every endpoint error: the clients' messages go
-    # through UCX's shared-memory FIFO (sysv), and a writer killed between taking a FIFO slot and filling it can
-    # leave the slot the reader waits on unfilled (3 of 3 ASan runs on 2026-11-30 stalled so; with UCX_TLS=tcp
-    # 2 of 2 passed in about 30 s). That is a hazard of one-host shared memory with SIGKILLed peers, noted in the
-    # README; here the test checks what it is for, our own resources, over tcp. Natively it runs on every lane.
-    # The same hazard makes the killed-client cases over the default lanes (shared memory among them) flaky under
-    # the sanitizers' slowdown (TSan, 2026-11-30: the next client got no welcome); their tcp-lane variants run here
-    # (tls_tcp.*), and every variant runs natively.
-    run_ctest asan-all --preset asan -j"$(nproc)" -E "UcxChurn|$killed_over_shared_memory"
-    (export UCX_TLS=tcp && run_ctest asan-ucx-churn --preset asan -R 'UcxChurn') ;;
+    # UCX's shared-memory hazard (README, "The UCX transport": a client killed mid-send can leave the server's
+    # FIFO waiting on an unfilled slot; UcxChurn runs over tcp lanes for it) makes the killed-client cases over the
+    # default lanes flaky under the sanitizers' slowdown (TSan, 2026-11-30: the next client got no welcome); their
+    # tcp-lane variants (tls_tcp.*) run here, and every variant runs natively.
+    run_ctest asan-all --preset asan -j"$(nproc)" -E "$killed_over_shared_memory" ;;
   --tsan)
     # Timing-bound under TSan: a kill 3 s into a run, a 5 s latency bound while another client floods, a
     # request that must arrive within one inference, 8 requests that must all arrive while the first one runs
