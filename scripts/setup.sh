@@ -38,7 +38,7 @@ fi
 # UCX for the ucx transport: 1.22 from PyPI's libucx-cu13 wheel (scripts/lib/ucx_wheel.sh says why not
 # Debian's 1.13), the same UCX the GPU host builds with. Fetched once into .deps/wheels, unpacked into .deps/ucx.
 if ! compgen -G ".deps/wheels/libucx_cu13-*.whl" >/dev/null; then
-  echo "==> fetching UCX 1.22 (PyPI's libucx-cu13 wheel, 41 MiB) into .deps/wheels"
+  echo "==> fetching UCX 1.22 (PyPI's libucx-cu13 wheel, 41 MiB, kept slimmed to 8) into .deps/wheels"
   scripts/gather_gpu_host_ucx.sh >/dev/null
 fi
 source scripts/lib/ucx_wheel.sh

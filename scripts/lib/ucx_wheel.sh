@@ -17,6 +17,12 @@ unpack_ucx_wheel() {
   unpack_wheel "$1" "$2" "libucx_cu13-*.whl" "$dir" libucx/include/ucp/api/ucp.h libucx/lib/libucp.so.0 || return 1
   if ((WHEEL_UNPACKED)); then
     chmod +x "$dir"/libucx/bin/*  # zipfile drops the execute bits
+    # A slimmed wheel (gather_gpu_host_ucx.sh) holds each library once, as .so.0: the linker's .so names
+    # (ucx-targets.cmake imports lib/libucp.so) become links to it.
+    local so
+    for so in "$dir"/libucx/lib/*.so.0 "$dir"/libucx/lib/ucx/*.so.0; do
+      [[ -e ${so%.0} ]] || ln -s "$(basename "$so")" "${so%.0}"
+    done
     # The .pc files name the wheel's build prefix (/__w/...); the CMake config finds its prefix by itself.
     sed -i -E "s#^prefix[[:space:]]*=.*#prefix = $dir/libucx#" "$dir"/libucx/lib/pkgconfig/*.pc
   fi
