@@ -85,7 +85,14 @@ def expect_error(what, status, call):
     raise AssertionError(f"{what}: no error")
 
 
+def model_stats(client):
+    stats = client.get_inference_statistics("tiny")["model_stats"]
+    assert len(stats) == 1 and stats[0]["name"] == "tiny", stats
+    return stats[0]
+
+
 def check(client):
+    before = model_stats(client)  # what earlier checks sent
     assert client.is_server_live() and client.is_server_ready()
     assert client.is_model_ready("tiny") and not client.is_model_ready("no-such-model")
     server = client.get_server_metadata()
@@ -154,12 +161,12 @@ def check(client):
 
     # Triton's statistics (perf_analyzer reads them): every request that reached the model, by outcome.
     good_requests = 4 + 1 + 2 + len(bad_cases)
-    stats = client.get_inference_statistics("tiny")["model_stats"]
-    assert len(stats) == 1 and stats[0]["name"] == "tiny", stats
-    s = stats[0]
-    assert s["inference_count"] == good_requests, (s["inference_count"], good_requests)
-    assert s["inference_stats"]["success"]["count"] == good_requests, s
-    assert s["inference_stats"]["fail"]["count"] == 2, s  # the wrong shape and the wrong dtype reached the model
+    s = model_stats(client)
+    assert s["inference_count"] - before["inference_count"] == good_requests, (s["inference_count"], good_requests)
+    success = s["inference_stats"]["success"]["count"] - before["inference_stats"]["success"]["count"]
+    assert success == good_requests, s
+    fail = s["inference_stats"]["fail"]["count"] - before["inference_stats"]["fail"]["count"]
+    assert fail == 2, s  # the wrong shape and the wrong dtype reached the model
     for stage in ("success", "compute_infer"):
         assert s["inference_stats"][stage]["ns"] > 0, s
     assert s["inference_stats"]["success"]["ns"] >= s["inference_stats"]["compute_infer"]["ns"], s
@@ -206,6 +213,28 @@ def raw_post(client, body, headers):
     return response
 
 
+def client_id_of(client):
+    return infer(client, tiny_input(7)).get_response()["parameters"]["edgeserve_client_id"]
+
+
+def check_connections_are_clients(address):
+    """A client that sends no edgeserve_client_id is numbered by its connection (smallest number free), so plain
+    KServe clients are spread one per worker as edgeserve's own clients are: all of perf_analyzer's on one worker
+    held 16 connections to one lane's throughput (H200, 2026-11-30)."""
+    with httpclient.InferenceServerClient(url=address) as a, httpclient.InferenceServerClient(url=address) as b:
+        first, second = client_id_of(a), client_id_of(b)
+        assert {first, second} == {0, 1}, (first, second)
+        assert client_id_of(a) == first and client_id_of(b) == second, "a connection keeps its number"
+    deadline = time.time() + 10  # the server sees the connections close
+    while True:
+        with httpclient.InferenceServerClient(url=address) as c:
+            if client_id_of(c) == 0:
+                break
+        assert time.time() < deadline, "a closed connection's number was not given back"
+        time.sleep(0.05)
+    print("ok  plain KServe clients: one client id per open connection (0, 1), given back on close")
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         proc, address, tcp_endpoint, log = start_server(workdir)
@@ -215,6 +244,7 @@ def main():
                 ["gateway", "--listen", "http://127.0.0.1:0", "--backend", tcp_endpoint], workdir, "gateway")
             with httpclient.InferenceServerClient(url=gateway_endpoints[0][len("http://"):]) as client:
                 check_gateway(client)
+            check_connections_are_clients(address)
             with httpclient.InferenceServerClient(url=address, network_timeout=60) as client:
                 check(client)
                 assert proc.poll() is None, "the server exited"

@@ -25,6 +25,7 @@
 #include "transport/http/kserve_response.h"
 #include "transport/http/kserve_statistics.h"
 #include "transport/http/kserve_types.h"
+#include "transport/http/numbered_connections.h"
 #include "transport/sender.h"
 
 namespace edgeserve::transport::http {
@@ -35,6 +36,12 @@ using core::StatusCode;
 namespace {
 
 constexpr const char* kHeaderLength = "Inference-Header-Content-Length";
+
+// httplib's server, with its listening socket in reach (for its backlog).
+class ListeningServer final : public httplib::Server {
+ public:
+  socket_t listening_socket() const { return svr_sock_; }
+};
 // Room for an infer request's JSON beside a tensor of --max-payload-mb (a tensor sent as JSON "data" takes several
 // times its binary size: large ones go binary).
 constexpr size_t kJsonAllowance = 1 << 20;
@@ -98,7 +105,7 @@ class HttpListener final : public Listener {
     const std::string host = parsed->host == "*" ? "0.0.0.0" : parsed->host;
     const size_t threads = std::clamp<size_t>(options_.limits.max_clients, 1, kMaxConnectionThreads);
     // httplib owns the queue it is given (its API takes a raw pointer and deletes it).
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_.new_task_queue = [threads] { return new NumberedConnections(threads); };
     server_.set_payload_max_length(options_.max_payload_bytes + kJsonAllowance);
     server_.set_keep_alive_max_count(std::numeric_limits<size_t>::max());
     const auto idle = options_.limits.idle_timeout.count();
@@ -134,6 +141,9 @@ class HttpListener final : public Listener {
     }
     if (port < 0 || wake_.fd() < 0)
       return {StatusCode::kTransportError, fmt::format("cannot listen on {}: {}", uri, std::strerror(errno))};
+    // Debian's httplib listens with a backlog of 5: 16 clients connecting at once overflowed it on the H200
+    // (TcpExtListenOverflows), and their connections waited out SYN retries. listen() again sets the backlog.
+    ::listen(server_.listening_socket(), SOMAXCONN);
     host_ = host;
     port_ = static_cast<uint16_t>(port);
     endpoint_ = fmt::format("http://{}:{}", host, port);
@@ -292,6 +302,7 @@ class HttpListener final : public Listener {
     const ServedModel* served = models_ ? models_->find(model) : nullptr;
     core::RequestHeader h;
     if (Status s = to_request_header(r, served, model, id, h); !s.ok()) return fail(res, id, s, recv_ns);
+    const uint32_t client_id = h.client_id;
     const auto input = r.inputs.front().bytes();
     if (Status s = core::check_payload(h, input.size(), options_.max_payload_bytes); !s.ok())
       return fail(res, id, s, recv_ns);
@@ -304,7 +315,7 @@ class HttpListener final : public Listener {
     (*on_delivery_)(std::make_unique<HttpDelivery>(recv_ns, sender, std::move(h), std::move(landing), slot));
     slot->wait();
     if (served != nullptr) statistics_.record(served->name, slot->header());
-    write_reply(res, *slot, r, served, model, select);
+    write_reply(res, *slot, r, served, model, select, client_id);
   }
 
   // The request's fields as the pipeline takes them; checks names against the model when they are known.
@@ -317,7 +328,8 @@ class HttpListener final : public Listener {
       return {StatusCode::kInvalidArgument, fmt::format("model {} has no input {} (its input is {})", model,
                                                         in.name.substr(0, 64), served->input.name)};
     h.request_id = id;
-    h.client_id = r.client_id;
+    // A client that names no client id (a plain KServe client) is its connection: one lane per connection.
+    h.client_id = r.client_id.value_or(NumberedConnections::current());
     h.input_kind = r.input_kind;
     h.dtype = in.dtype;
     h.priority = r.priority;
@@ -346,13 +358,13 @@ class HttpListener final : public Listener {
   }
 
   static void write_reply(httplib::Response& res, const ReplySlot& slot, const InferRequest& r,
-                          const ServedModel* served, const std::string& model, uint8_t asked) {
+                          const ServedModel* served, const std::string& model, uint8_t asked, uint32_t client_id) {
     const core::ResponseHeader& header = slot.header();
     if (header.status != StatusCode::kOk)
       return reply_json(res, http_status_of(header.status), error_json({header.status, header.error}));
     if (slot.payload() != nullptr && slot.payload()->on_device())
       return reply_json(res, 500, error_json({StatusCode::kInternal, "the reply is in GPU memory"}));
-    InferReplyForm form{model, r.id, {}, {}};
+    InferReplyForm form{model, r.id, {}, {}, client_id};
     const uint8_t select = asked != 0 ? asked : (served ? served->default_select : 0);
     form.names = reply_names(served, select, header.n_outputs);
     // A gateway knows no output names: the outputs it got back carry the names they were asked for by.
@@ -375,7 +387,7 @@ class HttpListener final : public Listener {
 
   ListenOptions options_;
   std::shared_ptr<const HttpServerSettings> models_;
-  httplib::Server server_;
+  ListeningServer server_;
   std::shared_ptr<core::BufferPool> landing_;
   std::string host_;
   uint16_t port_ = 0;

@@ -45,7 +45,7 @@ struct InferRequest {
   bool binary_data_output = false;      // "parameters": {"binary_data_output": true}: every output binary
   core::InputKind input_kind = core::InputKind::kPreprocessed;
   uint8_t priority = 0;
-  uint32_t client_id = 0;
+  std::optional<uint32_t> client_id;  // none: the listener numbers the client by its connection
   uint64_t client_send_ns = 0;
   core::OutputChoice output;  // select: edgeserve_output_select; the listener adds `outputs`, by the model's names
 };

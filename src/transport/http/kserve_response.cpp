@@ -81,6 +81,7 @@ EncodedReply encode_infer_reply(const core::ResponseHeader& header, std::span<co
                                 const InferReplyForm& form) {
   json parameters = json::object();
   for (const auto& f : kTimingFields) parameters[f.name] = header.timings.*f.field;
+  if (form.client_id) parameters["edgeserve_client_id"] = *form.client_id;
   json outputs = json::array();
   std::vector<std::span<const std::byte>> binary_parts;
   size_t offset = 0;

@@ -19,6 +19,9 @@ struct InferReplyForm {
   std::string id;                  // echoed when not empty
   std::vector<std::string> names;  // one per output of the reply header
   std::vector<bool> binary;        // per output: raw bytes after the JSON rather than a "data" array
+  // The client id the server scheduled the request under ("edgeserve_client_id"; per-client scheduling puts it on
+  // worker client id mod workers): the request's own, or its connection's number when it named none.
+  std::optional<uint32_t> client_id;
 };
 
 struct EncodedReply {
