@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -179,9 +178,9 @@ class ProcessSet {
     env_["CUDA_MPS_LOG_DIRECTORY"] = (dir / "log").string();
     // Each MPS client context takes CUDA_DEVICE_MAX_CONNECTIONS hardware work queues (8 by default) from the MPS
     // server's shared pool: on an H200 the fourth server's context found none left, and its model load failed with
-    // "CUDA error: out of memory". Two per server (one lane each, plus torch's own stream) let six start (2026-11-30).
-    if (!env_.contains("CUDA_DEVICE_MAX_CONNECTIONS") && std::getenv("CUDA_DEVICE_MAX_CONNECTIONS") == nullptr)
-      env_["CUDA_DEVICE_MAX_CONNECTIONS"] = "2";
+    // "CUDA error: out of memory" (its image exports 32). With two per server, eight started (2026-11-30). The
+    // experiment file's [processes] env may still choose another number; the inherited environment does not.
+    if (!env_.contains("CUDA_DEVICE_MAX_CONNECTIONS")) env_["CUDA_DEVICE_MAX_CONNECTIONS"] = "2";
     auto p = Subprocess::spawn({"nvidia-cuda-mps-control", "-d"}, env_, dir / "control.log");
     if (!p.ok()) return core::Status(core::StatusCode::kInternal, "MPS: " + p.status().message());
     const auto code = p->wait(std::chrono::seconds(30));
