@@ -73,7 +73,7 @@ ServerMetrics::ServerMetrics(metrics::Registry& registry, const std::vector<cons
             "preprocess, inference, response (engine done to reply).",
             {{"model", models[m]}, {"transport", transports_[t]}, {"stage", to_string(static_cast<Stage>(s))}},
             metrics::latency_buckets_s(), t == local_slot ? metrics::Shown::kOnceUsed : metrics::Shown::kAlways);
-  for (const auto& model : models)
+  for (const auto& model : names)  // only admitted requests are in flight: a served model's
     inflight_.push_back(&registry.gauge("edgeserve_inflight_requests",
                                         "Requests admitted and not yet answered (queued or running).",
                                         {{"model", model}}));

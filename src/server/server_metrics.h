@@ -70,7 +70,7 @@ class ServerMetrics {
   std::vector<std::string> transports_;       // distinct listener schemes, then "local"
   std::vector<uint16_t> listener_transport_;  // listener index → transport slot
   std::vector<Cell> cells_;                   // (models + unknown) × transports
-  std::vector<metrics::Gauge*> inflight_;     // per model slot
+  std::vector<metrics::Gauge*> inflight_;     // per served model
 };
 
 }  // namespace edgeserve::server
