@@ -214,10 +214,10 @@ Command add_serve_command(CLI::App& app) {
                   "Write a Chrome/Perfetto JSON timeline of sampled requests to FILE at shutdown (one track per "
                   "lane and per connection, a span per stage; opens in ui.perfetto.dev)");
   cmd->add_option("--trace-sample", flags->trace_sample, "With --trace: record 1 request in N (per lane)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}))
       ->capture_default_str();
   cmd->add_option("--trace-max-requests", flags->trace_max_requests,
-                  "With --trace: requests kept, over all lanes (about 130 bytes each, reserved at start); later "
+                  "With --trace: requests kept, over all lanes (112 bytes each, reserved at start); later "
                   "samples of a full lane are dropped, and the shutdown log says how many")
       ->check(CLI::Range(size_t{1}, size_t{100'000'000}))
       ->capture_default_str();

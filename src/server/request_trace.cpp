@@ -12,6 +12,9 @@
 
 namespace edgeserve::server {
 
+// The size --help and the README promise.
+static_assert(sizeof(TracedRequest) == 112);
+
 namespace {
 
 constexpr int kPid = 1;

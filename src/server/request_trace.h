@@ -21,7 +21,7 @@ namespace edgeserve::server {
 struct TraceOptions {
   std::filesystem::path file;    // empty: no trace
   uint64_t sample_every = 1;     // record 1 request in N, per lane
-  size_t max_requests = 200000;  // recorded requests kept, over all lanes (about 130 bytes each)
+  size_t max_requests = 200000;  // recorded requests kept, over all lanes (112 bytes each)
 };
 
 // One sampled request: its clocks (core::now_ns) and the engine's stage times.
