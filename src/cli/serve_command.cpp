@@ -10,9 +10,13 @@
 #include "core/log.h"
 #include "engine/engine.h"
 #include "engine/output_choice.h"
+#include "metrics/prometheus.h"
 #include "server/model_repository.h"
 #include "server/server.h"
 #include "transport/http/http_settings.h"
+#if EDGESERVE_WITH_HTTP
+#include "transport/http/metrics_server.h"
+#endif
 #include "transport/ucx/ucx_settings.h"
 
 namespace edgeserve::cli {
@@ -36,10 +40,15 @@ struct ServeFlags {
   std::optional<int> max_batch_size;
   std::optional<uint64_t> max_queue_delay_us, latency_budget_us;
   std::string jpeg_decoder = "auto";
+  std::string metrics;  // HOST:PORT of a /metrics-only HTTP server
+  std::string trace;
+  uint64_t trace_sample = 1;
+  size_t trace_max_requests = server::TraceOptions{}.max_requests;
 };
 
 // What http:// listeners tell KServe clients about the models (metadata, config, input and output names).
-std::shared_ptr<transport::http::HttpServerSettings> kserve_models(const server::ModelRepository& models) {
+std::shared_ptr<transport::http::HttpServerSettings> kserve_models(const server::ModelRepository& models,
+                                                                   std::function<std::string()> metrics) {
   std::vector<transport::http::ServedModel> served;
   for (const auto& name : models.names()) {
     const engine::ModelSpec& spec = models.find(name)->spec();
@@ -48,7 +57,7 @@ std::shared_ptr<transport::http::HttpServerSettings> kserve_models(const server:
       m.default_select = resolved->choice.select;
     served.push_back(std::move(m));
   }
-  return std::make_shared<transport::http::HttpServerSettings>(std::move(served));
+  return std::make_shared<transport::http::HttpServerSettings>(std::move(served), std::move(metrics));
 }
 
 int run_serve(ServeFlags& f) {
@@ -63,6 +72,9 @@ int run_serve(ServeFlags& f) {
         "serve", "--landing cuda needs models on a GPU (--device cuda:N): requests would land where no engine reads");
   if (f.jpeg_decoder == "gpu" && f.device == "cpu")
     return usage_error("serve", "--jpeg-decoder gpu needs models on a GPU (--device cuda:N)");
+#if !EDGESERVE_WITH_HTTP
+  if (!f.metrics.empty()) return usage_error("serve", "--metrics needs a build with cpp-httplib (libcpp-httplib-dev)");
+#endif
   const int intra = f.intra_op_threads > 0 ? f.intra_op_threads : default_intra_op_threads();
   engine::set_torch_threads(intra);
   engine::EngineOptions engine_options{f.device, f.workers, !f.no_cuda_graphs, f.reply_buffers};
@@ -77,16 +89,40 @@ int run_serve(ServeFlags& f) {
     log->error("{}", user_text(models.status()));
     return kExitUsage;
   }
+  // Metrics are recorded only when something can scrape them: an http:// listener (GET /metrics) or --metrics.
+  const bool http_listener = std::any_of(f.front.listen.begin(), f.front.listen.end(),
+                                         [](const std::string& a) { return a.starts_with("http://"); });
+  std::unique_ptr<metrics::Registry> registry;
+  std::function<std::string()> render;
+  if (http_listener || !f.metrics.empty()) {
+    registry = std::make_unique<metrics::Registry>();
+    render = [r = registry.get()] { return r->render(); };
+  }
   server::ServerOptions options;
+  options.metrics = registry.get();
+  if (!f.trace.empty()) options.trace = {f.trace, f.trace_sample, f.trace_max_requests};
   options.front = std::move(front.value());
   options.front.transports.set("ucx", std::make_shared<transport::ucx::UcxServerSettings>(
                                           f.landing == "cuda" ? core::MemoryKind::kCuda : core::MemoryKind::kHost));
-  options.front.transports.set("http", kserve_models(*models));
+  options.front.transports.set("http", kserve_models(*models, render));
   options.workers = f.workers;
   options.policy = *server::parse_policy(f.policy);
   options.priority_gate = {f.priority_gate, std::chrono::microseconds(f.priority_gate_window_us),
                            std::chrono::microseconds(f.priority_gate_max_hold_us)};
   server::Server server(*models, options);
+#if EDGESERVE_WITH_HTTP
+  std::unique_ptr<transport::http::MetricsServer> metrics_server;  // stops before the registry goes
+  if (!f.metrics.empty()) {
+    auto started = transport::http::MetricsServer::start(f.metrics, render);
+    if (!started.ok()) {
+      log->error("{}", user_text(started.status()));
+      return kExitUsage;
+    }
+    metrics_server = std::move(started.value());
+    log->info("metrics at {}", metrics_server->url());
+  }
+#endif
+  if (!f.trace.empty()) log->info("tracing 1 request in {} to {} (written at shutdown)", f.trace_sample, f.trace);
   log->info("{} intra-op thread(s) per operator; stop with Ctrl-C or SIGTERM", intra);
   return run_until_signal(server, *log);
 }
@@ -106,6 +142,7 @@ Command add_serve_command(CLI::App& app) {
       "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients\n"
       "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR\n"
       "  edgeserve serve --listen tcp://0.0.0.0:5555 --listen http://0.0.0.0:8000   # + KServe v2 (tritonclient)\n"
+      "  edgeserve serve --metrics 0.0.0.0:9100 --trace trace.json --trace-sample 10   # Prometheus, Perfetto\n"
       "  edgeserve serve --device cuda:0 --workers 2 --policy pool --max-batch-size 32 --max-queue-delay-us 2000");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")
       ->capture_default_str();
@@ -169,6 +206,20 @@ Command add_serve_command(CLI::App& app) {
                   "auto: nvJPEG where the build has it and the model is on a GPU, else libjpeg-turbo. The load "
                   "log names the decoder")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}))
+      ->capture_default_str();
+  cmd->add_option("--metrics", flags->metrics,
+                  "Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks one; logged), for servers "
+                  "without an http:// listener (one serves GET /metrics itself). Without either, none are recorded");
+  cmd->add_option("--trace", flags->trace,
+                  "Write a Chrome/Perfetto JSON timeline of sampled requests to FILE at shutdown (one track per "
+                  "lane and per connection, a span per stage; opens in ui.perfetto.dev)");
+  cmd->add_option("--trace-sample", flags->trace_sample, "With --trace: record 1 request in N (per lane)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}))
+      ->capture_default_str();
+  cmd->add_option("--trace-max-requests", flags->trace_max_requests,
+                  "With --trace: requests kept, over all lanes (112 bytes each, reserved at start); later "
+                  "samples of a full lane are dropped, and the shutdown log says how many")
+      ->check(CLI::Range(size_t{1}, size_t{100'000'000}))
       ->capture_default_str();
   cmd->add_flag("--no-cuda-graphs", flags->no_cuda_graphs,
                 "GPU: run the forward pass eagerly instead of replaying a captured CUDA graph");

@@ -16,7 +16,9 @@ using core::Status;
 using core::StatusCode;
 
 Pipeline::Pipeline(const ModelRepository& models, PipelineOptions options)
-    : models_(models), options_(options), resources_(models.gpu_memory_probe()) {}
+    : models_(models), options_(options), resources_(models.gpu_memory_probe()) {
+  for (const auto& name : models.names()) engines_.push_back(models.find(name));
+}
 
 core::ServerTimings Pipeline::base_timings(uint64_t recv_ns) const {
   core::ServerTimings t;
@@ -30,6 +32,15 @@ core::ServerTimings Pipeline::base_timings(uint64_t recv_ns) const {
 
 core::ResponseHeader Pipeline::error_reply(uint64_t request_id, const Status& status, uint64_t recv_ns,
                                            std::string_view peer) {
+  // The transport refused it before any model was looked up; it names itself only by its peer.
+  if (options_.metrics)
+    options_.metrics->failed({options_.metrics->unknown_model(), options_.metrics->transport_slot_of_peer(peer)},
+                             status.code());
+  return make_error_reply(request_id, status, recv_ns, peer);
+}
+
+core::ResponseHeader Pipeline::make_error_reply(uint64_t request_id, const Status& status, uint64_t recv_ns,
+                                                std::string_view peer) {
   failed_.fetch_add(1, std::memory_order_relaxed);
   if (std::string note; error_log_.allow(status.code(), note))
     core::logger("server")->warn("request {} from {}: {}{}", request_id, peer, status.to_string(), note);
@@ -41,8 +52,15 @@ core::ResponseHeader Pipeline::error_reply(uint64_t request_id, const Status& st
   return header;
 }
 
-void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, const Status& status) {
-  delivery.send_reply(error_reply(request_id, status, delivery.recv_ns(), delivery.peer()), nullptr);
+void Pipeline::reply_error(transport::Delivery& delivery, uint64_t request_id, const Status& status,
+                           uint16_t model_slot) {
+  if (options_.metrics) options_.metrics->failed(slots_of(model_slot, delivery.listener()), status.code());
+  delivery.send_reply(make_error_reply(request_id, status, delivery.recv_ns(), delivery.peer()), nullptr);
+}
+
+void Pipeline::fail_job(Job& job, const Status& status) {
+  if (options_.metrics) options_.metrics->left(slots_of(job.model_slot, job.listener));
+  reply_error(*job.delivery, job.header.request_id, status, job.model_slot);
 }
 
 namespace {
@@ -68,26 +86,29 @@ core::RequestHeader job_fields(const core::RequestHeader& r) {
 bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
   const core::RequestHeader& request = delivery.request();
   const uint64_t id = request.request_id;
+  const auto unknown = static_cast<uint16_t>(engines_.size());
   if (Status s = core::check_payload(request, delivery.payload().size(), options_.max_payload_bytes); !s.ok()) {
-    reply_error(delivery, id, s);
+    reply_error(delivery, id, s, unknown);
     return false;
   }
   engine::Engine* engine = models_.find(request.model);
   if (!engine) {
     reply_error(delivery, id,
                 {StatusCode::kUnknownModel,
-                 fmt::format("no model '{}' here (serving: {})", request.model, models_.names_joined())});
+                 fmt::format("no model '{}' here (serving: {})", request.model, models_.names_joined())},
+                unknown);
     return false;
   }
+  const auto slot = static_cast<uint16_t>(std::find(engines_.begin(), engines_.end(), engine) - engines_.begin());
   const engine::InferenceInput input{request.input_kind, request.dtype, request.shape, delivery.payload(),
                                      delivery.payload_on_device()};
   if (Status s = engine::check_input(engine->spec(), input); !s.ok()) {
-    reply_error(delivery, id, s);
+    reply_error(delivery, id, s, slot);
     return false;
   }
   auto outputs = engine::resolve_output_choice(engine->spec(), request.output);
   if (!outputs.ok()) {
-    reply_error(delivery, id, outputs.status());
+    reply_error(delivery, id, outputs.status(), slot);
     return false;
   }
   job.outputs = outputs.value();
@@ -95,11 +116,14 @@ bool Pipeline::admit(transport::Delivery& delivery, Job& job) {
   job.header = job_fields(request);
   job.sender = delivery.sender();
   job.engine = engine;
+  job.model_slot = slot;
+  job.listener = delivery.listener();
+  if (options_.metrics) options_.metrics->admitted(slots_of(slot, job.listener));
   job.admitted_ns = core::now_ns();
   return true;
 }
 
-void Pipeline::reject(Job& job, const Status& status) { reply_error(*job.delivery, job.header.request_id, status); }
+void Pipeline::reject(Job& job, const Status& status) { fail_job(job, status); }
 
 void Pipeline::execute(Job& job, const engine::RunContext& context) {
   transport::Delivery& delivery = *job.delivery;
@@ -110,10 +134,12 @@ void Pipeline::execute(Job& job, const engine::RunContext& context) {
   engine::InferenceOutput out;
   const Status s = job.engine->run(input, job.outputs, out, stages, context);
   if (!s.ok()) {
-    reply_error(delivery, job.header.request_id, s);
+    fail_job(job, s);
     return;
   }
-  reply_result(job, out, stages, started, 0, 1);
+  // The end of the run only matters to the metrics and the trace; the clock is read only for them.
+  const uint64_t ended = options_.metrics || options_.trace ? core::now_ns() : started;
+  reply_result(job, out, stages, {context.lane, started, ended, 0, 1});
 }
 
 uint64_t Pipeline::execute_batch(Batch& batch) {
@@ -137,18 +163,18 @@ uint64_t Pipeline::execute_batch(Batch& batch) {
   for (size_t i = 0; i < n; ++i) {
     Job& job = batch.jobs[i];
     if (!items[i].status.ok()) {
-      reply_error(*job.delivery, job.header.request_id, items[i].status);
+      fail_job(job, items[i].status);
       continue;
     }
     const uint64_t waited_from = std::max(batch.taken_ns, job.admitted_ns);
     const uint64_t batching = batch.closed_ns > waited_from ? batch.closed_ns - waited_from : 0;
-    reply_result(job, items[i].out, items[i].durations, started, batching, n);
+    reply_result(job, items[i].out, items[i].durations, {batch.context.lane, started, started + ran, batching, n});
   }
   return ran;
 }
 
 void Pipeline::reply_result(Job& job, engine::InferenceOutput& out, const engine::StageDurations& stages,
-                            uint64_t started_ns, uint64_t batching_ns, size_t batch_size) {
+                            const Run& run) {
   transport::Delivery& delivery = *job.delivery;
   core::ResponseHeader header;
   header.request_id = job.header.request_id;
@@ -157,9 +183,9 @@ void Pipeline::reply_result(Job& job, engine::InferenceOutput& out, const engine
   header.payload_bytes = out.payload ? out.payload->bytes().size() : 0;
   header.timings = base_timings(delivery.recv_ns());
   header.timings.handling_ns = job.admitted_ns - delivery.recv_ns();
-  header.timings.queue_ns = started_ns - job.admitted_ns;  // the batching delay included
-  header.timings.batching_ns = batching_ns;
-  header.timings.batch_size = batch_size;
+  header.timings.queue_ns = run.started_ns - job.admitted_ns;  // the batching delay included
+  header.timings.batching_ns = run.batching_ns;
+  header.timings.batch_size = run.batch_size;
   header.timings.copy_ns = stages.copy_ns;
   header.timings.decode_ns = stages.decode_ns;
   header.timings.preprocess_ns = stages.preprocess_ns;
@@ -168,6 +194,18 @@ void Pipeline::reply_result(Job& job, engine::InferenceOutput& out, const engine
   const uint64_t now = core::now_ns();
   header.timings.server_ns = now - delivery.recv_ns();
   header.timings.send_clock_ns = now;
+  // Recorded before the reply leaves, so a client that has its answer finds it counted.
+  if (options_.metrics) {
+    const MetricSlots slots = slots_of(job.model_slot, job.listener);
+    options_.metrics->answered(slots, header.timings, now > run.ended_ns ? now - run.ended_ns : 0);
+    options_.metrics->left(slots);
+  }
+  if (options_.trace && options_.trace->sample(run.lane))
+    options_.trace->record(
+        run.lane,
+        {job.header.request_id, job.sender, job.header.client_id, job.listener, job.model_slot,
+         static_cast<uint16_t>(run.batch_size), delivery.recv_ns(), job.admitted_ns, run.started_ns, run.ended_ns, now,
+         stages.decode_ns, stages.preprocess_ns, stages.copy_ns, stages.inference_ns, stages.postprocess_ns});
   delivery.send_reply(header, std::move(out.payload));
   served_.fetch_add(1, std::memory_order_relaxed);
 }

@@ -12,6 +12,8 @@
 #include "engine/engine.h"
 #include "metrics/process_stats.h"
 #include "server/model_repository.h"
+#include "server/request_trace.h"
+#include "server/server_metrics.h"
 #include "transport/delivery.h"
 
 namespace edgeserve::server {
@@ -27,10 +29,15 @@ struct Job {
   engine::Engine* engine = nullptr;
   uint64_t admitted_ns = 0;
   engine::ResolvedOutputs outputs;  // what the reply carries: the request's choice, the model's defaults filled in
+  uint16_t model_slot = 0;          // the model's index in ModelRepository::names() (metrics and trace labels)
+  uint32_t listener = transport::Delivery::kNoListener;
 };
 
 struct PipelineOptions {
   uint64_t max_payload_bytes = 64ull << 20;
+  // Both optional (null: not recorded), made with the models in ModelRepository::names() order; they outlive it.
+  ServerMetrics* metrics = nullptr;
+  RequestTrace* trace = nullptr;
 };
 
 class Pipeline final : public transport::RequestHandler {
@@ -62,13 +69,28 @@ class Pipeline final : public transport::RequestHandler {
 
  private:
   core::ServerTimings base_timings(uint64_t recv_ns) const;
+  // Where the job runs and how it finished, for reply_result's metrics and trace.
+  struct Run {
+    int lane = 0;
+    uint64_t started_ns = 0, ended_ns = 0;  // the engine's run (a batch's: shared by its jobs)
+    uint64_t batching_ns = 0;
+    size_t batch_size = 1;
+  };
   // Sends `out` (its payload handed to the transport) with the job's stage times.
-  void reply_result(Job& job, engine::InferenceOutput& out, const engine::StageDurations& stages, uint64_t started_ns,
-                    uint64_t batching_ns, size_t batch_size);
-  void reply_error(transport::Delivery& delivery, uint64_t request_id, const core::Status& status);
+  void reply_result(Job& job, engine::InferenceOutput& out, const engine::StageDurations& stages, const Run& run);
+  // An error reply to an admitted job (it leaves the in-flight count).
+  void fail_job(Job& job, const core::Status& status);
+  // `model_slot`: the request's model, or none (ServerMetrics::unknown_model()).
+  void reply_error(transport::Delivery& delivery, uint64_t request_id, const core::Status& status, uint16_t model_slot);
+  core::ResponseHeader make_error_reply(uint64_t request_id, const core::Status& status, uint64_t recv_ns,
+                                        std::string_view peer);
+  MetricSlots slots_of(uint16_t model_slot, uint32_t listener) const {
+    return {model_slot, options_.metrics->transport_slot(listener)};
+  }
 
   const ModelRepository& models_;
   PipelineOptions options_;
+  std::vector<const engine::Engine*> engines_;  // by model slot
   metrics::ResourceSampler resources_;
   std::atomic<uint64_t> served_{0}, failed_{0};
   core::LogLimiterByStatus error_log_;  // clients choose how many errors they cause; the log stays bounded

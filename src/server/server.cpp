@@ -11,9 +11,28 @@
 
 namespace edgeserve::server {
 
+namespace {
+
+// Each listen address's scheme, in listener order: the transport label of what arrives through it.
+std::vector<std::string> listener_schemes(const std::vector<std::string>& listen) {
+  std::vector<std::string> schemes;
+  for (const auto& address : listen) schemes.push_back(address.substr(0, address.find("://")));
+  return schemes;
+}
+
+std::vector<const engine::Engine*> engines_of(const ModelRepository& models) {
+  std::vector<const engine::Engine*> engines;
+  for (const auto& name : models.names()) engines.push_back(models.find(name));
+  return engines;
+}
+
+}  // namespace
+
 struct Server::State {
   const ModelRepository& models;
   ServerOptions options;
+  std::unique_ptr<ServerMetrics> metrics;
+  std::unique_ptr<RequestTrace> trace;
   Pipeline pipeline;
   Scheduler scheduler;
   PriorityGate gate;
@@ -22,7 +41,14 @@ struct Server::State {
   State(const ModelRepository& m, ServerOptions o)
       : models(m),
         options(std::move(o)),
-        pipeline(m, {options.front.max_payload_bytes}),
+        metrics(options.metrics
+                    ? std::make_unique<ServerMetrics>(*options.metrics, engines_of(m), m.names(),
+                                                      listener_schemes(options.front.listen), m.gpu_memory_probe())
+                    : nullptr),
+        trace(options.trace.file.empty() ? nullptr
+                                         : std::make_unique<RequestTrace>(options.trace, options.workers, m.names(),
+                                                                          listener_schemes(options.front.listen))),
+        pipeline(m, {options.front.max_payload_bytes, metrics.get(), trace.get()}),
         scheduler(options.policy, options.workers, options.front.max_queue, options.front.max_queue_per_client),
         gate(options.priority_gate),
         front(options.front) {}
@@ -88,6 +114,19 @@ core::Status Server::run() {
   s.scheduler.close();
   workers.clear();  // joins
   log->info("stopped: {} request(s) served, {} answered with an error", s.pipeline.served(), s.pipeline.failed());
+  if (s.trace) {
+    // Written here, after the workers stopped: never by a serving thread.
+    if (core::Status written = s.trace->write(); !written.ok()) {
+      log->error("{}", written.message());
+      if (ran.ok()) return written;
+    } else {
+      log->info("trace: {} request(s) in {}{}", s.trace->recorded(), s.trace->options().file.string(),
+                s.trace->dropped() > 0 ? fmt::format(" ({} more sampled but dropped: the buffer was full; see "
+                                                     "--trace-max-requests, --trace-sample)",
+                                                     s.trace->dropped())
+                                       : std::string());
+    }
+  }
   if (s.options.priority_gate.enabled)
     log->info("priority gate: {} normal request(s) held back, {:.1f} ms in all; window {:.3f} ms",
               s.gate.held_requests(), static_cast<double>(s.gate.held_ns()) / 1e6,

@@ -9,8 +9,13 @@
 #include "core/status.h"
 #include "server/model_repository.h"
 #include "server/priority_gate.h"
+#include "server/request_trace.h"
 #include "server/scheduler.h"
 #include "transport/front_door.h"
+
+namespace edgeserve::metrics {
+class Registry;
+}
 
 namespace edgeserve::server {
 
@@ -20,6 +25,9 @@ struct ServerOptions {
   int workers = 4;  // threads, each owning one lane of every engine; the paper uses one per client
   SchedulingPolicy policy = SchedulingPolicy::kPerClient;
   PriorityGateOptions priority_gate;  // off by default (priority_gate.h)
+  // Where the server's Prometheus metrics go (server_metrics.h); null: none are recorded. It outlives the server.
+  metrics::Registry* metrics = nullptr;
+  TraceOptions trace;  // no file: no trace (request_trace.h)
 };
 
 class Server {

@@ -48,6 +48,11 @@ class Delivery {
   // limits are keyed on this, never on the header's client-chosen client_id.
   uint64_t sender() const { return sender_; }
   bool replied() const { return replied_; }
+  // The listener it came through, as an index in --listen order (set by ListenerSet::run, so the server can label
+  // its metrics by transport); kNoListener for the in-process `local` transport.
+  static constexpr uint32_t kNoListener = UINT32_MAX;
+  uint32_t listener() const { return listener_; }
+  void set_listener(uint32_t index) { listener_ = index; }
 
  protected:
   // The transport's half of send_reply: encode the header, hand both to the I/O thread. Runs at most once.
@@ -60,6 +65,7 @@ class Delivery {
   core::RequestHeader request_;
   uint64_t recv_ns_;
   uint64_t sender_;
+  uint32_t listener_ = kNoListener;
   bool replied_ = false;
 };
 

@@ -41,9 +41,16 @@ core::Status ListenerSet::run(const std::function<void(std::unique_ptr<Delivery>
   // others drain their replies) and is returned, so the process exits with an error instead of aborting.
   std::mutex failure_mutex;
   core::Status failure;
+  // Each listener's deliveries carry its index (Delivery::listener()).
+  std::vector<std::function<void(std::unique_ptr<Delivery>)>> tagged;
+  for (size_t i = 0; i < listeners_.size(); ++i)
+    tagged.emplace_back([&on_delivery, index = static_cast<uint32_t>(i)](std::unique_ptr<Delivery> delivery) {
+      delivery->set_listener(index);
+      on_delivery(std::move(delivery));
+    });
   const auto guarded = [&](size_t i) {
     try {
-      listeners_[i]->run(on_delivery);
+      listeners_[i]->run(tagged[i]);
     } catch (const std::exception& e) {
       const std::string why = fmt::format("listener {} stopped: {}", listeners_[i]->endpoint(), e.what());
       core::logger("transport")->error("{}", why);

@@ -197,6 +197,10 @@ class HttpListener final : public Listener {
         for (const auto& m : models_->models()) names.push_back(m.name);
       reply_json(res, 200, statistics_.to_json(names));
     });
+    if (models_ && models_->metrics())
+      server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(models_->metrics()(), kMetricsContentType);
+      });
     const std::string model = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
     server_.Get(model, [this](const httplib::Request& req, httplib::Response& res) {
       if (const ServedModel* m = known_model(req, res)) reply_json(res, 200, model_metadata_json(*m));
