@@ -235,6 +235,65 @@ def check_connections_are_clients(address):
     print("ok  plain KServe clients: one client id per open connection (0, 1), given back on close")
 
 
+def check_system_shared_memory(client):
+    """KServe's system shared memory extension through tritonclient's own helpers: the input is read from a POSIX
+    shared memory region, the output written into another; neither crosses the HTTP connection."""
+    import tritonclient.utils.shared_memory as shm
+
+    x = tiny_input(11)
+    in_bytes, out_bytes = x.nbytes, 10 * 4
+    suffix = str(os.getpid())
+    in_key, out_key = "/edgeserve_test_in_" + suffix, "/edgeserve_test_out_" + suffix
+    in_handle = shm.create_shared_memory_region("in", in_key, in_bytes)
+    out_handle = shm.create_shared_memory_region("out", out_key, out_bytes + 64)
+    try:
+        shm.set_shared_memory_region(in_handle, [x])
+        client.register_system_shared_memory("in", in_key, in_bytes)
+        client.register_system_shared_memory("out", out_key, out_bytes + 64)
+        status = client.get_system_shared_memory_status()
+        assert sorted((r["name"], r["key"], int(r["byte_size"])) for r in status) == [
+            ("in", in_key, in_bytes), ("out", out_key, out_bytes + 64)], status
+
+        def request(in_region="in", in_size=in_bytes, in_offset=0, out_region="out", out_size=out_bytes + 64):
+            inp = httpclient.InferInput("input", list(x.shape), "FP32")
+            inp.set_shared_memory(in_region, in_size, offset=in_offset)
+            out = httpclient.InferRequestedOutput("logits", binary_data=True)
+            out.set_shared_memory(out_region, out_size)
+            return client.infer("tiny", [inp], outputs=[out])
+
+        result = request()
+        meta = result.get_output("logits")
+        assert meta["parameters"]["shared_memory_region"] == "out", meta
+        assert meta["parameters"]["shared_memory_byte_size"] == out_bytes, meta
+        assert "data" not in meta and "binary_data_size" not in meta["parameters"], "the output came back in the reply"
+        got = shm.get_contents_as_numpy(out_handle, np.float32, [1, 10])
+        np.testing.assert_allclose(got, reference(x), **TOLERANCE)
+        print("ok  system shared memory: input read from a region, output written into one, matches TorchScript")
+
+        expect_error("an unregistered input region", 400, lambda: request(in_region="nope"))
+        expect_error("an input range past its region's end", 400, lambda: request(in_offset=8))
+        expect_error("an output region smaller than the output", 400, lambda: request(out_size=8))
+        expect_error("a key no shared memory object has", 400,
+                     lambda: client.register_system_shared_memory("x", "/edgeserve_no_such_key", 16))
+        expect_error("a region name registered twice", 400,
+                     lambda: client.register_system_shared_memory("in", in_key, in_bytes))
+        expect_error("a range past the object's end at register", 400,
+                     lambda: client.register_system_shared_memory("big", in_key, in_bytes * 2))
+        expect_error("unregistering a name not registered", 400,
+                     lambda: client.unregister_system_shared_memory("nope"))
+        result = request()  # still served after each bad one
+        np.testing.assert_allclose(shm.get_contents_as_numpy(out_handle, np.float32, [1, 10]), reference(x),
+                                   **TOLERANCE)
+        client.unregister_system_shared_memory("in")
+        assert [r["name"] for r in client.get_system_shared_memory_status()] == ["out"]
+        client.unregister_system_shared_memory()
+        assert client.get_system_shared_memory_status() == []
+        print("ok  system shared memory: status, unregister one and all")
+    finally:
+        shm.destroy_shared_memory_region(in_handle)
+        shm.destroy_shared_memory_region(out_handle)
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         proc, address, tcp_endpoint, log = start_server(workdir)
@@ -247,6 +306,7 @@ def main():
             check_connections_are_clients(address)
             with httpclient.InferenceServerClient(url=address, network_timeout=60) as client:
                 check(client)
+                check_system_shared_memory(client)
                 assert proc.poll() is None, "the server exited"
                 # SIGTERM while the client's keep-alive connections sit idle: the server ends them, it does not
                 # wait out their keep-alive timeout (minutes).

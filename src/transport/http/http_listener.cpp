@@ -26,6 +26,7 @@
 #include "transport/http/kserve_statistics.h"
 #include "transport/http/kserve_types.h"
 #include "transport/http/numbered_connections.h"
+#include "transport/http/shared_memory_routes.h"
 #include "transport/sender.h"
 
 namespace edgeserve::transport::http {
@@ -214,6 +215,7 @@ class HttpListener final : public Listener {
     server_.Get(model + "/config", [this](const httplib::Request& req, httplib::Response& res) {
       if (const ServedModel* m = known_model(req, res)) reply_json(res, 200, model_config_json(*m));
     });
+    add_shared_memory_routes(server_, shared_memory_);
     server_.Post(model + "/infer", [this](const httplib::Request& req, httplib::Response& res,
                                           const httplib::ContentReader& content) { infer(req, res, content); });
     // Every error without a body of its own (no route, a body over the limit) gets the protocol's JSON error. An
@@ -307,7 +309,15 @@ class HttpListener final : public Listener {
     core::RequestHeader h;
     if (Status s = to_request_header(r, served, model, id, h); !s.ok()) return fail(res, id, s, recv_ns);
     const uint32_t client_id = h.client_id;
-    const auto input = r.inputs.front().bytes();
+    auto input = r.inputs.front().bytes();
+    std::optional<SharedMemoryView> shared_input;  // holds the client's region while its bytes are read
+    if (const auto& at = r.inputs.front().shared_memory) {
+      auto view = shared_memory_.view(*at);
+      if (!view.ok()) return fail(res, id, view.status(), recv_ns);
+      shared_input = std::move(view.value());
+      input = shared_input->bytes;
+    }
+    if (Status s = check_shared_outputs(shared_memory_, r.outputs); !s.ok()) return fail(res, id, s, recv_ns);
     if (Status s = core::check_payload(h, input.size(), options_.max_payload_bytes); !s.ok())
       return fail(res, id, s, recv_ns);
     // The body is httplib's string: the tensor moves to aligned landing memory (pinned next to a GPU) from a pool.
@@ -361,14 +371,14 @@ class HttpListener final : public Listener {
     return decoded.ok() ? Status{} : decoded.status();
   }
 
-  static void write_reply(httplib::Response& res, const ReplySlot& slot, const InferRequest& r,
-                          const ServedModel* served, const std::string& model, uint8_t asked, uint32_t client_id) {
+  void write_reply(httplib::Response& res, const ReplySlot& slot, const InferRequest& r, const ServedModel* served,
+                   const std::string& model, uint8_t asked, uint32_t client_id) const {
     const core::ResponseHeader& header = slot.header();
     if (header.status != StatusCode::kOk)
       return reply_json(res, http_status_of(header.status), error_json({header.status, header.error}));
     if (slot.payload() != nullptr && slot.payload()->on_device())
       return reply_json(res, 500, error_json({StatusCode::kInternal, "the reply is in GPU memory"}));
-    InferReplyForm form{model, r.id, {}, {}, client_id};
+    InferReplyForm form{model, r.id, {}, {}, {}, client_id};
     const uint8_t select = asked != 0 ? asked : (served ? served->default_select : 0);
     form.names = reply_names(served, select, header.n_outputs);
     // A gateway knows no output names: the outputs it got back carry the names they were asked for by.
@@ -376,13 +386,20 @@ class HttpListener final : public Listener {
       for (size_t i = 0; i < r.outputs.size(); ++i) form.names[i] = r.outputs[i].name;
     for (size_t i = 0; i < header.n_outputs; ++i) {
       bool binary = r.binary_data_output;
+      std::optional<SharedMemoryAsk> shared;
       for (const auto& ask : r.outputs)
-        if (form.names[i] == ask.name || form.names[i].starts_with(ask.name + "_")) binary = ask.binary;
+        if (form.names[i] == ask.name || form.names[i].starts_with(ask.name + "_")) {
+          binary = ask.binary;
+          shared = ask.shared_memory;
+        }
       form.binary.push_back(binary);
+      form.shared_memory.push_back(std::move(shared));
     }
     std::span<const std::byte> payload;
     if (slot.payload() != nullptr)
       payload = slot.payload()->bytes().first(std::min<size_t>(header.payload_bytes, slot.payload()->bytes().size()));
+    if (Status s = write_shared_outputs(shared_memory_, header, payload, form); !s.ok())
+      return reply_json(res, http_status_of(s.code()), error_json(s));
     EncodedReply encoded = encode_infer_reply(header, payload, form);
     res.status = 200;
     if (encoded.any_binary) res.set_header(kHeaderLength, std::to_string(encoded.json_bytes));
@@ -393,6 +410,7 @@ class HttpListener final : public Listener {
   std::shared_ptr<const HttpServerSettings> models_;
   ListeningServer server_;
   std::shared_ptr<core::BufferPool> landing_;
+  SharedMemoryRegions shared_memory_;
   std::string host_;
   uint16_t port_ = 0;
   std::string endpoint_;

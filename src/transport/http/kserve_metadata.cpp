@@ -29,7 +29,10 @@ json tensor_config(const core::TensorSpec& t) {
 }  // namespace
 
 std::string server_metadata_json() {
-  return json{{"name", "edgeserve"}, {"version", core::build_version()}, {"extensions", {"binary_tensor_data"}}}.dump();
+  return json{{"name", "edgeserve"},
+              {"version", core::build_version()},
+              {"extensions", {"binary_tensor_data", "system_shared_memory"}}}
+      .dump();
 }
 
 std::string model_metadata_json(const ServedModel& model) {

@@ -83,6 +83,20 @@ Result<bool> optional_bool(const json& object, const char* key, const std::strin
   return object[key].get<bool>();
 }
 
+// "shared_memory_region" with its byte size (and offset), when the parameters name a region.
+Result<std::optional<SharedMemoryAsk>> shared_memory_ask(const json& parameters, const std::string& what) {
+  if (!parameters.is_object() || !parameters.contains("shared_memory_region")) return std::optional<SharedMemoryAsk>{};
+  if (!parameters["shared_memory_region"].is_string())
+    return malformed(what + " \"shared_memory_region\" is not a string");
+  auto size = optional_uint(parameters, "shared_memory_byte_size", what);
+  if (!size.ok()) return size.status();
+  if (!size.value()) return malformed(what + " names a shared memory region but no \"shared_memory_byte_size\"");
+  auto offset = optional_uint(parameters, "shared_memory_offset", what);
+  if (!offset.ok()) return offset.status();
+  return std::optional<SharedMemoryAsk>{SharedMemoryAsk{parameters["shared_memory_region"].get<std::string>(),
+                                                        offset.value().value_or(0), *size.value()}};
+}
+
 Result<InferInput> parse_input(const json& in, size_t index, std::span<const std::byte> binary, size_t& binary_used) {
   const std::string what = fmt::format("input {}", index);
   if (!in.is_object()) return malformed(what + " is not an object");
@@ -107,6 +121,12 @@ Result<InferInput> parse_input(const json& in, size_t index, std::span<const std
   const json no_parameters = json::object();
   const json& parameters = in.contains("parameters") ? in["parameters"] : no_parameters;
   if (!parameters.is_object()) return malformed(what + " \"parameters\" is not an object");
+  auto shared = shared_memory_ask(parameters, what);
+  if (!shared.ok()) return shared.status();
+  if (shared.value()) {
+    out.shared_memory = std::move(shared.value());
+    return out;
+  }
   auto binary_size = optional_uint(parameters, "binary_data_size", what);
   if (!binary_size.ok()) return binary_size.status();
   if (binary_size.value()) {
@@ -231,6 +251,9 @@ Result<InferRequest> parse_infer_request(std::span<const std::byte> body, std::o
         auto b = optional_bool(o["parameters"], "binary_data", "output parameter");
         if (!b.ok()) return b.status();
         if (o["parameters"].contains("binary_data")) ask.binary = b.value();
+        auto shared = shared_memory_ask(o["parameters"], "output parameter");
+        if (!shared.ok()) return shared.status();
+        ask.shared_memory = std::move(shared.value());
       }
       out.outputs.push_back(std::move(ask));
     }

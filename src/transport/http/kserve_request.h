@@ -17,6 +17,15 @@
 
 namespace edgeserve::transport::http {
 
+// Where an input or output lives when the client put it in a registered system shared memory region: `byte_size`
+// bytes at `offset` in it ("shared_memory_region", "shared_memory_offset", "shared_memory_byte_size" in an input's
+// or output's "parameters").
+struct SharedMemoryAsk {
+  std::string region;
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
+
 struct InferInput {
   std::string name;
   core::DType dtype = core::DType::kFloat32;
@@ -25,12 +34,14 @@ struct InferInput {
   bool binary = false;
   std::span<const std::byte> binary_bytes;  // into the body given to parse_infer_request
   std::vector<std::byte> json_bytes;
+  std::optional<SharedMemoryAsk> shared_memory;  // the bytes are there, not in the body (the listener reads them)
   std::span<const std::byte> bytes() const { return binary ? binary_bytes : std::span<const std::byte>(json_bytes); }
 };
 
 struct InferOutputAsk {
   std::string name;
-  bool binary = false;  // "parameters": {"binary_data": true}
+  bool binary = false;                           // "parameters": {"binary_data": true}
+  std::optional<SharedMemoryAsk> shared_memory;  // written there, not into the reply
 };
 
 // edgeserve's own request fields, carried as request "parameters" (a plain KServe client leaves them at these

@@ -96,7 +96,11 @@ EncodedReply encode_infer_reply(const core::ResponseHeader& header, std::span<co
     json out = {{"name", i < form.names.size() ? form.names[i] : fmt::format("output{}", i)},
                 {"datatype", kserve_datatype(desc.dtype)},
                 {"shape", std::move(shape)}};
-    if (i < form.binary.size() && form.binary[i]) {
+    if (i < form.shared_memory.size() && form.shared_memory[i]) {
+      const auto& at = *form.shared_memory[i];
+      out["parameters"] = {{"shared_memory_region", at.region}, {"shared_memory_byte_size", part.size()}};
+      if (at.offset != 0) out["parameters"]["shared_memory_offset"] = at.offset;
+    } else if (i < form.binary.size() && form.binary[i]) {
       out["parameters"] = {{"binary_data_size", part.size()}};
       binary_parts.push_back(part);
     } else {

@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "core/wire.h"
+#include "transport/http/kserve_request.h"
 
 namespace edgeserve::transport::http {
 
@@ -19,6 +20,9 @@ struct InferReplyForm {
   std::string id;                  // echoed when not empty
   std::vector<std::string> names;  // one per output of the reply header
   std::vector<bool> binary;        // per output: raw bytes after the JSON rather than a "data" array
+  // Per output (when not empty): written into a client's shared memory region by the listener; the reply names
+  // the region and the bytes written instead of carrying them.
+  std::vector<std::optional<SharedMemoryAsk>> shared_memory;
   // The client id the server scheduled the request under ("edgeserve_client_id"; per-client scheduling puts it on
   // worker client id mod workers): the request's own, or its connection's number when it named none.
   std::optional<uint32_t> client_id;
