@@ -44,7 +44,7 @@ def expect_error(what, code, call):
     raise AssertionError(f"{what}: no error")
 
 
-def check(client):
+def check(client, url):
     assert client.is_server_live() and client.is_server_ready()
     assert client.is_model_ready("tiny") and not client.is_model_ready("no-such-model")
     server = client.get_server_metadata()
@@ -76,6 +76,7 @@ def check(client):
     inp.set_data_from_numpy(x)
     np.testing.assert_allclose(client.infer("tiny", [inp]).as_numpy("logits"), reference(x), **TOLERANCE)
     print("ok  infer (outputs named and not): matches TorchScript, stage times in the parameters")
+    check_client_ids(client, url)
 
     good = tiny_input(5)
     bad_cases = [
@@ -103,7 +104,7 @@ def check(client):
         np.testing.assert_allclose(infer(client, good).as_numpy("logits"), reference(good), **TOLERANCE)
     print("ok  a good request after each bad one")
 
-    good_requests = 3 + 1 + len(bad_cases)
+    good_requests = 3 + 1 + 3 + len(bad_cases)
     stats = client.get_inference_statistics("tiny").model_stats
     assert len(stats) == 1 and stats[0].name == "tiny", stats
     s = stats[0]
@@ -114,6 +115,24 @@ def check(client):
     names = sorted(m.name for m in client.get_inference_statistics().model_stats)
     assert names == ["mobilenetv3", "tiny"], names
     print("ok  inference statistics count every request by outcome")
+
+
+def client_id_of(result):
+    return result.get_response().parameters["edgeserve_client_id"].uint64_param
+
+
+def check_client_ids(client, url):
+    """A plain client is its connection for per-client scheduling: connections are numbered 0, 1, ... (perf_analyzer's
+    concurrent contexts share a channel unless TRITON_CLIENT_GRPC_CHANNEL_MAX_SHARE_COUNT=1)."""
+    x = tiny_input(3)
+    assert client_id_of(infer(client, x)) == 0
+    # A second connection (gRPC shares one among channels to the same address unless told otherwise).
+    with grpcclient.InferenceServerClient(url=url, channel_args=[("grpc.use_local_subchannel_pool", 1)]) as other:
+        assert client_id_of(infer(other, x)) == 1
+    inp = grpcclient.InferInput("input", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    assert client_id_of(client.infer("tiny", [inp], parameters={"edgeserve_client_id": 7})) == 7
+    print("ok  client ids: a plain client is its connection (0, then 1), a named one keeps its own")
 
 
 def check_gateway(client):
@@ -137,8 +156,9 @@ def main():
                 ["gateway", "--listen", "grpc://127.0.0.1:0", "--backend", endpoints[1]], workdir, "gateway")
             with grpcclient.InferenceServerClient(url=gateway_endpoints[0][len("grpc://"):]) as client:
                 check_gateway(client)
-            with grpcclient.InferenceServerClient(url=endpoints[0][len("grpc://"):]) as client:
-                check(client)
+            url = endpoints[0][len("grpc://"):]
+            with grpcclient.InferenceServerClient(url=url) as client:
+                check(client, url)
                 assert proc.poll() is None, "the server exited"
                 started = time.time()
                 proc.terminate()

@@ -122,13 +122,14 @@ TEST(KServeGrpcCodec, AReplyDecodesToItsOutputsBytesAndStageTimes) {
   request.set_model_name("tiny");
   request.set_id("9");
   inference::ModelInferResponse response;
-  encode_infer_response(header, payload, request, &model, 3, response);
+  encode_infer_response(header, payload, request, &model, 3, 4, response);
   EXPECT_EQ(response.id(), "9");
   ASSERT_EQ(response.outputs_size(), 2);
   EXPECT_EQ(response.outputs(0).name(), "logits");
   EXPECT_EQ(response.outputs(1).name(), "features");
   EXPECT_EQ(response.outputs(1).datatype(), "FP16");
   EXPECT_EQ(response.parameters().at("edgeserve_inference_ns").uint64_param(), 22u);
+  EXPECT_EQ(response.parameters().at("edgeserve_client_id").uint64_param(), 4u);
 
   core::ResponseHeader back;
   std::vector<std::byte> joined;

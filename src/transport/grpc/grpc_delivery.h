@@ -22,6 +22,7 @@ struct InferCall {
   inference::ModelInferResponse* response = nullptr;
   const http::ServedModel* served = nullptr;    // null: a model this listener does not know (a gateway)
   uint8_t select = 0;                           // the outputs the request chose
+  uint32_t client_id = 0;                       // the client id it is scheduled under (the reply names it)
   http::ModelStatistics* statistics = nullptr;  // the listener's, which outlives every call
   std::atomic<int64_t>* in_flight = nullptr;    // the listener's count of calls not yet answered
 };

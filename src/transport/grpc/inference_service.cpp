@@ -62,7 +62,7 @@ void GrpcDelivery::transmit(const core::ResponseHeader& header, std::unique_ptr<
     std::span<const std::byte> bytes;
     if (payload != nullptr)
       bytes = payload->bytes().first(std::min<size_t>(header.payload_bytes, payload->bytes().size()));
-    encode_infer_response(header, bytes, *call_.request, call_.served, call_.select, *call_.response);
+    encode_infer_response(header, bytes, *call_.request, call_.served, call_.select, call_.client_id, *call_.response);
   }
   // The landing memory goes back to its pool before the call ends (the pool outlives the listener anyway).
   landing_.reset();
@@ -206,7 +206,8 @@ InferenceService::Reactor* InferenceService::infer(Context* context, const infer
   if (handler == nullptr || stopping_.load())
     return fail(reactor, 0, {StatusCode::kShuttingDown, "the server is not serving (starting or stopping)"}, recv_ns);
   const std::string peer = context->peer();
-  if (!clients_.admit(peer, recv_ns))
+  const auto number = clients_.admit(peer, recv_ns);
+  if (!number)
     return fail(reactor, 0,
                 {StatusCode::kOverloaded,
                  fmt::format("{} clients are being served (--max-clients)", options_.limits.max_clients)},
@@ -215,12 +216,14 @@ InferenceService::Reactor* InferenceService::infer(Context* context, const infer
   auto decoded = decode_infer_request(*request, served, next_id_.fetch_add(1) | (1ull << 63));
   if (!decoded.ok()) return fail(reactor, 0, decoded.status(), recv_ns);
   core::RequestHeader& h = decoded->header;
+  // A client that names no client id (a plain KServe client) is its connection: one lane per connection.
+  if (!request->parameters().contains("edgeserve_client_id")) h.client_id = *number;
   if (Status s = core::check_payload(h, decoded->input.size(), options_.max_payload_bytes); !s.ok())
     return fail(reactor, h.request_id, s, recv_ns);
   // The tensor moves from gRPC's message to aligned landing memory (pinned next to a GPU) from a pool.
   std::unique_ptr<core::MemoryBuffer> landing = landing_->take(decoded->input.size());
   std::memcpy(landing->bytes().data(), decoded->input.data(), decoded->input.size());
-  const InferCall call{reactor, request, response, served, h.output.select, &statistics_, &in_flight_};
+  const InferCall call{reactor, request, response, served, h.output.select, h.client_id, &statistics_, &in_flight_};
   (*handler)(
       std::make_unique<GrpcDelivery>(recv_ns, sender_from_name("grpc", peer), std::move(h), std::move(landing), call));
   return nullptr;

@@ -171,7 +171,7 @@ core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferReque
 
 void encode_infer_response(const core::ResponseHeader& header, std::span<const std::byte> payload,
                            const inference::ModelInferRequest& request, const http::ServedModel* served, uint8_t select,
-                           inference::ModelInferResponse& response) {
+                           uint32_t client_id, inference::ModelInferResponse& response) {
   response.set_model_name(request.model_name());
   response.set_model_version("1");
   response.set_id(request.id());
@@ -192,6 +192,7 @@ void encode_infer_response(const core::ResponseHeader& header, std::span<const s
   }
   auto& parameters = *response.mutable_parameters();
   for (const auto& f : http::timing_fields()) parameters[f.name].set_uint64_param(header.timings.*f.field);
+  parameters["edgeserve_client_id"].set_uint64_param(client_id);
 }
 
 void encode_infer_request(const core::RequestHeader& header, std::span<const std::byte> payload,

@@ -31,10 +31,11 @@ core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferReque
 
 // Fills `response` with the reply's outputs (`payload`: their bytes concatenated, in host memory) under their names
 // and the server's stage times as "parameters" (edgeserve_queue_ns, ...: http://'s names, uint64 values). `select`:
-// the outputs the request chose (0: the model's default).
+// the outputs the request chose (0: the model's default); `client_id`: the one the server scheduled it under
+// ("edgeserve_client_id": the request's own, or its connection's number when it named none).
 void encode_infer_response(const core::ResponseHeader& header, std::span<const std::byte> payload,
                            const inference::ModelInferRequest& request, const http::ServedModel* served, uint8_t select,
-                           inference::ModelInferResponse& response);
+                           uint32_t client_id, inference::ModelInferResponse& response);
 
 // The client's request for `header` with one input named `input_name` (the payload copied into
 // raw_input_contents, reusing `request`'s memory) and the chosen outputs by name.

@@ -1,7 +1,8 @@
-// Active clients by peer address.
+// Active clients by peer address, numbered.
 #include "transport/grpc/peer_table.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace edgeserve::transport::grpc {
 
@@ -14,17 +15,21 @@ PeerTable::PeerTable(size_t max_clients, std::chrono::nanoseconds idle)
     : max_clients_(std::max<size_t>(max_clients, 1)),
       idle_ns_(idle.count() > 0 ? static_cast<uint64_t>(idle.count()) : kDefaultIdleNs) {}
 
-bool PeerTable::admit(const std::string& peer, uint64_t now_ns) {
+std::optional<uint32_t> PeerTable::admit(const std::string& peer, uint64_t now_ns) {
   std::lock_guard lock(mutex_);
-  if (auto it = last_seen_ns_.find(peer); it != last_seen_ns_.end()) {
-    it->second = now_ns;
-    return true;
+  if (auto it = peers_.find(peer); it != peers_.end()) {
+    it->second.last_seen_ns = now_ns;
+    return it->second.number;
   }
-  if (last_seen_ns_.size() >= max_clients_)
-    std::erase_if(last_seen_ns_, [&](const auto& entry) { return now_ns - entry.second > idle_ns_; });
-  if (last_seen_ns_.size() >= max_clients_) return false;
-  last_seen_ns_.emplace(peer, now_ns);
-  return true;
+  // A new client (once per connection): the idle ones leave first, and their numbers are free again.
+  std::erase_if(peers_, [&](const auto& entry) { return now_ns - entry.second.last_seen_ns > idle_ns_; });
+  if (peers_.size() >= max_clients_) return std::nullopt;
+  std::vector<bool> taken(peers_.size() + 1, false);
+  for (const auto& [name, p] : peers_)
+    if (p.number < taken.size()) taken[p.number] = true;
+  const auto number = static_cast<uint32_t>(std::find(taken.begin(), taken.end(), false) - taken.begin());
+  peers_.emplace(peer, Peer{now_ns, number});
+  return number;
 }
 
 }  // namespace edgeserve::transport::grpc
