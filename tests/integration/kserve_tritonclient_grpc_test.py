@@ -14,7 +14,9 @@ import traceback
 
 try:
     import numpy as np
+    import grpc
     import tritonclient.grpc as grpcclient
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
     from tritonclient.utils import InferenceServerException
     import kserve_tritonclient_test as kserve
 except ImportError as e:  # the venv is made by scripts/setup.sh
@@ -97,6 +99,7 @@ def check(client, url):
          lambda: infer(client, np.zeros((1, 3, 600, 600), np.float32))),
         ("system shared memory (not in this build)", "UNIMPLEMENTED",
          lambda: client.register_system_shared_memory("region", "/edgeserve-test", 64)),
+        ("a stream (ModelStreamInfer)", "UNIMPLEMENTED", lambda: stream_infer(url)),
     ]
     for what, code, call in bad_cases:
         expect_error(what, code, call)
@@ -115,6 +118,16 @@ def check(client, url):
     names = sorted(m.name for m in client.get_inference_statistics().model_stats)
     assert names == ["mobilenetv3", "tiny"], names
     print("ok  inference statistics count every request by outcome")
+
+
+def stream_infer(url):
+    with grpc.insecure_channel(url) as channel:
+        try:
+            stream = service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelStreamInfer(
+                iter([service_pb2.ModelInferRequest(model_name="tiny")]))
+            return list(stream)
+        except grpc.RpcError as e:
+            raise InferenceServerException(msg=e.details(), status=str(e.code())) from None
 
 
 def client_id_of(result):

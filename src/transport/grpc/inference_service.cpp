@@ -44,6 +44,18 @@ inference::DataType config_datatype(core::DType dtype) {
   return type;
 }
 
+// A stream refused at once. gRPC owns a reactor from its return until OnDone, where the reactor deletes itself: the
+// callback API's ownership rule (gRPC's own UNIMPLEMENTED reactor is made the same way).
+class RefusedStream final
+    : public ::grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse> {
+ public:
+  RefusedStream() {
+    Finish({::grpc::StatusCode::UNIMPLEMENTED,
+            "edgeserve does not implement ModelStreamInfer (decoupled models): use ModelInfer"});
+  }
+  void OnDone() override { delete this; }  // NOLINT(cppcoreguidelines-owning-memory): gRPC's reactor lifetime
+};
+
 void set_duration(inference::StatisticDuration& d, uint64_t count, uint64_t ns) {
   d.set_count(count);
   d.set_ns(ns);
@@ -267,6 +279,11 @@ EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryStatus, "CUDA shared memory regions")
 EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryRegister, "CUDA shared memory regions")
 EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryUnregister, "CUDA shared memory regions")
 #undef EDGESERVE_UNIMPLEMENTED
+
+::grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+InferenceService::ModelStreamInfer(Context* /*context*/) {
+  return new RefusedStream();  // NOLINT(cppcoreguidelines-owning-memory): deleted by its OnDone
+}
 
 InferenceService::Reactor* InferenceService::RepositoryIndex(Context* context, const inference::RepositoryIndexRequest*,
                                                              inference::RepositoryIndexResponse*) {

@@ -1,6 +1,7 @@
 // inference.GRPCInferenceService on gRPC's callback API: health, metadata, config and statistics answered on
 // gRPC's threads; ModelInfer decoded there into a GrpcDelivery for the server's pipeline, whose reply finishes the
-// call later from a worker thread, so calls in flight hold no thread. Shared-memory RPCs answer UNIMPLEMENTED.
+// call later from a worker thread, so calls in flight hold no thread. Shared-memory, streaming and repository RPCs
+// answer UNIMPLEMENTED, saying so.
 #pragma once
 
 #include <atomic>
@@ -63,6 +64,8 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
                                     inference::CudaSharedMemoryRegisterResponse* response) override;
   Reactor* CudaSharedMemoryUnregister(Context* context, const inference::CudaSharedMemoryUnregisterRequest* request,
                                       inference::CudaSharedMemoryUnregisterResponse* response) override;
+  ::grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>* ModelStreamInfer(
+      Context* context) override;
   Reactor* RepositoryIndex(Context* context, const inference::RepositoryIndexRequest* request,
                            inference::RepositoryIndexResponse* response) override;
   Reactor* RepositoryModelLoad(Context* context, const inference::RepositoryModelLoadRequest* request,
