@@ -76,8 +76,8 @@ void GrpcDelivery::transmit(const core::ResponseHeader& header, std::unique_ptr<
       bytes = payload->bytes().first(std::min<size_t>(header.payload_bytes, payload->bytes().size()));
     encode_infer_response(header, bytes, *call_.request, call_.served, call_.select, call_.client_id, *call_.response);
   }
-  // The landing memory goes back to its pool before the call ends (the pool outlives the listener anyway).
-  landing_.reset();
+  // The landing memory stays until the delivery goes (payload() stays valid), then returns to its pool, which
+  // outlives the listener anyway; the request message is gRPC's again once the call is finished.
   call_.reactor->Finish(status);
   call_.in_flight->fetch_sub(1);
 }
