@@ -6,8 +6,9 @@
 # scripts/gpu_host_build.sh there; it unpacks these with `dpkg -x` into .deps/prefix (never into /).
 #
 # The GPU host brings: g++, cmake, ninja, nvcc (CUDA 13), python3 with torch/torchvision (libtorch).
-# Everything else comes from here: ZeroMQ (+ cppzmq), cpp-httplib, CLI11, spdlog + fmt, nlohmann-json, toml++, stb, GoogleTest,
-# the shared libraries libzmq5 loads at run time, and pkgconf in case the host has no pkg-config.
+# Everything else comes from here: ZeroMQ (+ cppzmq), cpp-httplib, gRPC + protobuf (and protoc), CLI11, spdlog + fmt,
+# nlohmann-json, toml++, stb, GoogleTest, the shared libraries libzmq5 and libgrpc29 load at run time, and pkgconf in
+# case the host has no pkg-config.
 # Runtime libraries the host already has (e.g. libbsd0, krb5) are skipped there at unpack time, so the
 # host's own, newer copies are used.
 # At its end it runs scripts/gather_gpu_host_ucx.sh (the CUDA-aware UCX wheel into .deps/wheels/; it
@@ -29,6 +30,9 @@ dev_packages=(
   libgtest-dev libgmock-dev                   # tests (static libgtest.a / libgmock.a)
   libcpp-httplib-dev                          # http:// (KServe v2 REST); its .pc requires the three below
   libssl-dev zlib1g-dev libbrotli-dev
+  libgrpc++-dev libgrpc-dev libprotobuf-dev   # grpc:// (KServe v2 over gRPC): gRPC 1.51, protobuf 3.21
+  protobuf-compiler protobuf-compiler-grpc    # protoc and grpc_cpp_plugin generate the service (src/proto)
+  libabsl-dev libc-ares-dev libre2-dev        # libgrpc-dev's .pc requires these
 )
 # Shared libraries the binary and tests load at run time, with their own runtime dependencies.
 runtime_packages=(
@@ -39,6 +43,8 @@ runtime_packages=(
   libtomlplusplus3                            # Debian builds toml++ as a shared library
   libturbojpeg0                               # libturbojpeg0-dev's shared library
   libcpp-httplib0.11 libbrotli1               # Debian builds cpp-httplib as a shared library (+ its deps)
+  libgrpc++1.51 libgrpc29 libprotobuf32 libprotobuf-lite32 libprotoc32   # gRPC and protobuf (13.3 MiB with
+  libabsl20220623 libre2-9 libc-ares2         #   the grpc:// -dev packages above); what libgrpc29 links
 )
 # pkg-config (CMake's FindPkgConfig needs one for `stb`); used on the host only if it has none.
 tool_packages=(pkgconf pkgconf-bin libpkgconf3)

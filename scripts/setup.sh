@@ -15,6 +15,7 @@ packages=(
   libtomlplusplus-dev                              # experiment files (edgeserve sweep / report)
   libturbojpeg0-dev                                # JPEG input: the CPU decoder (the GPU one is nvJPEG)
   libcpp-httplib-dev                               # http:// (KServe v2 REST)
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc   # grpc:// (KServe v2 over gRPC)
   python3-venv python3-pip                         # build/venv: tritonclient for the KServe client test
   python3-matplotlib                               # edgeserve report's plots (tools/plot.py)
   libgtest-dev libgmock-dev clang-format
@@ -56,14 +57,14 @@ if unpack_nvjpeg_wheel "$PWD" "$(command -v python3 || echo /usr/bin/python3)" >
   echo "==> nvJPEG headers from $(cat .deps/nvjpeg/.from) in .deps/nvjpeg"
 fi
 
-# Triton's Python client from PyPI, pinned, for tests/integration/kserve_tritonclient_test.py: a venv that also
-# sees Debian's torch and numpy (--system-site-packages), so the test can compute its reference outputs.
-tritonclient_pin="tritonclient[http]==2.52.0"
-if ! build/venv/bin/python -c "import tritonclient.http" 2>/dev/null; then
+# Triton's Python client from PyPI, pinned (with grpcio and protobuf), for tests/integration/kserve_*: a venv that
+# also sees Debian's torch and numpy (--system-site-packages), so the tests can compute their reference outputs.
+tritonclient_pin="tritonclient[grpc,http]==2.52.0"
+if ! build/venv/bin/python -c "import tritonclient.http, tritonclient.grpc" 2>/dev/null; then
   echo "==> build/venv: $tritonclient_pin"
   /usr/bin/python3 -m venv --system-site-packages build/venv
   build/venv/bin/pip install -q "$tritonclient_pin" ||
-    echo "setup: could not install $tritonclient_pin: the KServe client test will be skipped" >&2
+    echo "setup: could not install $tritonclient_pin: the KServe client tests will be skipped" >&2
 fi
 
 [[ $mode == --no-build ]] && exit 0

@@ -240,10 +240,9 @@ Command add_bench_command(CLI::App& app) {
       "  edgeserve bench --target tcp://127.0.0.1:5555 --model resnet50 --input jpeg --jpeg-quality 90 --out "
       "results/jpeg");
   cmd->add_option("--target", f->options.target,
-                  "tcp://HOST:PORT, ucx://HOST:PORT, ipc://PATH or http://HOST:PORT of a server, or local (in-process, "
-                  "from --repo); a "
-                  "comma list of "
-                  "servers spreads the clients over them (client i → the (i mod n)-th)")
+                  "tcp://HOST:PORT, ucx://HOST:PORT, ipc://PATH, http://HOST:PORT or grpc://HOST:PORT of a server, or "
+                  "local (in-process, from --repo); a comma list of servers spreads the clients over them (client i → "
+                  "the (i mod n)-th)")
       ->capture_default_str();
   cmd->add_option("--model", f->options.model, "Model name, as in the server's repository")->capture_default_str();
   cmd->add_option("--clients", f->options.clients, "Concurrent clients (one thread and connection each)")

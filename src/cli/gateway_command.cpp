@@ -44,7 +44,8 @@ Command add_gateway_command(CLI::App& app) {
   f->front.io_threads = default_io_threads();
   auto* cmd = add_described_subcommand(
       app, "gateway", "Forward clients' requests to edgeserve servers (the paper's proxied connections).",
-      "Any front transport to any back transport: tcp:// or ucx:// on either side, http:// (KServe v2) in front.\n"
+      "Any front transport to any back transport: tcp:// or ucx:// on either side, http:// or grpc:// (KServe v2) in "
+      "front.\n"
       "With several --backend, each request goes to the one with the fewest requests in flight; a backend that\n"
       "fails (refused, timed out, gone) is left out for --retry-ms, then tried again, and the requests it failed\n"
       "get error replies. Replies keep the server's stage times and add the gateway's (gateway-time,\n"

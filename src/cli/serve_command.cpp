@@ -46,7 +46,7 @@ struct ServeFlags {
   size_t trace_max_requests = server::TraceOptions{}.max_requests;
 };
 
-// What http:// listeners tell KServe clients about the models (metadata, config, input and output names).
+// What http:// and grpc:// listeners tell KServe clients about the models (metadata, config, input and output names).
 std::shared_ptr<transport::http::HttpServerSettings> kserve_models(const server::ModelRepository& models,
                                                                    std::function<std::string()> metrics) {
   std::vector<transport::http::ServedModel> served;
@@ -104,7 +104,9 @@ int run_serve(ServeFlags& f) {
   options.front = std::move(front.value());
   options.front.transports.set("ucx", std::make_shared<transport::ucx::UcxServerSettings>(
                                           f.landing == "cuda" ? core::MemoryKind::kCuda : core::MemoryKind::kHost));
-  options.front.transports.set("http", kserve_models(*models, render));
+  const auto kserve = kserve_models(*models, render);
+  options.front.transports.set("http", kserve);
+  options.front.transports.set("grpc", kserve);
   options.workers = f.workers;
   options.policy = *server::parse_policy(f.policy);
   options.priority_gate = {f.priority_gate, std::chrono::microseconds(f.priority_gate_window_us),
@@ -134,7 +136,7 @@ Command add_serve_command(CLI::App& app) {
   flags->front.listen = {"tcp://0.0.0.0:5555"};
   flags->front.io_threads = default_io_threads();
   auto* cmd = add_described_subcommand(
-      app, "serve", "Serve a repository's models over tcp://, ucx://, ipc:// or http:// until SIGINT/SIGTERM.",
+      app, "serve", "Serve a repository's models over tcp, ucx, ipc, http or grpc until SIGINT/SIGTERM.",
       "UCX chooses its transports itself (RDMA verbs on an RDMA NIC; shared memory, CUDA IPC or TCP on one host;\n"
       "UCX_TLS restricts them); each client's lanes are logged when it connects.\n"
       "Examples:\n"
@@ -142,6 +144,7 @@ Command add_serve_command(CLI::App& app) {
       "  edgeserve serve --device cuda:0 --workers 1 --policy pool   # one lane shared by all clients\n"
       "  edgeserve serve --device cuda:0 --listen ucx://0.0.0.0:6000 --landing cuda   # the paper's GDR\n"
       "  edgeserve serve --listen tcp://0.0.0.0:5555 --listen http://0.0.0.0:8000   # + KServe v2 (tritonclient)\n"
+      "  edgeserve serve --listen http://0.0.0.0:8000 --listen grpc://0.0.0.0:8001   # KServe v2 REST and gRPC\n"
       "  edgeserve serve --metrics 0.0.0.0:9100 --trace trace.json --trace-sample 10   # Prometheus, Perfetto\n"
       "  edgeserve serve --device cuda:0 --workers 2 --policy pool --max-batch-size 32 --max-queue-delay-us 2000");
   cmd->add_option("--repo", flags->repo, "Model repository folder (with manifest.json, from tools/export_models.py)")

@@ -16,6 +16,9 @@
 #if EDGESERVE_WITH_HTTP
 #include "transport/http/http_transport.h"
 #endif
+#if EDGESERVE_WITH_GRPC
+#include "transport/grpc/grpc_transport.h"
+#endif
 
 namespace edgeserve::transport {
 
@@ -41,6 +44,10 @@ constexpr TransportEntry kTransports[] = {
     {"http", "KServe v2 REST (Open Inference Protocol), tritonclient's HTTP", kHostPort, false, http::open_listener,
      http::open_connection, http::describe},
 #endif
+#if EDGESERVE_WITH_GRPC
+    {"grpc", "KServe v2 gRPC (Open Inference Protocol), tritonclient's gRPC", kHostPort, false, grpc::open_listener,
+     grpc::open_connection, grpc::describe},
+#endif
 };
 
 // Transports a build can leave out (CMake options), so that their addresses get "not built in", not "unknown".
@@ -52,6 +59,7 @@ constexpr Optional kOptional[] = {
     {"ipc", "EDGESERVE_WITH_ZMQ", "ZeroMQ (cppzmq)"},
     {"ucx", "EDGESERVE_WITH_UCX", "UCX"},
     {"http", "EDGESERVE_WITH_HTTP", "cpp-httplib (libcpp-httplib-dev)"},
+    {"grpc", "EDGESERVE_WITH_GRPC", "gRPC C++ (libgrpc++-dev, protobuf-compiler-grpc)"},
 };
 
 }  // namespace

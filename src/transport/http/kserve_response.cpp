@@ -17,32 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-// Every stage time and clock the server measured, under the names a reply carries them by.
-struct TimingField {
-  const char* name;
-  uint64_t core::ServerTimings::*field;
-};
-constexpr TimingField kTimingFields[] = {
-    {"edgeserve_handling_ns", &core::ServerTimings::handling_ns},
-    {"edgeserve_queue_ns", &core::ServerTimings::queue_ns},
-    {"edgeserve_copy_ns", &core::ServerTimings::copy_ns},
-    {"edgeserve_preprocess_ns", &core::ServerTimings::preprocess_ns},
-    {"edgeserve_inference_ns", &core::ServerTimings::inference_ns},
-    {"edgeserve_postprocess_ns", &core::ServerTimings::postprocess_ns},
-    {"edgeserve_decode_ns", &core::ServerTimings::decode_ns},
-    {"edgeserve_batching_ns", &core::ServerTimings::batching_ns},
-    {"edgeserve_batch_size", &core::ServerTimings::batch_size},
-    {"edgeserve_server_ns", &core::ServerTimings::server_ns},
-    {"edgeserve_recv_clock_ns", &core::ServerTimings::recv_clock_ns},
-    {"edgeserve_send_clock_ns", &core::ServerTimings::send_clock_ns},
-    {"edgeserve_clock_domain", &core::ServerTimings::clock_domain},
-    {"edgeserve_server_cpu_ns", &core::ServerTimings::server_cpu_ns},
-    {"edgeserve_server_rss_bytes", &core::ServerTimings::server_rss_bytes},
-    {"edgeserve_gpu_mem_bytes", &core::ServerTimings::gpu_mem_bytes},
-    {"edgeserve_gateway_ns", &core::ServerTimings::gateway_ns},
-    {"edgeserve_backend_ns", &core::ServerTimings::backend_ns},
-};
-
 template <class T>
 void append_values(json& data, std::span<const std::byte> bytes) {
   for (size_t i = 0; i + sizeof(T) <= bytes.size(); i += sizeof(T)) {
@@ -80,7 +54,7 @@ json data_array(core::DType dtype, std::span<const std::byte> bytes) {
 EncodedReply encode_infer_reply(const core::ResponseHeader& header, std::span<const std::byte> payload,
                                 const InferReplyForm& form) {
   json parameters = json::object();
-  for (const auto& f : kTimingFields) parameters[f.name] = header.timings.*f.field;
+  for (const auto& f : timing_fields()) parameters[f.name] = header.timings.*f.field;
   if (form.client_id) parameters["edgeserve_client_id"] = *form.client_id;
   json outputs = json::array();
   std::vector<std::span<const std::byte>> binary_parts;
@@ -130,7 +104,7 @@ Result<DecodedReply> decode_infer_reply(std::span<const std::byte> body, std::op
   if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");
   DecodedReply out;
   if (j.contains("parameters") && j["parameters"].is_object())
-    for (const auto& f : kTimingFields)
+    for (const auto& f : timing_fields())
       if (j["parameters"].contains(f.name) && j["parameters"][f.name].is_number_unsigned())
         out.header.timings.*f.field = j["parameters"][f.name].get<uint64_t>();
   if (!j.contains("outputs") || !j["outputs"].is_array()) return malformed("no \"outputs\" array");

@@ -29,13 +29,17 @@ void ModelStatistics::record(const std::string& model, const core::ResponseHeade
   m.last_inference_ms = now_ms;
 }
 
+ModelStatistics::Totals ModelStatistics::totals(const std::string& model) const {
+  std::lock_guard lock(mutex_);
+  const auto it = by_model_.find(model);
+  return it == by_model_.end() ? Totals{} : it->second;
+}
+
 std::string ModelStatistics::to_json(const std::vector<std::string>& models) const {
   auto duration = [](uint64_t count, uint64_t ns) { return json{{"count", count}, {"ns", ns}}; };
   json stats = json::array();
-  std::lock_guard lock(mutex_);
   for (const auto& name : models) {
-    const auto it = by_model_.find(name);
-    const Totals m = it == by_model_.end() ? Totals{} : it->second;
+    const Totals m = totals(name);
     stats.push_back({{"name", name},
                      {"version", "1"},
                      {"last_inference", m.last_inference_ms},

@@ -122,4 +122,28 @@ float half_to_float(uint16_t h) {
   return std::bit_cast<float>(sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
 }
 
+std::span<const TimingField> timing_fields() {
+  static constexpr TimingField kTimingFields[] = {
+      {"edgeserve_handling_ns", &core::ServerTimings::handling_ns},
+      {"edgeserve_queue_ns", &core::ServerTimings::queue_ns},
+      {"edgeserve_copy_ns", &core::ServerTimings::copy_ns},
+      {"edgeserve_preprocess_ns", &core::ServerTimings::preprocess_ns},
+      {"edgeserve_inference_ns", &core::ServerTimings::inference_ns},
+      {"edgeserve_postprocess_ns", &core::ServerTimings::postprocess_ns},
+      {"edgeserve_decode_ns", &core::ServerTimings::decode_ns},
+      {"edgeserve_batching_ns", &core::ServerTimings::batching_ns},
+      {"edgeserve_batch_size", &core::ServerTimings::batch_size},
+      {"edgeserve_server_ns", &core::ServerTimings::server_ns},
+      {"edgeserve_recv_clock_ns", &core::ServerTimings::recv_clock_ns},
+      {"edgeserve_send_clock_ns", &core::ServerTimings::send_clock_ns},
+      {"edgeserve_clock_domain", &core::ServerTimings::clock_domain},
+      {"edgeserve_server_cpu_ns", &core::ServerTimings::server_cpu_ns},
+      {"edgeserve_server_rss_bytes", &core::ServerTimings::server_rss_bytes},
+      {"edgeserve_gpu_mem_bytes", &core::ServerTimings::gpu_mem_bytes},
+      {"edgeserve_gateway_ns", &core::ServerTimings::gateway_ns},
+      {"edgeserve_backend_ns", &core::ServerTimings::backend_ns},
+  };
+  return kTimingFields;
+}
+
 }  // namespace edgeserve::transport::http

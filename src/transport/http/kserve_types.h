@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "core/status.h"
 #include "core/tensor_spec.h"
+#include "core/wire.h"
 
 namespace edgeserve::transport::http {
 
@@ -29,5 +31,13 @@ core::Status status_from_error_body(std::string_view body, int http_status);
 // IEEE half precision, for JSON tensors of FP16 (the binary form carries the bits as they are).
 uint16_t float_to_half(float value);
 float half_to_float(uint16_t bits);
+
+// Every stage time and clock the server measured, under the names a reply carries them by in its "parameters"
+// ("edgeserve_queue_ns", ...), on http:// and grpc:// alike.
+struct TimingField {
+  const char* name;
+  uint64_t core::ServerTimings::*field;
+};
+std::span<const TimingField> timing_fields();
 
 }  // namespace edgeserve::transport::http

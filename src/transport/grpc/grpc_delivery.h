@@ -1,0 +1,50 @@
+// One ModelInfer call handed to the server: its tensor copied into landing memory (aligned, pinned next to a GPU),
+// and the call's reactor, which the reply finishes from whichever thread sends it: no thread waits on a request.
+#pragma once
+
+#include <grpcpp/support/server_callback.h>
+
+#include <atomic>
+#include <memory>
+
+#include "core/memory_buffer.h"
+#include "grpc_service.pb.h"
+#include "transport/delivery.h"
+#include "transport/http/http_settings.h"
+#include "transport/http/kserve_statistics.h"
+
+namespace edgeserve::transport::grpc {
+
+// What a reply needs of the call it answers. gRPC keeps `request` and `response` alive until the reactor finishes.
+struct InferCall {
+  ::grpc::ServerUnaryReactor* reactor = nullptr;
+  const inference::ModelInferRequest* request = nullptr;
+  inference::ModelInferResponse* response = nullptr;
+  const http::ServedModel* served = nullptr;    // null: a model this listener does not know (a gateway)
+  uint8_t select = 0;                           // the outputs the request chose
+  uint32_t client_id = 0;                       // the client id it is scheduled under (the reply names it)
+  http::ModelStatistics* statistics = nullptr;  // the listener's, which outlives every call
+  std::atomic<int64_t>* in_flight = nullptr;    // the listener's count of calls not yet answered
+};
+
+class GrpcDelivery final : public Delivery {
+ public:
+  GrpcDelivery(uint64_t recv_ns, uint64_t sender, core::RequestHeader&& request,
+               std::unique_ptr<core::MemoryBuffer> landing, const InferCall& call)
+      : Delivery(recv_ns, sender, std::move(request)), landing_(std::move(landing)), call_(call) {}
+  ~GrpcDelivery() override { reply_if_dropped(); }
+
+  std::span<const std::byte> payload() const override {
+    return landing_->bytes().first(static_cast<size_t>(request().payload_bytes));
+  }
+  const char* peer() const override { return "grpc client"; }
+
+ private:
+  // On a worker thread: encodes the reply into the call's response and finishes the call.
+  void transmit(const core::ResponseHeader& header, std::unique_ptr<core::MemoryBuffer> payload) override;
+
+  std::unique_ptr<core::MemoryBuffer> landing_;
+  InferCall call_;
+};
+
+}  // namespace edgeserve::transport::grpc
