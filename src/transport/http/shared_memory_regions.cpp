@@ -19,8 +19,7 @@ MappedRegion::MappedRegion(SharedMemoryRegionStatus status, std::byte* base, siz
 
 MappedRegion::~MappedRegion() { ::munmap(base_, mapped_); }
 
-Status SharedMemoryRegions::add(const std::string& name, const std::string& key, uint64_t offset,
-                                uint64_t byte_size) {
+Status SharedMemoryRegions::add(const std::string& name, const std::string& key, uint64_t offset, uint64_t byte_size) {
   if (name.empty()) return {StatusCode::kInvalidArgument, "a shared memory region needs a name"};
   if (byte_size == 0) return {StatusCode::kInvalidArgument, "a shared memory region's byte_size is at least 1"};
   {
@@ -36,7 +35,7 @@ Status SharedMemoryRegions::add(const std::string& name, const std::string& key,
   if (fd < 0)
     return {StatusCode::kInvalidArgument,
             fmt::format("cannot open shared memory key '{}': {}", key.substr(0, 64), std::strerror(errno))};
-  struct stat st{};
+  struct stat st {};
   const bool sized = ::fstat(fd, &st) == 0;
   const auto object_bytes = sized ? static_cast<uint64_t>(st.st_size) : 0;
   if (!sized || offset > object_bytes || byte_size > object_bytes - offset) {
@@ -68,7 +67,8 @@ Status SharedMemoryRegions::remove(const std::string& name) {
     return {};
   }
   if (regions_.erase(name) == 0)
-    return {StatusCode::kInvalidArgument, fmt::format("no shared memory region '{}' is registered", name.substr(0, 64))};
+    return {StatusCode::kInvalidArgument,
+            fmt::format("no shared memory region '{}' is registered", name.substr(0, 64))};
   return {};
 }
 
@@ -78,7 +78,8 @@ core::Result<std::vector<SharedMemoryRegionStatus>> SharedMemoryRegions::status(
   for (const auto& [n, region] : regions_)
     if (name.empty() || n == name) out.push_back(region->status());
   if (!name.empty() && out.empty())
-    return Status(StatusCode::kInvalidArgument, fmt::format("no shared memory region '{}' is registered", name.substr(0, 64)));
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("no shared memory region '{}' is registered", name.substr(0, 64)));
   return out;
 }
 

@@ -35,13 +35,11 @@ void reply(httplib::Response& res, const Status& status, const json& body = json
 
 Status register_region(SharedMemoryRegions& regions, const std::string& name, const std::string& body) {
   const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("key") || !j["key"].is_string() ||
-      !j.contains("byte_size") || !j["byte_size"].is_number_unsigned() ||
-      (j.contains("offset") && !j["offset"].is_number_unsigned()))
+  if (j.is_discarded() || !j.is_object() || !j.contains("key") || !j["key"].is_string() || !j.contains("byte_size") ||
+      !j["byte_size"].is_number_unsigned() || (j.contains("offset") && !j["offset"].is_number_unsigned()))
     return {StatusCode::kMalformedHeader,
             "a register request is {\"key\": string, \"offset\": unsigned, \"byte_size\": unsigned}"};
-  return regions.add(name, j["key"].get<std::string>(), j.value("offset", uint64_t{0}),
-                     j["byte_size"].get<uint64_t>());
+  return regions.add(name, j["key"].get<std::string>(), j.value("offset", uint64_t{0}), j["byte_size"].get<uint64_t>());
 }
 
 }  // namespace
@@ -93,9 +91,8 @@ Status write_shared_outputs(const SharedMemoryRegions& regions, const core::Resp
     auto view = regions.view(*form.shared_memory[i]);
     if (!view.ok()) return view.status();
     if (part.size() > view->bytes.size())
-      return {StatusCode::kInvalidArgument,
-              fmt::format("output {} is {} bytes; its shared_memory_byte_size is {}", form.names[i].substr(0, 64),
-                          part.size(), view->bytes.size())};
+      return {StatusCode::kInvalidArgument, fmt::format("output {} is {} bytes; its shared_memory_byte_size is {}",
+                                                        form.names[i].substr(0, 64), part.size(), view->bytes.size())};
     std::memcpy(view->bytes.data(), part.data(), part.size());
   }
   return {};
