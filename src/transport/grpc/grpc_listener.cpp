@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "transport/endpoint.h"
+#include "transport/event_fd.h"
 #include "transport/grpc/inference_service.h"
 
 namespace edgeserve::transport::grpc {
@@ -34,21 +35,6 @@ constexpr size_t kMaxLandingBlocks = 64;
 // How long stop() lets infer calls in flight be answered, and then their replies leave, before gRPC cancels them.
 constexpr auto kDrainTime = std::chrono::seconds(5);
 constexpr auto kFlushTime = std::chrono::milliseconds(100);
-
-// An eventfd, for waking run() from stop() (write(2) is async-signal-safe).
-class EventFd {
- public:
-  EventFd() : fd_(eventfd(0, EFD_CLOEXEC)) {}
-  ~EventFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  EventFd(const EventFd&) = delete;
-  EventFd& operator=(const EventFd&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 class GrpcListener final : public Listener {
  public:

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 
+#include "transport/http/kserve_metadata.h"
 #include "transport/http/kserve_types.h"
 
 namespace edgeserve::transport::grpc {
@@ -97,25 +98,6 @@ Status read_parameters(const Parameters& p, core::RequestHeader& h) {
   return {};
 }
 
-// Output names of a reply: the selected outputs in order (topk: ids and scores per output), as on http://.
-std::vector<std::string> reply_names(const http::ServedModel* model, uint8_t select, size_t n_outputs) {
-  std::vector<std::string> selected;
-  if (model != nullptr)
-    for (size_t i = 0; i < model->outputs.size() && i < core::kMaxOutputs; ++i)
-      if (select & (1u << i)) selected.push_back(model->outputs[i].name);
-  if (selected.size() == n_outputs) return selected;
-  std::vector<std::string> names;
-  if (!selected.empty() && selected.size() * 2 == n_outputs) {
-    for (const auto& s : selected) {
-      names.push_back(s + "_ids");
-      names.push_back(s + "_scores");
-    }
-    return names;
-  }
-  for (size_t i = 0; i < n_outputs; ++i) names.push_back(fmt::format("output{}", i));
-  return names;
-}
-
 }  // namespace
 
 core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferRequest& request,
@@ -175,7 +157,8 @@ void encode_infer_response(const core::ResponseHeader& header, std::span<const s
   response.set_model_name(request.model_name());
   response.set_model_version("1");
   response.set_id(request.id());
-  auto names = reply_names(served, select != 0 ? select : (served ? served->default_select : 0), header.n_outputs);
+  auto names =
+      http::reply_output_names(served, select != 0 ? select : (served ? served->default_select : 0), header.n_outputs);
   // A gateway knows no output names: the outputs it got back carry the names they were asked for by.
   if (served == nullptr && static_cast<size_t>(request.outputs_size()) == header.n_outputs)
     for (size_t i = 0; i < header.n_outputs; ++i) names[i] = request.outputs(static_cast<int>(i)).name();

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/log_limiter.h"
 #include "transport/endpoint.h"
+#include "transport/event_fd.h"
 #include "transport/http/accepted_connections.h"
 #include "transport/http/http_delivery.h"
 #include "transport/http/kserve_metadata.h"
@@ -60,40 +61,6 @@ void reply_json(httplib::Response& res, int status, const std::string& body) {
   res.status = status;
   res.set_content(body, "application/json");
 }
-
-// Output names of a reply: the selected outputs in order (topk: ids and scores per output).
-std::vector<std::string> reply_names(const ServedModel* model, uint8_t select, size_t n_outputs) {
-  std::vector<std::string> selected;
-  if (model != nullptr)
-    for (size_t i = 0; i < model->outputs.size() && i < 8; ++i)
-      if (select & (1u << i)) selected.push_back(model->outputs[i].name);
-  if (selected.size() == n_outputs) return selected;
-  std::vector<std::string> names;
-  if (!selected.empty() && selected.size() * 2 == n_outputs) {
-    for (const auto& s : selected) {
-      names.push_back(s + "_ids");
-      names.push_back(s + "_scores");
-    }
-    return names;
-  }
-  for (size_t i = 0; i < n_outputs; ++i) names.push_back(fmt::format("output{}", i));
-  return names;
-}
-
-// An eventfd, for waking the listener's stopper thread (write(2) is async-signal-safe).
-class EventFd {
- public:
-  EventFd() : fd_(eventfd(0, EFD_CLOEXEC)) {}
-  ~EventFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  EventFd(const EventFd&) = delete;
-  EventFd& operator=(const EventFd&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 class HttpListener final : public Listener {
  public:
@@ -380,7 +347,7 @@ class HttpListener final : public Listener {
       return reply_json(res, 500, error_json({StatusCode::kInternal, "the reply is in GPU memory"}));
     InferReplyForm form{model, r.id, {}, {}, {}, client_id};
     const uint8_t select = asked != 0 ? asked : (served ? served->default_select : 0);
-    form.names = reply_names(served, select, header.n_outputs);
+    form.names = reply_output_names(served, select, header.n_outputs);
     // A gateway knows no output names: the outputs it got back carry the names they were asked for by.
     if (served == nullptr && r.outputs.size() == header.n_outputs)
       for (size_t i = 0; i < r.outputs.size(); ++i) form.names[i] = r.outputs[i].name;

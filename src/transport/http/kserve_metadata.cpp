@@ -1,6 +1,8 @@
 // KServe v2 metadata and Triton model configuration JSON.
 #include "transport/http/kserve_metadata.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "core/build_info.h"
@@ -56,6 +58,24 @@ std::string model_config_json(const ServedModel& model) {
               {"input", {tensor_config(model.input)}},
               {"output", std::move(outputs)}}
       .dump();
+}
+
+std::vector<std::string> reply_output_names(const ServedModel* model, uint8_t select, size_t n_outputs) {
+  std::vector<std::string> selected;
+  if (model != nullptr)
+    for (size_t i = 0; i < model->outputs.size() && i < 8; ++i)
+      if (select & (1u << i)) selected.push_back(model->outputs[i].name);
+  if (selected.size() == n_outputs) return selected;
+  std::vector<std::string> names;
+  if (!selected.empty() && selected.size() * 2 == n_outputs) {
+    for (const auto& s : selected) {
+      names.push_back(s + "_ids");
+      names.push_back(s + "_scores");
+    }
+    return names;
+  }
+  for (size_t i = 0; i < n_outputs; ++i) names.push_back(fmt::format("output{}", i));
+  return names;
 }
 
 }  // namespace edgeserve::transport::http

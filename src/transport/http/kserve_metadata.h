@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "transport/http/http_settings.h"
 
@@ -15,5 +16,9 @@ std::string model_metadata_json(const ServedModel& model);
 // name, platform, backend, max_batch_size 0 (shapes carry the batch dimension: the server batches requests
 // itself), input and output with data_type ("TYPE_FP32") and dims.
 std::string model_config_json(const ServedModel& model);
+
+// The output names of a reply: the outputs `select` chose, in the model's order (topk: "<name>_ids" and
+// "<name>_scores" per output); "output<i>" when the model is not known (a gateway) and the counts do not fit.
+std::vector<std::string> reply_output_names(const ServedModel* model, uint8_t select, size_t n_outputs);
 
 }  // namespace edgeserve::transport::http
