@@ -13,7 +13,8 @@
 #   On a 2-GPU host: SWEEPS runs on cuda:0 while SWEEPS_1 runs on cuda:1 (`sweep --device cuda:1`), each file's
 #   points one after another on its own GPU; SWEEPS_LAST runs after both (files that use both GPUs: scaleout).
 #   SWEEPS="" runs no sweep (unset: the paper's figures).
-#   (OUT=DIR: where the sweeps write, results/study by default; EDGESERVE_GIT_COMMIT=SHA names the commit of a
+#   (OUT=DIR: where the sweeps write, results/study by default; PACK=FILE.tar.gz: all of OUT in one file at the end;
+#   EDGESERVE_GIT_COMMIT=SHA names the commit of a
 #   tree copied without its history)
 # A sweep that stops half-way resumes where it stopped when run again (points with results are skipped).
 set -uo pipefail
@@ -71,4 +72,9 @@ if [[ -n $second_gpu ]]; then wait "$second_gpu" || status=1; fi
 sweep_list "" ${SWEEPS_LAST:-}
 step report build/cuda/src/edgeserve report "$out"
 [[ -f $out/report/README.md ]] && cat "$out/report/README.md"
+# PACK=FILE.tar.gz: everything the sweeps wrote (but requests.csv, megabytes of rows the summaries condense) in one
+# file, for a transfer that keeps only so many files (the device tool's does: Fig. 17's 2026-11-30 folders were lost).
+if [[ -n ${PACK:-} ]]; then
+  tar -czf "$PACK" --exclude=requests.csv -C "$(dirname "$out")" "$(basename "$out")" && echo "==> $PACK"
+fi
 exit $status
