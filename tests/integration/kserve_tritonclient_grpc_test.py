@@ -6,6 +6,7 @@ Exits 77 (ctest: skipped) when tritonclient.grpc is not importable: scripts/setu
 Outputs are compared with TorchScript run in this process on the same model file, as the http:// test does (its
 helpers are shared: kserve_tritonclient_test.py).
 """
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ def check(client, url):
     assert client.is_server_live() and client.is_server_ready()
     assert client.is_model_ready("tiny") and not client.is_model_ready("no-such-model")
     server = client.get_server_metadata()
-    assert server.name == "edgeserve" and "statistics" in server.extensions, server
+    assert server.name == "edgeserve" and {"statistics", "system_shared_memory"} <= set(server.extensions), server
     meta = client.get_model_metadata("tiny")
     assert meta.name == "tiny" and list(meta.versions) == ["1"] and meta.platform == "pytorch_libtorch", meta
     assert [(t.name, t.datatype, list(t.shape)) for t in meta.inputs] == [("input", "FP32", [1, 3, 32, 32])], meta
@@ -97,8 +98,8 @@ def check(client, url):
          lambda: infer(client, np.zeros((1, 3, 320, 320), np.float32))),
         ("a message over the server's limit", "RESOURCE_EXHAUSTED",
          lambda: infer(client, np.zeros((1, 3, 600, 600), np.float32))),
-        ("system shared memory (not in this build)", "UNIMPLEMENTED",
-         lambda: client.register_system_shared_memory("region", "/edgeserve-test", 64)),
+        ("CUDA shared memory (not in this build)", "UNIMPLEMENTED",
+         lambda: client.register_cuda_shared_memory("region", b"\0" * 64, 0, 64)),
         ("a stream (ModelStreamInfer)", "UNIMPLEMENTED", lambda: stream_infer(url)),
     ]
     for what, code, call in bad_cases:
@@ -118,6 +119,72 @@ def check(client, url):
     names = sorted(m.name for m in client.get_inference_statistics().model_stats)
     assert names == ["mobilenetv3", "tiny"], names
     print("ok  inference statistics count every request by outcome")
+
+
+def check_system_shared_memory(client):
+    """KServe's system shared memory extension through tritonclient.grpc's own helpers, as the http:// test does it:
+    the input read from one POSIX shared memory region, the output written into another."""
+    import tritonclient.utils.shared_memory as shm
+
+    x = tiny_input(12)
+    in_bytes, out_bytes = x.nbytes, 10 * 4
+    suffix = str(os.getpid())
+    in_key, out_key = "/edgeserve_grpc_test_in_" + suffix, "/edgeserve_grpc_test_out_" + suffix
+    in_handle = shm.create_shared_memory_region("in", in_key, in_bytes)
+    out_handle = shm.create_shared_memory_region("out", out_key, out_bytes + 64)
+    try:
+        shm.set_shared_memory_region(in_handle, [x])
+        client.register_system_shared_memory("in", in_key, in_bytes)
+        client.register_system_shared_memory("out", out_key, out_bytes + 64)
+        regions = client.get_system_shared_memory_status().regions
+        assert sorted((n, r.name, r.key, r.offset, r.byte_size) for n, r in regions.items()) == [
+            ("in", "in", in_key, 0, in_bytes), ("out", "out", out_key, 0, out_bytes + 64)], regions
+        assert list(client.get_system_shared_memory_status("out").regions) == ["out"]
+
+        def request(in_region="in", in_size=in_bytes, in_offset=0, out_region="out", out_size=out_bytes + 64):
+            inp = grpcclient.InferInput("input", list(x.shape), "FP32")
+            inp.set_shared_memory(in_region, in_size, offset=in_offset)
+            out = grpcclient.InferRequestedOutput("logits")
+            out.set_shared_memory(out_region, out_size)
+            return client.infer("tiny", [inp], outputs=[out])
+
+        shm.set_shared_memory_region(out_handle, [np.zeros(10, np.float32)])
+        response = request().get_response()
+        params = response.outputs[0].parameters
+        assert params["shared_memory_region"].string_param == "out", params
+        assert params["shared_memory_byte_size"].int64_param == out_bytes, params
+        assert list(response.raw_output_contents) == [b""], "the output came back in the reply"
+        got = shm.get_contents_as_numpy(out_handle, np.float32, [1, 10])
+        np.testing.assert_allclose(got, reference(x), **TOLERANCE)
+        print("ok  system shared memory: input read from a region, output written into one, matches TorchScript")
+
+        bad_cases = [
+            ("an unregistered input region", lambda: request(in_region="nope")),
+            ("an input range past its region's end", lambda: request(in_offset=8)),
+            ("an unregistered output region", lambda: request(out_region="nope")),
+            ("an output region smaller than the output", lambda: request(out_size=8)),
+            ("a key no shared memory object has",
+             lambda: client.register_system_shared_memory("x", "/edgeserve_no_such_key", 16)),
+            ("a region name registered twice", lambda: client.register_system_shared_memory("in", in_key, in_bytes)),
+            ("a range past the object's end at register",
+             lambda: client.register_system_shared_memory("big", in_key, in_bytes * 2)),
+            ("the status of a name not registered", lambda: client.get_system_shared_memory_status("nope")),
+            ("unregistering a name not registered", lambda: client.unregister_system_shared_memory("nope")),
+        ]
+        for what, call in bad_cases:
+            expect_error(what, "INVALID_ARGUMENT", call)
+        shm.set_shared_memory_region(out_handle, [np.zeros(10, np.float32)])
+        request()  # still served after each bad one
+        np.testing.assert_allclose(shm.get_contents_as_numpy(out_handle, np.float32, [1, 10]), reference(x),
+                                   **TOLERANCE)
+        client.unregister_system_shared_memory("in")
+        assert list(client.get_system_shared_memory_status().regions) == ["out"]
+        client.unregister_system_shared_memory()
+        assert len(client.get_system_shared_memory_status().regions) == 0
+        print("ok  system shared memory: status, unregister one and all")
+    finally:
+        shm.destroy_shared_memory_region(in_handle)
+        shm.destroy_shared_memory_region(out_handle)
 
 
 def stream_infer(url):
@@ -172,6 +239,7 @@ def main():
             url = endpoints[0][len("grpc://"):]
             with grpcclient.InferenceServerClient(url=url) as client:
                 check(client, url)
+                check_system_shared_memory(client)
                 assert proc.poll() is None, "the server exited"
                 started = time.time()
                 proc.terminate()

@@ -122,7 +122,7 @@ TEST(KServeGrpcCodec, AReplyDecodesToItsOutputsBytesAndStageTimes) {
   request.set_model_name("tiny");
   request.set_id("9");
   inference::ModelInferResponse response;
-  encode_infer_response(header, payload, request, &model, 3, 4, response);
+  encode_infer_response(header, payload, request, reply_output_names(header, request, &model, 3), {}, 4, response);
   EXPECT_EQ(response.id(), "9");
   ASSERT_EQ(response.outputs_size(), 2);
   EXPECT_EQ(response.outputs(0).name(), "logits");
@@ -143,6 +143,60 @@ TEST(KServeGrpcCodec, AReplyDecodesToItsOutputsBytesAndStageTimes) {
   EXPECT_EQ(std::vector<std::byte>(bytes.begin(), bytes.end()), payload);
   EXPECT_EQ(back.timings.queue_ns, 11u);
   EXPECT_EQ(back.timings.server_ns, 33u);
+}
+
+TEST(KServeGrpcCodec, TensorsInSharedMemoryNameTheirRegions) {
+  const http::ServedModel model = tiny();
+  inference::ModelInferRequest request;
+  encode_infer_request(request_header(), std::vector<std::byte>(3 * 4 * 4 * 4), "input", {"logits"}, request);
+  // As tritonclient.grpc sends them: int64 parameters, no raw_input_contents for an input in a region.
+  request.clear_raw_input_contents();
+  auto& in = *request.mutable_inputs(0)->mutable_parameters();
+  in["shared_memory_region"].set_string_param("in");
+  in["shared_memory_byte_size"].set_int64_param(192);
+  in["shared_memory_offset"].set_int64_param(64);
+  auto& out = *request.mutable_outputs(0)->mutable_parameters();
+  out["shared_memory_region"].set_string_param("out");
+  out["shared_memory_byte_size"].set_int64_param(40);
+  auto decoded = decode_infer_request(request, &model, 1);
+  ASSERT_OK(decoded);
+  ASSERT_TRUE(decoded->shared_input.has_value());
+  EXPECT_EQ(decoded->shared_input->region, "in");
+  EXPECT_EQ(decoded->shared_input->offset, 64u);
+  EXPECT_EQ(decoded->shared_input->byte_size, 192u);
+  EXPECT_TRUE(decoded->input.empty());
+  ASSERT_EQ(decoded->shared_outputs.size(), 1u);
+  EXPECT_EQ(decoded->shared_outputs[0].name, "logits");
+  EXPECT_EQ(decoded->shared_outputs[0].shared_memory->region, "out");
+  EXPECT_EQ(decoded->shared_outputs[0].shared_memory->offset, 0u);
+
+  // Bytes in raw_input_contents too, a region with no byte size, a negative offset: refused.
+  auto spoiled = request;
+  spoiled.add_raw_input_contents("x");
+  EXPECT_EQ(decode_infer_request(spoiled, &model, 1).status().code(), StatusCode::kInvalidArgument);
+  spoiled = request;
+  spoiled.mutable_inputs(0)->mutable_parameters()->erase("shared_memory_byte_size");
+  EXPECT_EQ(decode_infer_request(spoiled, &model, 1).status().code(), StatusCode::kInvalidArgument);
+  spoiled = request;
+  (*spoiled.mutable_outputs(0)->mutable_parameters())["shared_memory_offset"].set_int64_param(-1);
+  EXPECT_EQ(decode_infer_request(spoiled, &model, 1).status().code(), StatusCode::kInvalidArgument);
+
+  // The reply: the output in a region names it and its size, with an empty raw_output_contents entry in its place.
+  core::ResponseHeader header;
+  header.n_outputs = 2;
+  header.outputs[0] = {core::DType::kFloat32, core::TensorShape{1, 10}};
+  header.outputs[1] = {core::DType::kFloat16, core::TensorShape{1, 8}};
+  header.payload_bytes = 40 + 16;
+  const std::vector<std::byte> payload(header.payload_bytes, std::byte{1});
+  inference::ModelInferResponse response;
+  encode_infer_response(header, payload, request, {"logits", "features"}, {http::SharedMemoryAsk{"out", 0, 64}, {}}, 0,
+                        response);
+  ASSERT_EQ(response.raw_output_contents_size(), 2);
+  EXPECT_TRUE(response.raw_output_contents(0).empty());
+  EXPECT_EQ(response.raw_output_contents(1).size(), 16u);
+  EXPECT_EQ(response.outputs(0).parameters().at("shared_memory_region").string_param(), "out");
+  EXPECT_EQ(response.outputs(0).parameters().at("shared_memory_byte_size").int64_param(), 40);
+  EXPECT_FALSE(response.outputs(1).parameters().contains("shared_memory_region"));
 }
 
 TEST(KServeGrpcCodec, StatusCodesGoBothWays) {

@@ -6,12 +6,15 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "core/memory_buffer.h"
 #include "grpc_service.pb.h"
 #include "transport/delivery.h"
 #include "transport/http/http_settings.h"
+#include "transport/http/kserve_request.h"
 #include "transport/http/kserve_statistics.h"
+#include "transport/http/shared_memory_regions.h"
 
 namespace edgeserve::transport::grpc {
 
@@ -20,18 +23,20 @@ struct InferCall {
   ::grpc::ServerUnaryReactor* reactor = nullptr;
   const inference::ModelInferRequest* request = nullptr;
   inference::ModelInferResponse* response = nullptr;
-  const http::ServedModel* served = nullptr;    // null: a model this listener does not know (a gateway)
-  uint8_t select = 0;                           // the outputs the request chose
-  uint32_t client_id = 0;                       // the client id it is scheduled under (the reply names it)
-  http::ModelStatistics* statistics = nullptr;  // the listener's, which outlives every call
-  std::atomic<int64_t>* in_flight = nullptr;    // the listener's count of calls not yet answered
+  const http::ServedModel* served = nullptr;                 // null: a model this listener does not know (a gateway)
+  uint8_t select = 0;                                        // the outputs the request chose
+  uint32_t client_id = 0;                                    // the client id it is scheduled under (the reply names it)
+  http::ModelStatistics* statistics = nullptr;               // the listener's, which outlives every call
+  std::atomic<int64_t>* in_flight = nullptr;                 // the listener's count of calls not yet answered
+  const http::SharedMemoryRegions* shared_memory = nullptr;  // the listener's registered regions
+  std::vector<http::InferOutputAsk> shared_outputs;          // outputs that go into a region (usually none)
 };
 
 class GrpcDelivery final : public Delivery {
  public:
   GrpcDelivery(uint64_t recv_ns, uint64_t sender, core::RequestHeader&& request,
-               std::unique_ptr<core::MemoryBuffer> landing, const InferCall& call)
-      : Delivery(recv_ns, sender, std::move(request)), landing_(std::move(landing)), call_(call) {}
+               std::unique_ptr<core::MemoryBuffer> landing, InferCall call)
+      : Delivery(recv_ns, sender, std::move(request)), landing_(std::move(landing)), call_(std::move(call)) {}
   ~GrpcDelivery() override { reply_if_dropped(); }
 
   std::span<const std::byte> payload() const override {
@@ -40,7 +45,8 @@ class GrpcDelivery final : public Delivery {
   const char* peer() const override { return "grpc client"; }
 
  private:
-  // On a worker thread: encodes the reply into the call's response and finishes the call.
+  // On a worker thread: writes the outputs asked into shared memory, encodes the reply into the call's response
+  // and finishes the call.
   void transmit(const core::ResponseHeader& header, std::unique_ptr<core::MemoryBuffer> payload) override;
 
   std::unique_ptr<core::MemoryBuffer> landing_;

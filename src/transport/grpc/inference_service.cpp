@@ -12,6 +12,7 @@
 #include "transport/grpc/grpc_delivery.h"
 #include "transport/grpc/kserve_grpc_codec.h"
 #include "transport/http/kserve_types.h"
+#include "transport/http/shared_memory_tensors.h"
 #include "transport/sender.h"
 
 namespace edgeserve::transport::grpc {
@@ -28,8 +29,11 @@ InferenceService::Reactor* finish(InferenceService::Context* context, const ::gr
 }
 
 InferenceService::Reactor* unimplemented(InferenceService::Context* context, const char* what) {
-  return finish(context, {::grpc::StatusCode::UNIMPLEMENTED,
-                          fmt::format("edgeserve does not implement {}: send tensors in raw_input_contents", what)});
+  return finish(
+      context,
+      {::grpc::StatusCode::UNIMPLEMENTED,
+       fmt::format("edgeserve does not implement {}: send tensors in raw_input_contents or system shared memory",
+                   what)});
 }
 
 void tensor_metadata(const core::TensorSpec& t, inference::ModelMetadataResponse::TensorMetadata& out) {
@@ -74,7 +78,21 @@ void GrpcDelivery::transmit(const core::ResponseHeader& header, std::unique_ptr<
     std::span<const std::byte> bytes;
     if (payload != nullptr)
       bytes = payload->bytes().first(std::min<size_t>(header.payload_bytes, payload->bytes().size()));
-    encode_infer_response(header, bytes, *call_.request, call_.served, call_.select, call_.client_id, *call_.response);
+    http::InferReplyForm form;
+    form.names = reply_output_names(header, *call_.request, call_.served, call_.select);
+    if (!call_.shared_outputs.empty()) {
+      // Matched by name as http:// matches them (topk's "<name>_ids" and "<name>_scores" go where <name> goes).
+      for (const auto& name : form.names) {
+        std::optional<http::SharedMemoryAsk> shared;
+        for (const auto& ask : call_.shared_outputs)
+          if (name == ask.name || name.starts_with(ask.name + "_")) shared = ask.shared_memory;
+        form.shared_memory.push_back(std::move(shared));
+      }
+      status = to_grpc_status(http::write_shared_outputs(*call_.shared_memory, header, bytes, form));
+    }
+    if (status.ok())
+      encode_infer_response(header, bytes, *call_.request, form.names, form.shared_memory, call_.client_id,
+                            *call_.response);
   }
   // The landing memory stays until the delivery goes (payload() stays valid), then returns to its pool, which
   // outlives the listener anyway; the request message is gRPC's again once the call is finished.
@@ -115,6 +133,7 @@ InferenceService::Reactor* InferenceService::ServerMetadata(Context* context, co
   response->set_name("edgeserve");
   response->set_version(core::build_version());
   response->add_extensions("statistics");
+  response->add_extensions("system_shared_memory");
   return finish(context);
 }
 
@@ -230,14 +249,26 @@ InferenceService::Reactor* InferenceService::infer(Context* context, const infer
   core::RequestHeader& h = decoded->header;
   // A client that names no client id (a plain KServe client) is its connection: one lane per connection.
   if (!request->parameters().contains("edgeserve_client_id")) h.client_id = *number;
-  if (Status s = core::check_payload(h, decoded->input.size(), options_.max_payload_bytes); !s.ok())
+  std::span<const std::byte> input = decoded->input;
+  std::optional<http::SharedMemoryView> shared_input;  // holds the client's region while its bytes are read
+  if (decoded->shared_input) {
+    auto view = shared_memory_.view(*decoded->shared_input);
+    if (!view.ok()) return fail(reactor, h.request_id, view.status(), recv_ns);
+    shared_input = std::move(view.value());
+    input = shared_input->bytes;
+  }
+  if (Status s = http::check_shared_outputs(shared_memory_, decoded->shared_outputs); !s.ok())
     return fail(reactor, h.request_id, s, recv_ns);
-  // The tensor moves from gRPC's message to aligned landing memory (pinned next to a GPU) from a pool.
-  std::unique_ptr<core::MemoryBuffer> landing = landing_->take(decoded->input.size());
-  std::memcpy(landing->bytes().data(), decoded->input.data(), decoded->input.size());
-  const InferCall call{reactor, request, response, served, h.output.select, h.client_id, &statistics_, &in_flight_};
-  (*handler)(
-      std::make_unique<GrpcDelivery>(recv_ns, sender_from_name("grpc", peer), std::move(h), std::move(landing), call));
+  if (Status s = core::check_payload(h, input.size(), options_.max_payload_bytes); !s.ok())
+    return fail(reactor, h.request_id, s, recv_ns);
+  // The tensor moves from gRPC's message (or the client's region) to aligned landing memory (pinned next to a GPU)
+  // from a pool.
+  std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input.size());
+  std::memcpy(landing->bytes().data(), input.data(), input.size());
+  InferCall call{reactor,     request,      response,    served,          h.output.select,
+                 h.client_id, &statistics_, &in_flight_, &shared_memory_, std::move(decoded->shared_outputs)};
+  (*handler)(std::make_unique<GrpcDelivery>(recv_ns, sender_from_name("grpc", peer), std::move(h), std::move(landing),
+                                            std::move(call)));
   return nullptr;
 }
 
@@ -267,14 +298,49 @@ InferenceService::Reactor* InferenceService::fail(Reactor* reactor, uint64_t id,
   return reactor;
 }
 
+InferenceService::Reactor* InferenceService::SystemSharedMemoryStatus(
+    Context* context, const inference::SystemSharedMemoryStatusRequest* request,
+    inference::SystemSharedMemoryStatusResponse* response) {
+  auto listed = shared_memory_.status(request->name());
+  if (!listed.ok()) return refuse_region_call(context, listed.status());
+  auto& regions = *response->mutable_regions();
+  for (const auto& r : listed.value()) {
+    auto& out = regions[r.name];
+    out.set_name(r.name);
+    out.set_key(r.key);
+    out.set_offset(r.offset);
+    out.set_byte_size(r.byte_size);
+  }
+  return finish(context);
+}
+
+InferenceService::Reactor* InferenceService::SystemSharedMemoryRegister(
+    Context* context, const inference::SystemSharedMemoryRegisterRequest* request,
+    inference::SystemSharedMemoryRegisterResponse*) {
+  const Status s = shared_memory_.add(request->name(), request->key(), request->offset(), request->byte_size());
+  if (!s.ok()) return refuse_region_call(context, s);
+  core::logger("transport")->info("shared memory region '{}' registered", request->name().substr(0, 64));
+  return finish(context);
+}
+
+InferenceService::Reactor* InferenceService::SystemSharedMemoryUnregister(
+    Context* context, const inference::SystemSharedMemoryUnregisterRequest* request,
+    inference::SystemSharedMemoryUnregisterResponse*) {
+  const Status s = shared_memory_.remove(request->name());
+  return s.ok() ? finish(context) : refuse_region_call(context, s);
+}
+
+InferenceService::Reactor* InferenceService::refuse_region_call(Context* context, const Status& status) {
+  if (std::string note; error_log_.allow(note))
+    core::logger("transport")->warn("system shared memory: {}{}", status.to_string(), note);
+  return finish(context, to_grpc_status(status));
+}
+
 #define EDGESERVE_UNIMPLEMENTED(Rpc, what)                                                           \
   InferenceService::Reactor* InferenceService::Rpc(Context* context, const inference::Rpc##Request*, \
                                                    inference::Rpc##Response*) {                      \
     return unimplemented(context, what);                                                             \
   }
-EDGESERVE_UNIMPLEMENTED(SystemSharedMemoryStatus, "system shared memory regions")
-EDGESERVE_UNIMPLEMENTED(SystemSharedMemoryRegister, "system shared memory regions")
-EDGESERVE_UNIMPLEMENTED(SystemSharedMemoryUnregister, "system shared memory regions")
 EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryStatus, "CUDA shared memory regions")
 EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryRegister, "CUDA shared memory regions")
 EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryUnregister, "CUDA shared memory regions")

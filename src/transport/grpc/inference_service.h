@@ -15,6 +15,7 @@
 #include "transport/grpc/peer_table.h"
 #include "transport/http/http_settings.h"
 #include "transport/http/kserve_statistics.h"
+#include "transport/http/shared_memory_regions.h"
 #include "transport/listener.h"
 
 namespace edgeserve::transport::grpc {
@@ -82,11 +83,14 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   // Finishes an infer call the server's edge refused, answered as the server's own error path answers (its log
   // line, its error count).
   Reactor* fail(Reactor* reactor, uint64_t id, const core::Status& status, uint64_t recv_ns);
+  // Finishes a region RPC the regions refused (a rate-limited log line, the status as a gRPC code).
+  Reactor* refuse_region_call(Context* context, const core::Status& status);
 
   ListenOptions options_;
   std::shared_ptr<const http::HttpServerSettings> models_;
   std::shared_ptr<core::BufferPool> landing_;
   http::ModelStatistics statistics_;
+  http::SharedMemoryRegions shared_memory_;
   PeerTable clients_;
   core::LogLimiter error_log_;
   std::atomic<const DeliveryHandler*> handler_{nullptr};

@@ -45,6 +45,23 @@ std::optional<std::string> string_parameter(const Parameters& p, const char* nam
   return it->second.string_param();
 }
 
+// The region an input's or requested output's parameters name, none when they name none.
+core::Result<std::optional<http::SharedMemoryAsk>> shared_memory_ask(const Parameters& p, std::string_view what) {
+  const auto region = p.find("shared_memory_region");
+  if (region == p.end()) return std::optional<http::SharedMemoryAsk>();
+  if (!region->second.has_string_param())
+    return Status{StatusCode::kInvalidArgument, fmt::format("{}: shared_memory_region is not a string", what)};
+  auto size = uint_parameter(p, "shared_memory_byte_size", UINT64_MAX);
+  if (!size.ok()) return size.status();
+  if (!*size)
+    return Status{StatusCode::kInvalidArgument,
+                  fmt::format("{} names a shared memory region but no shared_memory_byte_size", what)};
+  auto offset = uint_parameter(p, "shared_memory_offset", UINT64_MAX);
+  if (!offset.ok()) return offset.status();
+  return std::optional<http::SharedMemoryAsk>(
+      http::SharedMemoryAsk{region->second.string_param(), offset->value_or(0), **size});
+}
+
 // edgeserve's own request fields, under http://'s parameter names (kserve_request.h).
 Status read_parameters(const Parameters& p, core::RequestHeader& h) {
   if (auto kind = string_parameter(p, "edgeserve_input_kind")) {
@@ -112,10 +129,14 @@ core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferReque
   if (served != nullptr && in.name() != served->input.name)
     return Status{StatusCode::kInvalidArgument, fmt::format("model {} has no input {} (its input is {})", model,
                                                             in.name().substr(0, 64), served->input.name)};
-  if (request.raw_input_contents_size() != 1)
-    return Status{StatusCode::kInvalidArgument,
-                  "the input tensor goes in raw_input_contents (typed \"contents\" are not taken)"};
   DecodedInfer out;
+  auto shared_input = shared_memory_ask(in.parameters(), "the input");
+  if (!shared_input.ok()) return shared_input.status();
+  out.shared_input = std::move(shared_input.value());
+  if (request.raw_input_contents_size() != (out.shared_input ? 0 : 1))
+    return Status{StatusCode::kInvalidArgument,
+                  out.shared_input ? "an input in shared memory has no raw_input_contents"
+                                   : "the input tensor goes in raw_input_contents (typed \"contents\" are not taken)"};
   core::RequestHeader& h = out.header;
   const auto dtype = http::dtype_from_kserve(in.datatype());
   if (!dtype)
@@ -127,7 +148,10 @@ core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferReque
       return Status{StatusCode::kBadShape, fmt::format("a shape of at most {} dimensions", core::kMaxRank)};
   if (Status s = read_parameters(request.parameters(), h); !s.ok()) return s;
   for (const auto& ask : request.outputs()) {
-    if (served == nullptr) break;  // a gateway: the backend's default outputs
+    auto shared = shared_memory_ask(ask.parameters(), "an output");
+    if (!shared.ok()) return shared.status();
+    if (shared.value()) out.shared_outputs.push_back({ask.name(), true, std::move(shared.value())});
+    if (served == nullptr) continue;  // a gateway: the backend's default outputs
     const auto it = std::find_if(served->outputs.begin(), served->outputs.end(),
                                  [&ask](const core::TensorSpec& o) { return o.name == ask.name(); });
     if (it == served->outputs.end() || it - served->outputs.begin() >= static_cast<long>(core::kMaxOutputs))
@@ -146,22 +170,31 @@ core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferReque
   core::RequestHeaderBytes encoded;
   core::encode(h, encoded);
   if (auto decoded = core::decode_request_header(encoded); !decoded.ok()) return decoded.status();
-  const std::string& raw = request.raw_input_contents(0);
-  out.input = std::as_bytes(std::span(raw.data(), raw.size()));
+  if (!out.shared_input) {
+    const std::string& raw = request.raw_input_contents(0);
+    out.input = std::as_bytes(std::span(raw.data(), raw.size()));
+  }
   return out;
 }
 
-void encode_infer_response(const core::ResponseHeader& header, std::span<const std::byte> payload,
-                           const inference::ModelInferRequest& request, const http::ServedModel* served, uint8_t select,
-                           uint32_t client_id, inference::ModelInferResponse& response) {
-  response.set_model_name(request.model_name());
-  response.set_model_version("1");
-  response.set_id(request.id());
+std::vector<std::string> reply_output_names(const core::ResponseHeader& header,
+                                            const inference::ModelInferRequest& request,
+                                            const http::ServedModel* served, uint8_t select) {
   auto names =
       http::reply_output_names(served, select != 0 ? select : (served ? served->default_select : 0), header.n_outputs);
   // A gateway knows no output names: the outputs it got back carry the names they were asked for by.
   if (served == nullptr && static_cast<size_t>(request.outputs_size()) == header.n_outputs)
     for (size_t i = 0; i < header.n_outputs; ++i) names[i] = request.outputs(static_cast<int>(i)).name();
+  return names;
+}
+
+void encode_infer_response(const core::ResponseHeader& header, std::span<const std::byte> payload,
+                           const inference::ModelInferRequest& request, const std::vector<std::string>& names,
+                           const std::vector<std::optional<http::SharedMemoryAsk>>& shared, uint32_t client_id,
+                           inference::ModelInferResponse& response) {
+  response.set_model_name(request.model_name());
+  response.set_model_version("1");
+  response.set_id(request.id());
   size_t at = 0;
   for (size_t i = 0; i < header.n_outputs; ++i) {
     const core::OutputDesc& desc = header.outputs[i];
@@ -170,7 +203,14 @@ void encode_infer_response(const core::ResponseHeader& header, std::span<const s
     out->set_datatype(http::kserve_datatype(desc.dtype));
     for (int64_t d : desc.shape) out->add_shape(d);
     const size_t n = std::min<size_t>(core::tensor_bytes(desc.shape, desc.dtype).value_or(0), payload.size() - at);
-    response.add_raw_output_contents(reinterpret_cast<const char*>(payload.data() + at), n);
+    if (i < shared.size() && shared[i]) {
+      auto& p = *out->mutable_parameters();
+      p["shared_memory_region"].set_string_param(shared[i]->region);
+      p["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(n));
+      response.add_raw_output_contents();
+    } else {
+      response.add_raw_output_contents(reinterpret_cast<const char*>(payload.data() + at), n);
+    }
     at += n;
   }
   auto& parameters = *response.mutable_parameters();

@@ -6,6 +6,7 @@
 #include <grpcpp/support/status.h>
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,28 +15,42 @@
 #include "core/wire.h"
 #include "grpc_service.pb.h"
 #include "transport/http/http_settings.h"
+#include "transport/http/kserve_request.h"
 
 namespace edgeserve::transport::grpc {
 
 struct DecodedInfer {
   core::RequestHeader header;        // checked as core::decode_request_header checks a tcp:// header
-  std::span<const std::byte> input;  // raw_input_contents[0], inside the request message
+  std::span<const std::byte> input;  // raw_input_contents[0], inside the request message (empty: `shared_input`)
+  std::optional<http::SharedMemoryAsk> shared_input;  // the input is in this system shared memory region
+  std::vector<http::InferOutputAsk> shared_outputs;   // the requested outputs that go into a region (none: empty)
 };
 // The request as the pipeline takes it. `served`: the model it names when this listener knows it (its input and
 // output names are then checked); null passes the request on for the server to answer (unknown model, gateway).
 // `fallback_id`: the request id when its "id" is not a number. edgeserve's own fields come as "parameters" with
 // http://'s names (edgeserve_input_kind, edgeserve_priority, ..., edgeserve_output_select). Errors: the input count,
-// names, datatype, shape or tensor form (typed "contents" instead of raw_input_contents) the caller got wrong.
+// names, datatype, shape or tensor form (typed "contents" instead of raw_input_contents) the caller got wrong. An
+// input or requested output whose "parameters" name a region (shared_memory_region, shared_memory_byte_size,
+// shared_memory_offset, as tritonclient sends them) is read from or written into it: the listener's part.
 core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferRequest& request,
                                                 const http::ServedModel* served, uint64_t fallback_id);
 
-// Fills `response` with the reply's outputs (`payload`: their bytes concatenated, in host memory) under their names
-// and the server's stage times as "parameters" (edgeserve_queue_ns, ...: http://'s names, uint64 values). `select`:
-// the outputs the request chose (0: the model's default); `client_id`: the one the server scheduled it under
-// ("edgeserve_client_id": the request's own, or its connection's number when it named none).
+// The names of a reply's outputs. `select`: the outputs the request chose (0: the model's default); a gateway
+// (`served` null) names them as the request asked for them.
+std::vector<std::string> reply_output_names(const core::ResponseHeader& header,
+                                            const inference::ModelInferRequest& request,
+                                            const http::ServedModel* served, uint8_t select);
+
+// Fills `response` with the reply's outputs (`payload`: their bytes concatenated, in host memory) under `names`
+// and the server's stage times as "parameters" (edgeserve_queue_ns, ...: http://'s names, uint64 values).
+// `shared` (per output, or empty): the region an output was written into, which its parameters then name
+// (shared_memory_region, shared_memory_byte_size) while its raw_output_contents entry stays empty (one entry per
+// output all the same: tritonclient finds an output's bytes by its index). `client_id`: the one the server
+// scheduled it under ("edgeserve_client_id": the request's own, or its connection's number when it named none).
 void encode_infer_response(const core::ResponseHeader& header, std::span<const std::byte> payload,
-                           const inference::ModelInferRequest& request, const http::ServedModel* served, uint8_t select,
-                           uint32_t client_id, inference::ModelInferResponse& response);
+                           const inference::ModelInferRequest& request, const std::vector<std::string>& names,
+                           const std::vector<std::optional<http::SharedMemoryAsk>>& shared, uint32_t client_id,
+                           inference::ModelInferResponse& response);
 
 // The client's request for `header` with one input named `input_name` (the payload copied into
 // raw_input_contents, reusing `request`'s memory) and the chosen outputs by name.

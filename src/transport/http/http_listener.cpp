@@ -28,6 +28,7 @@
 #include "transport/http/kserve_types.h"
 #include "transport/http/numbered_connections.h"
 #include "transport/http/shared_memory_routes.h"
+#include "transport/http/shared_memory_tensors.h"
 #include "transport/sender.h"
 
 namespace edgeserve::transport::http {

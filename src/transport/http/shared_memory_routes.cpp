@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
@@ -68,34 +66,6 @@ void add_shared_memory_routes(httplib::Server& server, SharedMemoryRegions& regi
              [status](const httplib::Request& req, httplib::Response& res) { status(req.matches[1], res); });
   server.Get("/v2/systemsharedmemory/status",
              [status](const httplib::Request&, httplib::Response& res) { status("", res); });
-}
-
-Status check_shared_outputs(const SharedMemoryRegions& regions, const std::vector<InferOutputAsk>& asks) {
-  for (const auto& ask : asks) {
-    if (!ask.shared_memory) continue;
-    if (auto view = regions.view(*ask.shared_memory); !view.ok())
-      return {view.status().code(), fmt::format("output {}: {}", ask.name.substr(0, 64), view.status().message())};
-  }
-  return {};
-}
-
-Status write_shared_outputs(const SharedMemoryRegions& regions, const core::ResponseHeader& header,
-                            std::span<const std::byte> payload, const InferReplyForm& form) {
-  size_t offset = 0;
-  for (size_t i = 0; i < header.n_outputs; ++i) {
-    const uint64_t bytes = core::tensor_bytes(header.outputs[i].shape, header.outputs[i].dtype).value_or(0);
-    const size_t start = std::min(offset, payload.size());
-    const auto part = payload.subspan(start, std::min<uint64_t>(bytes, payload.size() - start));
-    offset += bytes;
-    if (i >= form.shared_memory.size() || !form.shared_memory[i]) continue;
-    auto view = regions.view(*form.shared_memory[i]);
-    if (!view.ok()) return view.status();
-    if (part.size() > view->bytes.size())
-      return {StatusCode::kInvalidArgument, fmt::format("output {} is {} bytes; its shared_memory_byte_size is {}",
-                                                        form.names[i].substr(0, 64), part.size(), view->bytes.size())};
-    std::memcpy(view->bytes.data(), part.data(), part.size());
-  }
-  return {};
 }
 
 }  // namespace edgeserve::transport::http
