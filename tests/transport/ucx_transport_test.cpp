@@ -373,6 +373,29 @@ TEST(UcxTransport, ALateReplyIsNeverTakenForTheNextRequest) {
   }
 }
 
+// A client that gives up while its large payload is still being pulled, and goes: the server's forced close
+// cancels the pull, whose callback comes after the endpoint is gone; the slot must outlive it (under ASan a
+// freed slot here was a heap-use-after-free that killed the server).
+TEST(UcxTransport, AClientGoneMidPayloadLeavesTheServerServing) {
+  ServerProcess server({"--max-payload-mb", "64"}, "ucx://127.0.0.1:0");
+  ASSERT_FALSE(server.endpoint().empty());
+  auto large = tiny_request(1);
+  large.payload_bytes = 48u << 20;
+  const std::vector<std::byte> payload(large.payload_bytes);
+  for (int i = 0; i < 6; ++i) {
+    auto c = connect_or_fail(server.endpoint());
+    ASSERT_TRUE(c);
+    transport::Reply reply;
+    const auto s = c->call(large, payload, reply, 1ms);  // the pull takes far longer than 1 ms
+    EXPECT_FALSE(s.ok() && reply.header.status == StatusCode::kOk) << "a 48 MB payload of a tiny request was served";
+  }  // each client closes its endpoint with the pull under way
+  std::string why;
+  EXPECT_TRUE(testing::wait_until([&] { return served_on_a_new_connection(server.endpoint(), why); }, 20s, 250ms))
+      << why << "\n"
+      << server.log();
+  EXPECT_FALSE(server.process().wait(0ms)) << "the server died:\n" << server.log();
+}
+
 TEST(UcxTransport, AClientReconnectsToARestartedServer) {
   const std::string uri = "ucx://127.0.0.1:" + std::to_string(testing::free_fixed_port(20000));
   auto server = std::make_unique<ServerProcess>(std::vector<std::string>{}, uri);

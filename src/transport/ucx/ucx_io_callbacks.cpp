@@ -17,7 +17,8 @@ IoWorker::~IoWorker() {
     ucp_worker_progress(worker->get());
     reap_closed();
   }
-  for (const auto& c : closing) ucp_request_free(c.request);
+  for (const auto& c : closing)
+    if (c.request != nullptr) ucp_request_free(c.request);
   closing.clear();
   for (auto& [ep, slot] : slots) slot->ep.close(/*force=*/true);
   slots.clear();

@@ -136,18 +136,21 @@ bool IoWorker::close_failed() {
       client_count.fetch_sub(1);
       release_source(slot->source);
     }
-    // Cancels what was outstanding (callbacks see the slot dead); a request still running keeps the slot
-    // (and its buffers) alive until its reply is dropped, then everything is freed.
-    if (ucs_status_ptr_t request = slot->ep.begin_close(/*force=*/true)) closing.push_back({request, slot});
+    // Cancels what was outstanding. The cancelled receive or reply may complete later, inside a progress call,
+    // with the slot as its user data: the slot stays in `closing` until the close and both have ended (a
+    // request still running keeps it too, through its delivery, until its reply is dropped).
+    closing.push_back({slot->ep.begin_close(/*force=*/true), slot});
   }
   return true;
 }
 
 bool IoWorker::reap_closed() {
-  return std::erase_if(closing, [](const Closing& c) {
-           if (ucp_request_check_status(c.request) == UCS_INPROGRESS) return false;
-           ucp_request_free(c.request);
-           return true;
+  return std::erase_if(closing, [](Closing& c) {
+           if (c.request != nullptr) {
+             if (ucp_request_check_status(c.request) == UCS_INPROGRESS) return false;
+             ucp_request_free(std::exchange(c.request, nullptr));
+           }
+           return c.slot->recv_request == nullptr && c.slot->reply_request == nullptr;
          }) > 0;
 }
 

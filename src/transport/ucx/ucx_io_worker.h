@@ -37,7 +37,8 @@ struct IoWorker {
   std::vector<std::unique_ptr<ErrorReply>> errors_to_send, errors_in_flight;
   // Endpoints whose close is under way, each with its slot: the loop never waits on a close (under load a
   // forced close of a killed client's endpoint can take a second, and twenty of them held new clients'
-  // handshakes past their timeout); the slot lives until the close request ends.
+  // handshakes past their timeout); the slot lives until the close request and its cancelled receive and
+  // reply (their callbacks hold the raw slot) have ended. `request` is null when the close ended at once.
   struct Closing {
     ucs_status_ptr_t request;
     std::shared_ptr<Slot> slot;
