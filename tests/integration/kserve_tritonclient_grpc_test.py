@@ -98,8 +98,6 @@ def check(client, url):
          lambda: infer(client, np.zeros((1, 3, 320, 320), np.float32))),
         ("a message over the server's limit", "RESOURCE_EXHAUSTED",
          lambda: infer(client, np.zeros((1, 3, 600, 600), np.float32))),
-        ("CUDA shared memory (not in this build)", "UNIMPLEMENTED",
-         lambda: client.register_cuda_shared_memory("region", b"\0" * 64, 0, 64)),
         ("a stream (ModelStreamInfer)", "UNIMPLEMENTED", lambda: stream_infer(url)),
     ]
     for what, code, call in bad_cases:
@@ -223,6 +221,51 @@ def check_gateway(client):
     print("ok  infer through a gateway's grpc:// front")
 
 
+def check_cuda_shared_memory(client):
+    """CUDA shared memory over grpc://, as the http:// test checks it: with a GPU, tensors in this process's GPU
+    memory through their IPC handles; without one, each registration refused, saying why."""
+    import cuda_ipc
+
+    supported = "cuda_shared_memory" in client.get_server_metadata().extensions
+    for what, call in [
+        ("a CUDA raw_handle that is not 64 bytes",
+         lambda: client.register_cuda_shared_memory("c", cuda_ipc.b64(b"\0" * 8), 0, 64)),
+        ("a CUDA handle nothing allocated",
+         lambda: client.register_cuda_shared_memory("c", cuda_ipc.b64(b"\0" * 64), 0, 64)),
+        ("a device_id past the server's GPUs",
+         lambda: client.register_cuda_shared_memory("c", cuda_ipc.b64(b"\0" * 64), 4096, 64)),
+        ("unregistering a CUDA region not registered", lambda: client.unregister_cuda_shared_memory("c")),
+    ]:
+        expect_error(what, "INVALID_ARGUMENT", call)
+    assert not client.get_cuda_shared_memory_status().regions
+    if not (supported and cuda_ipc.available()):
+        print(f"ok  CUDA shared memory refused without a GPU (extension listed: {supported})")
+        return
+    x = tiny_input(13)
+    out_bytes = 10 * 4
+    cuda_in, cuda_out = cuda_ipc.Allocation(x.nbytes), cuda_ipc.Allocation(out_bytes)
+    try:
+        cuda_in.write(x)
+        client.register_cuda_shared_memory("cin", cuda_in.b64_handle, 0, x.nbytes)
+        client.register_cuda_shared_memory("cout", cuda_out.b64_handle, 0, out_bytes)
+        regions = client.get_cuda_shared_memory_status().regions
+        assert sorted((n, r.device_id, r.byte_size) for n, r in regions.items()) == [
+            ("cin", 0, x.nbytes), ("cout", 0, out_bytes)], regions
+        inp = grpcclient.InferInput("input", list(x.shape), "FP32")
+        inp.set_shared_memory("cin", x.nbytes)
+        out = grpcclient.InferRequestedOutput("logits")
+        out.set_shared_memory("cout", out_bytes)
+        client.infer("tiny", [inp], outputs=[out])
+        got = np.frombuffer(cuda_out.read(out_bytes), dtype=np.float32).reshape(1, 10)
+        np.testing.assert_allclose(got, reference(x), **TOLERANCE)
+        client.unregister_cuda_shared_memory()
+        assert not client.get_cuda_shared_memory_status().regions
+        print("ok  CUDA shared memory: input read from GPU memory, output written into GPU memory, matches TorchScript")
+    finally:
+        cuda_in.free()
+        cuda_out.free()
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         proc, endpoints, log = kserve.start(
@@ -240,6 +283,7 @@ def main():
             with grpcclient.InferenceServerClient(url=url) as client:
                 check(client, url)
                 check_system_shared_memory(client)
+                check_cuda_shared_memory(client)
                 assert proc.poll() is None, "the server exited"
                 started = time.time()
                 proc.terminate()

@@ -294,6 +294,52 @@ def check_system_shared_memory(client):
         shm.destroy_shared_memory_region(out_handle)
 
 
+def check_cuda_shared_memory(client):
+    """KServe's CUDA shared memory extension: with a GPU, the input is read from this process's cudaMalloc'd memory
+    and the output written into another allocation, through their IPC handles; without one, each registration is
+    refused, saying why."""
+    import cuda_ipc
+
+    supported = "cuda_shared_memory" in client.get_server_metadata()["extensions"]
+    expect_error("a CUDA raw_handle that is not 64 bytes", 400,
+                 lambda: client.register_cuda_shared_memory("c", cuda_ipc.b64(b"\0" * 8), 0, 64))
+    expect_error("a CUDA handle nothing allocated", 400,
+                 lambda: client.register_cuda_shared_memory("c", cuda_ipc.b64(b"\0" * 64), 0, 64))
+    expect_error("a device_id past the server's GPUs", 400,
+                 lambda: client.register_cuda_shared_memory("c", cuda_ipc.b64(b"\0" * 64), 4096, 64))
+    expect_error("unregistering a CUDA region not registered", 400, lambda: client.unregister_cuda_shared_memory("c"))
+    assert client.get_cuda_shared_memory_status() == []
+    if not (supported and cuda_ipc.available()):
+        print(f"ok  CUDA shared memory refused without a GPU (extension listed: {supported})")
+        return
+    x = tiny_input(12)
+    out_bytes = 10 * 4
+    cuda_in, cuda_out = cuda_ipc.Allocation(x.nbytes), cuda_ipc.Allocation(out_bytes)
+    try:
+        cuda_in.write(x)
+        client.register_cuda_shared_memory("cin", cuda_in.b64_handle, 0, x.nbytes)
+        client.register_cuda_shared_memory("cout", cuda_out.b64_handle, 0, out_bytes)
+        status = client.get_cuda_shared_memory_status()
+        assert sorted((r["name"], int(r["device_id"]), int(r["byte_size"])) for r in status) == [
+            ("cin", 0, x.nbytes), ("cout", 0, out_bytes)], status
+        expect_error("a CUDA region name registered twice", 400,
+                     lambda: client.register_cuda_shared_memory("cin", cuda_in.b64_handle, 0, x.nbytes))
+        inp = httpclient.InferInput("input", list(x.shape), "FP32")
+        inp.set_shared_memory("cin", x.nbytes)
+        out = httpclient.InferRequestedOutput("logits", binary_data=True)
+        out.set_shared_memory("cout", out_bytes)
+        result = client.infer("tiny", [inp], outputs=[out])
+        assert result.get_output("logits")["parameters"]["shared_memory_region"] == "cout"
+        got = np.frombuffer(cuda_out.read(out_bytes), dtype=np.float32).reshape(1, 10)
+        np.testing.assert_allclose(got, reference(x), **TOLERANCE)
+        client.unregister_cuda_shared_memory()
+        assert client.get_cuda_shared_memory_status() == []
+        print("ok  CUDA shared memory: input read from GPU memory, output written into GPU memory, matches TorchScript")
+    finally:
+        cuda_in.free()
+        cuda_out.free()
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         proc, address, tcp_endpoint, log = start_server(workdir)
@@ -307,6 +353,7 @@ def main():
             with httpclient.InferenceServerClient(url=address, network_timeout=60) as client:
                 check(client)
                 check_system_shared_memory(client)
+                check_cuda_shared_memory(client)
                 assert proc.poll() is None, "the server exited"
                 # SIGTERM while the client's keep-alive connections sit idle: the server ends them, it does not
                 # wait out their keep-alive timeout (minutes).

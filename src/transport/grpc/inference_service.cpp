@@ -28,14 +28,6 @@ InferenceService::Reactor* finish(InferenceService::Context* context, const ::gr
   return reactor;
 }
 
-InferenceService::Reactor* unimplemented(InferenceService::Context* context, const char* what) {
-  return finish(
-      context,
-      {::grpc::StatusCode::UNIMPLEMENTED,
-       fmt::format("edgeserve does not implement {}: send tensors in raw_input_contents or system shared memory",
-                   what)});
-}
-
 void tensor_metadata(const core::TensorSpec& t, inference::ModelMetadataResponse::TensorMetadata& out) {
   out.set_name(t.name);
   out.set_datatype(http::kserve_datatype(t.dtype));
@@ -134,6 +126,7 @@ InferenceService::Reactor* InferenceService::ServerMetadata(Context* context, co
   response->set_version(core::build_version());
   response->add_extensions("statistics");
   response->add_extensions("system_shared_memory");
+  if (http::cuda_regions_supported()) response->add_extensions("cuda_shared_memory");
   return finish(context);
 }
 
@@ -249,22 +242,25 @@ InferenceService::Reactor* InferenceService::infer(Context* context, const infer
   core::RequestHeader& h = decoded->header;
   // A client that names no client id (a plain KServe client) is its connection: one lane per connection.
   if (!request->parameters().contains("edgeserve_client_id")) h.client_id = *number;
-  std::span<const std::byte> input = decoded->input;
+  const std::span<const std::byte> input = decoded->input;
   std::optional<http::SharedMemoryView> shared_input;  // holds the client's region while its bytes are read
   if (decoded->shared_input) {
     auto view = shared_memory_.view(*decoded->shared_input);
     if (!view.ok()) return fail(reactor, h.request_id, view.status(), recv_ns);
     shared_input = std::move(view.value());
-    input = shared_input->bytes;
   }
+  const size_t input_bytes = shared_input ? shared_input->byte_size : input.size();
   if (Status s = http::check_shared_outputs(shared_memory_, decoded->shared_outputs); !s.ok())
     return fail(reactor, h.request_id, s, recv_ns);
-  if (Status s = core::check_payload(h, input.size(), options_.max_payload_bytes); !s.ok())
+  if (Status s = core::check_payload(h, input_bytes, options_.max_payload_bytes); !s.ok())
     return fail(reactor, h.request_id, s, recv_ns);
   // The tensor moves from gRPC's message (or the client's region) to aligned landing memory (pinned next to a GPU)
   // from a pool.
-  std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input.size());
-  std::memcpy(landing->bytes().data(), input.data(), input.size());
+  std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input_bytes);
+  if (!shared_input)
+    std::memcpy(landing->bytes().data(), input.data(), input_bytes);
+  else if (Status s = shared_input->read(landing->bytes().first(input_bytes)); !s.ok())
+    return fail(reactor, h.request_id, s, recv_ns);
   InferCall call{reactor,     request,      response,    served,          h.output.select,
                  h.client_id, &statistics_, &in_flight_, &shared_memory_, std::move(decoded->shared_outputs)};
   (*handler)(std::make_unique<GrpcDelivery>(recv_ns, sender_from_name("grpc", peer), std::move(h), std::move(landing),
@@ -297,54 +293,6 @@ InferenceService::Reactor* InferenceService::fail(Reactor* reactor, uint64_t id,
   reactor->Finish(to_grpc_status({header.status, header.error}));
   return reactor;
 }
-
-InferenceService::Reactor* InferenceService::SystemSharedMemoryStatus(
-    Context* context, const inference::SystemSharedMemoryStatusRequest* request,
-    inference::SystemSharedMemoryStatusResponse* response) {
-  auto listed = shared_memory_.status(request->name());
-  if (!listed.ok()) return refuse_region_call(context, listed.status());
-  auto& regions = *response->mutable_regions();
-  for (const auto& r : listed.value()) {
-    auto& out = regions[r.name];
-    out.set_name(r.name);
-    out.set_key(r.key);
-    out.set_offset(r.offset);
-    out.set_byte_size(r.byte_size);
-  }
-  return finish(context);
-}
-
-InferenceService::Reactor* InferenceService::SystemSharedMemoryRegister(
-    Context* context, const inference::SystemSharedMemoryRegisterRequest* request,
-    inference::SystemSharedMemoryRegisterResponse*) {
-  const Status s = shared_memory_.add(request->name(), request->key(), request->offset(), request->byte_size());
-  if (!s.ok()) return refuse_region_call(context, s);
-  core::logger("transport")->info("shared memory region '{}' registered", request->name().substr(0, 64));
-  return finish(context);
-}
-
-InferenceService::Reactor* InferenceService::SystemSharedMemoryUnregister(
-    Context* context, const inference::SystemSharedMemoryUnregisterRequest* request,
-    inference::SystemSharedMemoryUnregisterResponse*) {
-  const Status s = shared_memory_.remove(request->name());
-  return s.ok() ? finish(context) : refuse_region_call(context, s);
-}
-
-InferenceService::Reactor* InferenceService::refuse_region_call(Context* context, const Status& status) {
-  if (std::string note; error_log_.allow(note))
-    core::logger("transport")->warn("system shared memory: {}{}", status.to_string(), note);
-  return finish(context, to_grpc_status(status));
-}
-
-#define EDGESERVE_UNIMPLEMENTED(Rpc, what)                                                           \
-  InferenceService::Reactor* InferenceService::Rpc(Context* context, const inference::Rpc##Request*, \
-                                                   inference::Rpc##Response*) {                      \
-    return unimplemented(context, what);                                                             \
-  }
-EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryStatus, "CUDA shared memory regions")
-EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryRegister, "CUDA shared memory regions")
-EDGESERVE_UNIMPLEMENTED(CudaSharedMemoryUnregister, "CUDA shared memory regions")
-#undef EDGESERVE_UNIMPLEMENTED
 
 ::grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
 InferenceService::ModelStreamInfer(Context* /*context*/) {

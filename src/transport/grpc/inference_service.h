@@ -1,7 +1,7 @@
 // inference.GRPCInferenceService on gRPC's callback API: health, metadata, config and statistics answered on
 // gRPC's threads; ModelInfer decoded there into a GrpcDelivery for the server's pipeline, whose reply finishes the
-// call later from a worker thread, so calls in flight hold no thread. Shared-memory, streaming and repository RPCs
-// answer UNIMPLEMENTED, saying so.
+// call later from a worker thread, so calls in flight hold no thread. The shared memory RPCs (system and CUDA) are
+// in shared_memory_service.cpp; streaming and repository RPCs answer UNIMPLEMENTED, saying so.
 #pragma once
 
 #include <atomic>
@@ -83,8 +83,10 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   // Finishes an infer call the server's edge refused, answered as the server's own error path answers (its log
   // line, its error count).
   Reactor* fail(Reactor* reactor, uint64_t id, const core::Status& status, uint64_t recv_ns);
-  // Finishes a region RPC the regions refused (a rate-limited log line, the status as a gRPC code).
+  // Finishes a region RPC (shared_memory_service.cpp): OK, or refused with a rate-limited log line and the status
+  // as a gRPC code.
   Reactor* refuse_region_call(Context* context, const core::Status& status);
+  Reactor* finish_region_call(Context* context, const core::Status& status, bool logged = false);
 
   ListenOptions options_;
   std::shared_ptr<const http::HttpServerSettings> models_;

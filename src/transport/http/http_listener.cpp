@@ -153,8 +153,9 @@ class HttpListener final : public Listener {
 
  private:
   void routes() {
-    server_.Get("/v2",
-                [](const httplib::Request&, httplib::Response& res) { reply_json(res, 200, server_metadata_json()); });
+    server_.Get("/v2", [](const httplib::Request&, httplib::Response& res) {
+      reply_json(res, 200, server_metadata_json(cuda_regions_supported()));
+    });
     server_.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
     server_.Get("/v2/health/ready", [this](const httplib::Request&, httplib::Response& res) {
       res.status = stop_requested_.load() ? 503 : 200;
@@ -277,20 +278,24 @@ class HttpListener final : public Listener {
     core::RequestHeader h;
     if (Status s = to_request_header(r, served, model, id, h); !s.ok()) return fail(res, id, s, recv_ns);
     const uint32_t client_id = h.client_id;
-    auto input = r.inputs.front().bytes();
+    const auto input = r.inputs.front().bytes();
     std::optional<SharedMemoryView> shared_input;  // holds the client's region while its bytes are read
     if (const auto& at = r.inputs.front().shared_memory) {
       auto view = shared_memory_.view(*at);
       if (!view.ok()) return fail(res, id, view.status(), recv_ns);
       shared_input = std::move(view.value());
-      input = shared_input->bytes;
     }
+    const size_t input_bytes = shared_input ? shared_input->byte_size : input.size();
     if (Status s = check_shared_outputs(shared_memory_, r.outputs); !s.ok()) return fail(res, id, s, recv_ns);
-    if (Status s = core::check_payload(h, input.size(), options_.max_payload_bytes); !s.ok())
+    if (Status s = core::check_payload(h, input_bytes, options_.max_payload_bytes); !s.ok())
       return fail(res, id, s, recv_ns);
-    // The body is httplib's string: the tensor moves to aligned landing memory (pinned next to a GPU) from a pool.
-    std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input.size());
-    std::memcpy(landing->bytes().data(), input.data(), input.size());
+    // The body is httplib's string (or the client's region): the tensor moves to aligned landing memory (pinned
+    // next to a GPU) from a pool.
+    std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input_bytes);
+    if (!shared_input)
+      std::memcpy(landing->bytes().data(), input.data(), input_bytes);
+    else if (Status s = shared_input->read(landing->bytes().first(input_bytes)); !s.ok())
+      return fail(res, id, s, recv_ns);
     const uint8_t select = h.output.select;
     auto slot = std::make_shared<ReplySlot>();
     const uint64_t sender = sender_from_name("http", req.remote_addr + ":" + std::to_string(req.remote_port));

@@ -30,11 +30,10 @@ json tensor_config(const core::TensorSpec& t) {
 
 }  // namespace
 
-std::string server_metadata_json() {
-  return json{{"name", "edgeserve"},
-              {"version", core::build_version()},
-              {"extensions", {"binary_tensor_data", "system_shared_memory"}}}
-      .dump();
+std::string server_metadata_json(bool cuda_shared_memory) {
+  json extensions = {"binary_tensor_data", "system_shared_memory"};
+  if (cuda_shared_memory) extensions.push_back("cuda_shared_memory");
+  return json{{"name", "edgeserve"}, {"version", core::build_version()}, {"extensions", extensions}}.dump();
 }
 
 std::string model_metadata_json(const ServedModel& model) {

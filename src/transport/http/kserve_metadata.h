@@ -9,8 +9,9 @@
 
 namespace edgeserve::transport::http {
 
-// {"name": "edgeserve", "version": ..., "extensions": ["binary_tensor_data"]}
-std::string server_metadata_json();
+// {"name": "edgeserve", "version": ..., "extensions": [...]}: "cuda_shared_memory" among them when this build can
+// open CUDA regions.
+std::string server_metadata_json(bool cuda_shared_memory);
 // name, versions ["1"], platform, inputs and outputs with name, datatype and shape.
 std::string model_metadata_json(const ServedModel& model);
 // name, platform, backend, max_batch_size 0 (shapes carry the batch dimension: the server batches requests

@@ -1,5 +1,5 @@
-// KServe's system shared memory extension on the http:// listener: the register / status / unregister endpoints
-// (infer tensors in regions: shared_memory_tensors.h).
+// KServe's system and CUDA shared memory extensions on the http:// listener: the register / status / unregister
+// endpoints (infer tensors in regions: shared_memory_tensors.h).
 #pragma once
 
 #include <httplib.h>
@@ -9,7 +9,8 @@
 namespace edgeserve::transport::http {
 
 // POST /v2/systemsharedmemory/region/{name}/register {"key", "offset", "byte_size"}, POST .../region/{name}/unregister,
-// POST /v2/systemsharedmemory/unregister (all), GET /v2/systemsharedmemory[/region/{name}]/status.
+// POST /v2/systemsharedmemory/unregister (all), GET /v2/systemsharedmemory[/region/{name}]/status; the same under
+// /v2/cudasharedmemory, whose register body is {"raw_handle": {"b64"}, "device_id", "byte_size"}.
 void add_shared_memory_routes(httplib::Server& server, SharedMemoryRegions& regions);
 
 }  // namespace edgeserve::transport::http

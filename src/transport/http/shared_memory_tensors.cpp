@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace edgeserve::transport::http {
 
@@ -30,10 +29,10 @@ Status write_shared_outputs(const SharedMemoryRegions& regions, const core::Resp
     if (i >= form.shared_memory.size() || !form.shared_memory[i]) continue;
     auto view = regions.view(*form.shared_memory[i]);
     if (!view.ok()) return view.status();
-    if (part.size() > view->bytes.size())
+    if (part.size() > view->byte_size)
       return {StatusCode::kInvalidArgument, fmt::format("output {} is {} bytes; its shared_memory_byte_size is {}",
-                                                        form.names[i].substr(0, 64), part.size(), view->bytes.size())};
-    std::memcpy(view->bytes.data(), part.data(), part.size());
+                                                        form.names[i].substr(0, 64), part.size(), view->byte_size)};
+    if (Status s = view->write(part); !s.ok()) return s;
   }
   return {};
 }

@@ -1,5 +1,5 @@
-// Infer tensors in KServe system shared memory regions, on http:// and grpc:// alike: outputs checked before a
-// request runs and written into their regions after.
+// Infer tensors in KServe shared memory regions (system or CUDA), on http:// and grpc:// alike: outputs checked before
+// a request runs and written into their regions after.
 #pragma once
 
 #include <span>
