@@ -2,7 +2,8 @@
 # On the GPU host, after scripts/gpu_host_build.sh: the KServe v2 front doors measured side by side in one run
 # (issue 15). One ResNet50 fp16-cl server listens on tcp://, http:// and grpc://; edgeserve's bench drives each
 # link, then Triton's perf_analyzer (PyPI's perf-analyzer wheel in .deps/wheels) drives http:// and grpc://
-# unmodified, with and without --shared-memory system; then scripts/metrics_overhead.sh measures --metrics and
+# unmodified, with and without --shared-memory system and cuda (its own cudaIpc client: the end-to-end check of
+# CUDA shared memory); then scripts/metrics_overhead.sh measures --metrics and
 # --trace at 16 clients. Everything lands in OUT (default results/h200-kserve/run-DATE) and is also packed into
 # OUT.tar.gz, one file, so that a transfer with a file-count limit keeps it whole.
 #   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000, ROUNDS 5 for the overhead)
@@ -39,8 +40,8 @@ for c in ${CLIENTS:-1 16}; do
   done
   for protocol in http grpc; do
     port=8000; [[ $protocol == grpc ]] && port=8001
-    for memory in none system; do
-      [[ $memory == system && $c != 1 ]] && continue
+    for memory in none system cuda; do
+      [[ $memory != none && $c != 1 ]] && continue
       name=perf_analyzer-$protocol-c$c${memory/none/}
       # One gRPC connection per concurrency context: each is then a client of its own (README, gRPC).
       TRITON_CLIENT_GRPC_CHANNEL_MAX_SHARE_COUNT=1 timeout 120 "$pa" -m "$model" -u 127.0.0.1:$port -i $protocol \

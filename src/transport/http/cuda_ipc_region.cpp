@@ -40,8 +40,10 @@ class CudaIpcRegion final : public SharedRegion {
  private:
   Status copy(void* to, const void* from, size_t bytes, cudaMemcpyKind kind, const char* what) const {
     if (bytes == 0) return {};
+    // On this thread's own default stream, so that the copy waits for no other stream's work (the lanes').
     cudaError_t e = cudaSetDevice(static_cast<int>(status().device_id));
-    if (e == cudaSuccess) e = cudaMemcpy(to, from, bytes, kind);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(to, from, bytes, kind, cudaStreamPerThread);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(cudaStreamPerThread);
     if (e != cudaSuccess)
       return {StatusCode::kInternal, fmt::format("cannot {} {} bytes of CUDA shared memory region '{}': {}", what,
                                                  bytes, status().name.substr(0, 64), cudaGetErrorString(e))};
