@@ -97,6 +97,7 @@ InferenceService::InferenceService(const ListenOptions& options, std::shared_ptr
     : options_(options),
       models_(std::move(models)),
       landing_(std::move(landing)),
+      shared_landing_(options.allocate, landing_->block_bytes(), landing_->available()),
       clients_(options.limits.max_clients, options.limits.idle_timeout) {}
 
 InferenceService::Reactor* InferenceService::ServerLive(Context* context, const inference::ServerLiveRequest*,
@@ -256,11 +257,15 @@ InferenceService::Reactor* InferenceService::infer(Context* context, const infer
     return fail(reactor, h.request_id, s, recv_ns);
   // The tensor moves from gRPC's message (or the client's region) to aligned landing memory (pinned next to a GPU)
   // from a pool.
-  std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input_bytes);
-  if (!shared_input)
+  std::unique_ptr<core::MemoryBuffer> landing;
+  if (shared_input) {
+    auto landed = shared_landing_.land(*shared_input, h.input_kind, *landing_);
+    if (!landed.ok()) return fail(reactor, h.request_id, landed.status(), recv_ns);
+    landing = std::move(landed.value());
+  } else {
+    landing = landing_->take(input_bytes);
     std::memcpy(landing->bytes().data(), input.data(), input_bytes);
-  else if (Status s = shared_input->read(landing->bytes().first(input_bytes)); !s.ok())
-    return fail(reactor, h.request_id, s, recv_ns);
+  }
   InferCall call{reactor,     request,      response,    served,          h.output.select,
                  h.client_id, &statistics_, &in_flight_, &shared_memory_, std::move(decoded->shared_outputs)};
   (*handler)(std::make_unique<GrpcDelivery>(recv_ns, sender_from_name("grpc", peer), std::move(h), std::move(landing),

@@ -15,6 +15,7 @@
 #include "transport/grpc/peer_table.h"
 #include "transport/http/http_settings.h"
 #include "transport/http/kserve_statistics.h"
+#include "transport/http/shared_input_landing.h"
 #include "transport/http/shared_memory_regions.h"
 #include "transport/listener.h"
 
@@ -91,6 +92,7 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   ListenOptions options_;
   std::shared_ptr<const http::HttpServerSettings> models_;
   std::shared_ptr<core::BufferPool> landing_;
+  http::SharedInputLanding shared_landing_;
   http::ModelStatistics statistics_;
   http::SharedMemoryRegions shared_memory_;
   PeerTable clients_;

@@ -31,18 +31,19 @@ class CudaIpcRegion final : public SharedRegion {
   }
 
   Status read(uint64_t offset, std::span<std::byte> dst) const override {
-    return copy(dst.data(), base_ + offset, dst.size(), cudaMemcpyDeviceToHost, "read");
+    return copy(dst.data(), base_ + offset, dst.size(), "read");
   }
   Status write(uint64_t offset, std::span<const std::byte> src) const override {
-    return copy(base_ + offset, src.data(), src.size(), cudaMemcpyHostToDevice, "write");
+    return copy(base_ + offset, src.data(), src.size(), "write");
   }
 
  private:
-  Status copy(void* to, const void* from, size_t bytes, cudaMemcpyKind kind, const char* what) const {
+  // `to` or `from` may be host memory or the server's own GPU memory: unified addressing tells which.
+  Status copy(void* to, const void* from, size_t bytes, const char* what) const {
     if (bytes == 0) return {};
     // On this thread's own default stream, so that the copy waits for no other stream's work (the lanes').
     cudaError_t e = cudaSetDevice(static_cast<int>(status().device_id));
-    if (e == cudaSuccess) e = cudaMemcpyAsync(to, from, bytes, kind, cudaStreamPerThread);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(to, from, bytes, cudaMemcpyDefault, cudaStreamPerThread);
     if (e == cudaSuccess) e = cudaStreamSynchronize(cudaStreamPerThread);
     if (e != cudaSuccess)
       return {StatusCode::kInternal, fmt::format("cannot {} {} bytes of CUDA shared memory region '{}': {}", what,

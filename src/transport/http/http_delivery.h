@@ -46,6 +46,8 @@ class HttpDelivery final : public Delivery {
   std::span<const std::byte> payload() const override {
     return landing_->bytes().first(static_cast<size_t>(request().payload_bytes));
   }
+  // In the server's GPU memory when it came from a CUDA shared memory region (shared_input_landing.h).
+  bool payload_on_device() const override { return landing_->on_device(); }
   const char* peer() const override { return "http client"; }
 
  private:

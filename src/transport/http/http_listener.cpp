@@ -27,6 +27,7 @@
 #include "transport/http/kserve_statistics.h"
 #include "transport/http/kserve_types.h"
 #include "transport/http/numbered_connections.h"
+#include "transport/http/shared_input_landing.h"
 #include "transport/http/shared_memory_routes.h"
 #include "transport/http/shared_memory_tensors.h"
 #include "transport/sender.h"
@@ -100,6 +101,7 @@ class HttpListener final : public Listener {
     });
     if (!pool.ok()) return pool.status();
     landing_ = std::move(pool.value());
+    shared_landing_ = std::make_unique<SharedInputLanding>(options_.allocate, block, threads);
     routes();
     int port = 0;
     if (parsed->port == "0" || parsed->port == "*") {
@@ -291,11 +293,15 @@ class HttpListener final : public Listener {
       return fail(res, id, s, recv_ns);
     // The body is httplib's string (or the client's region): the tensor moves to aligned landing memory (pinned
     // next to a GPU) from a pool.
-    std::unique_ptr<core::MemoryBuffer> landing = landing_->take(input_bytes);
-    if (!shared_input)
+    std::unique_ptr<core::MemoryBuffer> landing;
+    if (shared_input) {
+      auto landed = shared_landing_->land(*shared_input, h.input_kind, *landing_);
+      if (!landed.ok()) return fail(res, id, landed.status(), recv_ns);
+      landing = std::move(landed.value());
+    } else {
+      landing = landing_->take(input_bytes);
       std::memcpy(landing->bytes().data(), input.data(), input_bytes);
-    else if (Status s = shared_input->read(landing->bytes().first(input_bytes)); !s.ok())
-      return fail(res, id, s, recv_ns);
+    }
     const uint8_t select = h.output.select;
     auto slot = std::make_shared<ReplySlot>();
     const uint64_t sender = sender_from_name("http", req.remote_addr + ":" + std::to_string(req.remote_port));
@@ -383,6 +389,7 @@ class HttpListener final : public Listener {
   std::shared_ptr<const HttpServerSettings> models_;
   ListeningServer server_;
   std::shared_ptr<core::BufferPool> landing_;
+  std::unique_ptr<SharedInputLanding> shared_landing_;
   SharedMemoryRegions shared_memory_;
   std::string host_;
   uint16_t port_ = 0;

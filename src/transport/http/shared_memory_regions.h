@@ -38,7 +38,8 @@ class SharedRegion {
   SharedRegion& operator=(const SharedRegion&) = delete;
 
   const SharedMemoryRegionStatus& status() const { return status_; }
-  // Copies [offset, offset + dst.size()) of the region into host memory; the caller has checked the range.
+  // Copies [offset, offset + dst.size()) of the region into `dst` (host memory; GPU memory too for a CUDA region);
+  // the caller has checked the range.
   virtual core::Status read(uint64_t offset, std::span<std::byte> dst) const = 0;
   // Copies host `src` into the region at `offset`; the caller has checked the range.
   virtual core::Status write(uint64_t offset, std::span<const std::byte> src) const = 0;
