@@ -64,6 +64,16 @@ class Allocation:
         _lib.cudaFree(self.ptr)
 
 
+def registered_pair(client, x, out_bytes):
+    """GPU memory holding `x` and GPU memory for an output, registered with `client` (http or grpc) as "cin" and
+    "cout"; the caller frees both."""
+    cuda_in, cuda_out = Allocation(x.nbytes), Allocation(out_bytes)
+    cuda_in.write(x)
+    client.register_cuda_shared_memory("cin", cuda_in.b64_handle, 0, x.nbytes)
+    client.register_cuda_shared_memory("cout", cuda_out.b64_handle, 0, out_bytes)
+    return cuda_in, cuda_out
+
+
 def _check(code, what):
     if code != 0:
         _lib.cudaGetErrorString.restype = ctypes.c_char_p

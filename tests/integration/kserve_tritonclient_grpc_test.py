@@ -243,11 +243,8 @@ def check_cuda_shared_memory(client):
         return
     x = tiny_input(13)
     out_bytes = 10 * 4
-    cuda_in, cuda_out = cuda_ipc.Allocation(x.nbytes), cuda_ipc.Allocation(out_bytes)
+    cuda_in, cuda_out = cuda_ipc.registered_pair(client, x, out_bytes)
     try:
-        cuda_in.write(x)
-        client.register_cuda_shared_memory("cin", cuda_in.b64_handle, 0, x.nbytes)
-        client.register_cuda_shared_memory("cout", cuda_out.b64_handle, 0, out_bytes)
         regions = client.get_cuda_shared_memory_status().regions
         assert sorted((n, r.device_id, r.byte_size) for n, r in regions.items()) == [
             ("cin", 0, x.nbytes), ("cout", 0, out_bytes)], regions

@@ -314,11 +314,8 @@ def check_cuda_shared_memory(client):
         return
     x = tiny_input(12)
     out_bytes = 10 * 4
-    cuda_in, cuda_out = cuda_ipc.Allocation(x.nbytes), cuda_ipc.Allocation(out_bytes)
+    cuda_in, cuda_out = cuda_ipc.registered_pair(client, x, out_bytes)
     try:
-        cuda_in.write(x)
-        client.register_cuda_shared_memory("cin", cuda_in.b64_handle, 0, x.nbytes)
-        client.register_cuda_shared_memory("cout", cuda_out.b64_handle, 0, out_bytes)
         status = client.get_cuda_shared_memory_status()
         assert sorted((r["name"], int(r["device_id"]), int(r["byte_size"])) for r in status) == [
             ("cin", 0, x.nbytes), ("cout", 0, out_bytes)], status
