@@ -23,7 +23,7 @@ if [[ $mode == --tsan ]]; then
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tools/sanitizers/tsan.supp"
   # UCX's memory hooks (libucm patches mmap/madvise to keep its registration cache coherent) run inside
   # TSan's interceptors and crash every process at its first thread exit; edgeserve registers its buffers
-  # explicitly and needs no hooks.
+  # explicitly and needs no hooks. The tsan test preset sets the same three, so `ctest --preset tsan` alone works.
   export UCX_MEM_MMAP_HOOK_MODE=none UCX_MEM_MALLOC_HOOKS=n
 fi
 
