@@ -6,7 +6,6 @@ Exits 77 (ctest: skipped) when tritonclient.grpc is not importable: scripts/setu
 Outputs are compared with TorchScript run in this process on the same model file, as the http:// test does (its
 helpers are shared: kserve_tritonclient_test.py).
 """
-import os
 import subprocess
 import sys
 import tempfile
@@ -122,18 +121,10 @@ def check(client, url):
 def check_system_shared_memory(client):
     """KServe's system shared memory extension through tritonclient.grpc's own helpers, as the http:// test does it:
     the input read from one POSIX shared memory region, the output written into another."""
-    import tritonclient.utils.shared_memory as shm
-
     x = tiny_input(12)
     in_bytes, out_bytes = x.nbytes, 10 * 4
-    suffix = str(os.getpid())
-    in_key, out_key = "/edgeserve_grpc_test_in_" + suffix, "/edgeserve_grpc_test_out_" + suffix
-    in_handle = shm.create_shared_memory_region("in", in_key, in_bytes)
-    out_handle = shm.create_shared_memory_region("out", out_key, out_bytes + 64)
+    shm, in_key, out_key, in_handle, out_handle = kserve.system_regions(client, x, out_bytes, "/edgeserve_grpc_test")
     try:
-        shm.set_shared_memory_region(in_handle, [x])
-        client.register_system_shared_memory("in", in_key, in_bytes)
-        client.register_system_shared_memory("out", out_key, out_bytes + 64)
         regions = client.get_system_shared_memory_status().regions
         assert sorted((n, r.name, r.key, r.offset, r.byte_size) for n, r in regions.items()) == [
             ("in", "in", in_key, 0, in_bytes), ("out", "out", out_key, 0, out_bytes + 64)], regions

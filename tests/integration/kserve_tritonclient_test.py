@@ -235,21 +235,34 @@ def check_connections_are_clients(address):
     print("ok  plain KServe clients: one client id per open connection (0, 1), given back on close")
 
 
-def check_system_shared_memory(client):
-    """KServe's system shared memory extension through tritonclient's own helpers: the input is read from a POSIX
-    shared memory region, the output written into another; neither crosses the HTTP connection."""
+def system_regions(client, x, out_bytes, prefix):
+    """POSIX shared memory "in" holding `x` and "out" of `out_bytes` + 64, made with tritonclient's helpers and
+    registered with `client` (http or grpc). Returns (shm module, in_key, out_key, in_handle, out_handle); the
+    caller destroys both handles."""
     import tritonclient.utils.shared_memory as shm
 
-    x = tiny_input(11)
-    in_bytes, out_bytes = x.nbytes, 10 * 4
     suffix = str(os.getpid())
-    in_key, out_key = "/edgeserve_test_in_" + suffix, "/edgeserve_test_out_" + suffix
-    in_handle = shm.create_shared_memory_region("in", in_key, in_bytes)
+    in_key, out_key = prefix + "_in_" + suffix, prefix + "_out_" + suffix
+    in_handle = shm.create_shared_memory_region("in", in_key, x.nbytes)
     out_handle = shm.create_shared_memory_region("out", out_key, out_bytes + 64)
     try:
         shm.set_shared_memory_region(in_handle, [x])
-        client.register_system_shared_memory("in", in_key, in_bytes)
+        client.register_system_shared_memory("in", in_key, x.nbytes)
         client.register_system_shared_memory("out", out_key, out_bytes + 64)
+    except BaseException:
+        shm.destroy_shared_memory_region(in_handle)
+        shm.destroy_shared_memory_region(out_handle)
+        raise
+    return shm, in_key, out_key, in_handle, out_handle
+
+
+def check_system_shared_memory(client):
+    """KServe's system shared memory extension through tritonclient's own helpers: the input is read from a POSIX
+    shared memory region, the output written into another; neither crosses the HTTP connection."""
+    x = tiny_input(11)
+    in_bytes, out_bytes = x.nbytes, 10 * 4
+    shm, in_key, out_key, in_handle, out_handle = system_regions(client, x, out_bytes, "/edgeserve_test")
+    try:
         status = client.get_system_shared_memory_status()
         assert sorted((r["name"], r["key"], int(r["byte_size"])) for r in status) == [
             ("in", in_key, in_bytes), ("out", out_key, out_bytes + 64)], status
