@@ -6,7 +6,7 @@
 # CUDA shared memory); then scripts/metrics_overhead.sh measures --metrics and
 # --trace at 16 clients. Everything lands in OUT (default results/h200-kserve/run-DATE) and is also packed into
 # OUT.tar.gz, one file, so that a transfer with a file-count limit keeps it whole.
-#   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000, ROUNDS 5 for the overhead)
+#   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000 (bench --requests counts per client), ROUNDS 5 for the overhead)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source build/cuda/env.sh
@@ -34,7 +34,7 @@ for c in ${CLIENTS:-1 16}; do
   for target in tcp://127.0.0.1:5555 http://127.0.0.1:8000 grpc://127.0.0.1:8001; do
     name=bench-${target%%:*}-c$c
     "$bin" bench --target "$target" --repo "$models" --model "$model" --input preprocessed --clients "$c" \
-      --requests $((c * requests)) --warmup 50 --out "$out/$name" --no-progress >"$out/$name.log" 2>&1
+      --requests "$requests" --warmup 50 --out "$out/$name" --no-progress >"$out/$name.log" 2>&1
     echo "$name: $(summary "$out/$name" || echo "failed, see $out/$name.log")"
     rm -f "$out/$name/requests.csv"  # the summary keeps the percentiles; the rows are megabytes
   done
