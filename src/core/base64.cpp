@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 namespace edgeserve::core {
 
@@ -17,7 +18,13 @@ constexpr std::array<int8_t, 256> kValues = [] {
 
 }  // namespace
 
-std::optional<std::vector<std::byte>> base64_decode(std::string_view text) {
+std::optional<std::vector<std::byte>> base64_decode(std::string_view encoded) {
+  // libb64, which Triton's C++ client (and so perf_analyzer) encodes CUDA IPC handles with, breaks its output into
+  // 72-character lines and ends it with a newline; MIME encoders do the same at 76.
+  std::string text;
+  text.reserve(encoded.size());
+  for (char c : encoded)
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') text.push_back(c);
   if (text.size() % 4 != 0) return std::nullopt;
   size_t padding = 0;
   while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;

@@ -9,8 +9,8 @@
 
 namespace edgeserve::core {
 
-// The bytes `text` encodes; nullopt for a character outside the alphabet, a length that is not a multiple of 4, or
-// padding anywhere but at the end.
-std::optional<std::vector<std::byte>> base64_decode(std::string_view text);
+// The bytes `encoded` encodes, line breaks and spaces skipped; nullopt for another character outside the alphabet, a
+// length (without the skipped ones) that is not a multiple of 4, or padding anywhere but at the end.
+std::optional<std::vector<std::byte>> base64_decode(std::string_view encoded);
 
 }  // namespace edgeserve::core

@@ -71,9 +71,8 @@ EncodedReply encode_infer_reply(const core::ResponseHeader& header, std::span<co
                 {"datatype", kserve_datatype(desc.dtype)},
                 {"shape", std::move(shape)}};
     if (i < form.shared_memory.size() && form.shared_memory[i]) {
-      const auto& at = *form.shared_memory[i];
-      out["parameters"] = {{"shared_memory_region", at.region}, {"shared_memory_byte_size", part.size()}};
-      if (at.offset != 0) out["parameters"]["shared_memory_offset"] = at.offset;
+      // An output written into a region has neither "data" nor "parameters" in the reply, as Triton answers:
+      // Triton's C++ client (perf_analyzer) reads "binary_data_size" from every output that has "parameters".
     } else if (i < form.binary.size() && form.binary[i]) {
       out["parameters"] = {{"binary_data_size", part.size()}};
       binary_parts.push_back(part);
