@@ -6,7 +6,8 @@
 # CUDA shared memory); then scripts/metrics_overhead.sh measures --metrics and
 # --trace at 16 clients. Everything lands in OUT (default results/h200-kserve/run-DATE) and is also packed into
 # OUT.tar.gz, one file, so that a transfer with a file-count limit keeps it whole.
-#   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000 (bench --requests counts per client), ROUNDS 5 for the overhead)
+#   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000, ROUNDS 5 for the overhead;
+#                                           ROUNDS=0 skips it)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source build/cuda/env.sh
@@ -52,8 +53,10 @@ for c in ${CLIENTS:-1 16}; do
   done
 done
 kill $server; wait $server 2>/dev/null
-REPO=$models CLIENTS=16 REQUESTS=500 WARMUP=20 ROUNDS=${ROUNDS:-5} \
-  scripts/metrics_overhead.sh "$out/metrics-overhead" "$model" cuda:0 preprocessed >"$out/metrics-overhead.log" 2>&1
-tail -6 "$out/metrics-overhead.log"
-find "$out/metrics-overhead" -name requests.csv -delete
+if ((${ROUNDS:-5} > 0)); then
+  REPO=$models CLIENTS=16 REQUESTS=500 WARMUP=20 ROUNDS=${ROUNDS:-5} \
+    scripts/metrics_overhead.sh "$out/metrics-overhead" "$model" cuda:0 preprocessed >"$out/metrics-overhead.log" 2>&1
+  tail -6 "$out/metrics-overhead.log"
+  find "$out/metrics-overhead" -name requests.csv -delete
+fi
 tar -czf "$out.tar.gz" -C "$(dirname "$out")" "$(basename "$out")" && echo "==> $out.tar.gz"
