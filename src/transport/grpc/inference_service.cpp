@@ -98,7 +98,10 @@ InferenceService::InferenceService(const ListenOptions& options, std::shared_ptr
       models_(std::move(models)),
       landing_(std::move(landing)),
       shared_landing_(options.allocate, landing_->block_bytes(), landing_->available()),
-      clients_(options.limits.max_clients, options.limits.idle_timeout) {}
+      clients_(options.limits.max_clients, options.limits.idle_timeout),
+      messages_(landing_->available()) {
+  SetMessageAllocatorFor_ModelInfer(&messages_);
+}
 
 InferenceService::Reactor* InferenceService::ServerLive(Context* context, const inference::ServerLiveRequest*,
                                                         inference::ServerLiveResponse* response) {

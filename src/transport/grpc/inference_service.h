@@ -12,6 +12,7 @@
 #include "core/buffer_pool.h"
 #include "core/log_limiter.h"
 #include "grpc_service.grpc.pb.h"
+#include "transport/grpc/infer_message_pool.h"
 #include "transport/grpc/peer_table.h"
 #include "transport/http/http_settings.h"
 #include "transport/http/kserve_statistics.h"
@@ -96,6 +97,7 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   http::ModelStatistics statistics_;
   http::SharedMemoryRegions shared_memory_;
   PeerTable clients_;
+  InferMessagePool messages_;  // ModelInfer's messages, kept from call to call
   core::LogLimiter error_log_;
   std::atomic<const DeliveryHandler*> handler_{nullptr};
   std::atomic<bool> stopping_{false};
