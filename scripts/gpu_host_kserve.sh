@@ -7,7 +7,8 @@
 # --trace at 16 clients. Everything lands in OUT (default results/h200-kserve/run-DATE) and is also packed into
 # OUT.tar.gz, one file, so that a transfer with a file-count limit keeps it whole.
 #   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000, ROUNDS 5 for the overhead;
-#                                           ROUNDS=0 skips it)
+#                                           ROUNDS=0 skips it; SERVE_ENV="NAME=VALUE ..." is the server's
+#                                           environment on top of this one, e.g. glibc's malloc tunables)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source build/cuda/env.sh
@@ -23,7 +24,8 @@ pa_dir=.deps/perf_analyzer
 pa=$pa_dir/perf_analyzer/bin/perf_analyzer
 ready=$(mktemp)
 rm -f "$ready"
-"$bin" serve --repo "$models" --models "$model" --device cuda:0 --workers 16 --ready-file "$ready" \
+# shellcheck disable=SC2086  # SERVE_ENV is a list of NAME=VALUE words
+env ${SERVE_ENV:-} "$bin" serve --repo "$models" --models "$model" --device cuda:0 --workers 16 --ready-file "$ready" \
   --listen tcp://127.0.0.1:5555 --listen http://127.0.0.1:8000 --listen grpc://127.0.0.1:8001 >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
