@@ -33,6 +33,7 @@ dev_packages=(
   libgrpc++-dev libgrpc-dev libprotobuf-dev   # grpc:// (KServe v2 over gRPC): gRPC 1.51, protobuf 3.21
   protobuf-compiler protobuf-compiler-grpc    # protoc and grpc_cpp_plugin generate the service (src/proto)
   libabsl-dev libc-ares-dev libre2-dev        # libgrpc-dev's .pc requires these
+  libgoogle-perftools-dev                     # tcmalloc (libtcmalloc_minimal.pc): large replies without page faults
 )
 # Shared libraries the binary and tests load at run time, with their own runtime dependencies.
 runtime_packages=(
@@ -45,6 +46,7 @@ runtime_packages=(
   libcpp-httplib0.11 libbrotli1               # Debian builds cpp-httplib as a shared library (+ its deps)
   libgrpc++1.51 libgrpc29 libprotobuf32 libprotobuf-lite32 libprotoc32   # gRPC and protobuf (13.3 MiB with
   libabsl20220623 libre2-9 libc-ares2         #   the grpc:// -dev packages above); what libgrpc29 links
+  libtcmalloc-minimal4                        # the tcmalloc edgeserve links
 )
 # pkg-config (CMake's FindPkgConfig needs one for `stb`); used on the host only if it has none.
 tool_packages=(pkgconf pkgconf-bin libpkgconf3)
@@ -53,7 +55,9 @@ tool_packages=(pkgconf pkgconf-bin libpkgconf3)
 host_provides=(libc6 libgcc-s1 libstdc++6 libssl3 zlib1g libc6-dev)
 # Dependencies of -dev packages that only matter for static linking of libzmq or for building the test
 # frameworks from source; the build links libzmq dynamically and uses the prebuilt gtest archives.
-dev_only_deps=(libpgm-dev libsodium-dev libnorm-dev libkrb5-dev libbsd-dev googletest catch2)
+# libgoogle-perftools-dev's full tcmalloc and profiler (libgoogle-perftools4, libunwind-dev) are not linked.
+dev_only_deps=(libpgm-dev libsodium-dev libnorm-dev libkrb5-dev libbsd-dev googletest catch2 libgoogle-perftools4
+               libunwind-dev)
 
 [[ -r /etc/os-release ]] && . /etc/os-release
 if [[ "${VERSION_CODENAME:-}" != bookworm && "${EDGESERVE_ANY_DEBIAN:-0}" != 1 ]]; then

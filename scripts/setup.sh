@@ -18,6 +18,7 @@ packages=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc   # grpc:// (KServe v2 over gRPC)
   python3-venv python3-pip                         # build/venv: tritonclient for the KServe client test
   python3-matplotlib                               # edgeserve report's plots (tools/plot.py)
+  libgoogle-perftools-dev                          # tcmalloc: large replies without page faults (CMakeLists.txt)
   libgtest-dev libgmock-dev clang-format
 )
 # Only scripts/fuzz_smoke.sh installs these, so the normal test path stays as fast as it was.

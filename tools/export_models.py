@@ -85,6 +85,19 @@ class BigOut(nn.Module):
         return out, aux
 
 
+class HugeOut(nn.Module):
+    """A 36 MiB answer, above glibc malloc's 32 MiB ceiling for reusing freed blocks, from a tiny input: a 1x1 conv
+    to 9 classes upsampled 32x (nearest) to [1,9,1024,1024] float32. Tests that a client receiving it pays no
+    page faults per reply (edgeserve links tcmalloc)."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Conv2d(3, 9, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(self.head(x), scale_factor=32.0, mode="nearest")
+
+
 class TinyNet(nn.Module):
     """Small CNN for fast tests: three convs, global average pool, linear."""
 
@@ -132,6 +145,7 @@ class ModelSpec:
 MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("tiny", "classification", TinyNet, (1, 3, 32, 32), ("logits",), in_paper=False),
     ModelSpec("bigout", "segmentation", BigOut, (1, 3, 32, 32), ("out", "aux"), in_paper=False),
+    ModelSpec("hugeout", "segmentation", HugeOut, (1, 3, 32, 32), ("out",), in_paper=False),
     ModelSpec("mobilenetv3", "classification",
               lambda: torchvision.models.mobilenet_v3_small(weights=None),
               (1, 3, 224, 224), ("logits",)),

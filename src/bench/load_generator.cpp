@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "metrics/process_stats.h"
 #include "transport/client_connection.h"
 
 namespace edgeserve::bench {
@@ -214,6 +215,7 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     return result;
   }
   const uint64_t total = static_cast<uint64_t>(clients) * static_cast<uint64_t>(o.requests);
+  const uint64_t cpu0_ns = metrics::process_cpu_ns(), faults0 = metrics::process_minor_faults();
   const auto t0 = std::chrono::steady_clock::now();
   t0_ns = core::now_ns();
   go = true;
@@ -230,6 +232,8 @@ BenchResult run_bench(const BenchOptions& o, const Input& input, transport::Requ
     }
   }
   threads.clear();  // joins: after a stop, each client finishes the request it has in flight
+  result.client_cpu_s = static_cast<double>(metrics::process_cpu_ns() - cpu0_ns) * 1e-9;
+  result.client_minor_faults = metrics::process_minor_faults() - faults0;
   result.interrupted = done.load() < total;
   result.gave_up = gave_up;
   result.link = link;

@@ -75,6 +75,10 @@ struct BenchResult {
   std::string setup_error;           // set when clients could not even start (connection refused, warm-up failed)
   bool interrupted = false;          // options.stop was set before every request was sent
   transport::LinkReport link;        // what client 0's connection ran over (UCX: the lanes each side used)
+  // This process over the measured phase (getrusage): every client thread, and for target local the in-process
+  // server too. Minor page faults show a client paying for fresh memory per reply (the allocator's choice).
+  double client_cpu_s = 0;
+  uint64_t client_minor_faults = 0;
 };
 
 // Runs the benchmark. `local_handler` serves target "local" in-process (may be null otherwise). A non-empty

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 
+#include "core/allocator_info.h"
 #include "core/build_info.h"
 #include "metrics/host_info.h"
 #include "metrics/summary_stats.h"
@@ -112,17 +113,19 @@ nlohmann::json describe_run(const RunContext& context) {
     gpu = {{"names", host.gpus},
            {"driver", host.gpu_driver.empty() ? nlohmann::json(nullptr) : nlohmann::json(host.gpu_driver)},
            {"cuda", context.cuda_runtime.empty() ? nlohmann::json(nullptr) : nlohmann::json(context.cuda_runtime)}};
-  return {{"edgeserve", {{"version", core::build_version()}, {"commit", core::build_commit()}}},
-          {"date", utc_now_iso8601()},
-          {"machine",
-           {{"host", host.hostname},
-            {"cpu_model", host.cpu_model},
-            {"cpus", host.cpus},
-            {"kernel", host.kernel},
-            {"gpu", gpu}}},
-          {"command_line", shell_join(context.command_line)},
-          {"environment",
-           context.environment ? *context.environment : metrics::environment_with_prefixes(kRecordedEnvironment)}};
+  return {
+      {"edgeserve",
+       {{"version", core::build_version()}, {"commit", core::build_commit()}, {"allocator", core::allocator_name()}}},
+      {"date", utc_now_iso8601()},
+      {"machine",
+       {{"host", host.hostname},
+        {"cpu_model", host.cpu_model},
+        {"cpus", host.cpus},
+        {"kernel", host.kernel},
+        {"gpu", gpu}}},
+      {"command_line", shell_join(context.command_line)},
+      {"environment",
+       context.environment ? *context.environment : metrics::environment_with_prefixes(kRecordedEnvironment)}};
 }
 
 nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const Input& input,
@@ -196,6 +199,11 @@ nlohmann::json summarize(const BenchResult& result, const BenchOptions& o, const
   j[metrics::kMemoryUsage] = {{"unit", "MB"},
                               {"server_rss_mb_max", rss_max},
                               {"gpu_mem_mb_max", gpu_max > 0 ? nlohmann::json(gpu_max) : nlohmann::json(nullptr)}};
+  const double sent = static_cast<double>(std::max<uint64_t>(result.sent, 1));
+  j[metrics::kClientUsage] = {{"unit", "per request sent (the bench process: every client thread, user+system CPU)"},
+                              {"cpu_ms_per_request", result.client_cpu_s * 1e3 / sent},
+                              {"minor_page_faults_per_request", static_cast<double>(result.client_minor_faults) / sent},
+                              {"note", o.target == "local" ? "local: includes the in-process server" : "clients only"}};
   j["timing_split"] = same_clock ? "same-clock: request/response-time from the shared monotonic clock of one host"
                                  : "request-time = total-time - server-time; response-time not measured";
   return j;
@@ -284,6 +292,12 @@ std::string format_table(const nlohmann::json& s) {
     out += fmt::format(", GPU {:.0f} MB", memory["gpu_mem_mb_max"].get<double>());
   out += fmt::format(" | {} CoV {:.3f}\n", metrics::kProcessingTime,
                      s["metrics"][metrics::kProcessingTime]["cov"].get<double>());
+  if (s.contains(metrics::kClientUsage)) {  // summaries written before 2026-12-01 have none
+    const auto& client = s[metrics::kClientUsage];
+    out +=
+        fmt::format("{}: {:.3f} ms CPU, {:.0f} minor page faults per request (bench process)\n", metrics::kClientUsage,
+                    client["cpu_ms_per_request"].get<double>(), client["minor_page_faults_per_request"].get<double>());
+  }
   if (s.contains("by_priority"))
     for (const char* group : {"priority", "normal"}) {
       const auto& t = s["by_priority"][group]["total-time"];

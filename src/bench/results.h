@@ -20,8 +20,10 @@ namespace edgeserve::bench {
 // The metric names (metrics/metric_names.h), under the name this layer has always used.
 inline constexpr auto& kTimeMetrics = metrics::kTimeMetrics;
 
-// The environment variables a result records: they change what a run measures.
-inline const std::vector<std::string> kRecordedEnvironment = {"UCX_", "EDGESERVE_", "CUDA_"};
+// The environment variables a result records: they change what a run measures (GLIBC_TUNABLES and LD_PRELOAD
+// can change the memory allocator, which decides the cost of large replies).
+inline const std::vector<std::string> kRecordedEnvironment = {"UCX_", "EDGESERVE_", "CUDA_", "GLIBC_TUNABLES",
+                                                              "LD_PRELOAD"};
 
 // How and where a run was made, beyond BenchOptions: recorded at the top of summary.json.
 struct RunContext {

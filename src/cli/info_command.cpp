@@ -10,6 +10,7 @@
 #include "bench/results.h"
 #include "cli/commands.h"
 #include "cli/usage.h"
+#include "core/allocator_info.h"
 #include "core/build_info.h"
 #include "engine/engine.h"
 #include "transport/registry.h"
@@ -86,7 +87,8 @@ int run_info(const InfoFlags& f) {
   if (f.json) return run_info_json(f);
   const std::string& repo = f.repo;
   fmt::print("edgeserve {} (commit {})\n", core::build_version(), core::build_commit());
-  fmt::print("  {}\n  ZeroMQ {}\n", engine::torch_version(), zmq_version_text());
+  fmt::print("  {}\n  ZeroMQ {}\n  memory allocator: {}\n", engine::torch_version(), zmq_version_text(),
+             core::allocator_name());
   fmt::print("devices:\n  cpu ({} hardware threads)\n", std::thread::hardware_concurrency());
   fmt::print("  cuda: {}; GPU engine {}\n",
              engine::cuda_available() ? "available" : "not available in this libtorch / machine",

@@ -7,6 +7,7 @@
 #include "cli/front_door_flags.h"
 #include "cli/run_until_signal.h"
 #include "cli/usage.h"
+#include "core/allocator_info.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "engine/output_choice.h"
@@ -125,7 +126,8 @@ int run_serve(ServeFlags& f) {
   }
 #endif
   if (!f.trace.empty()) log->info("tracing 1 request in {} to {} (written at shutdown)", f.trace_sample, f.trace);
-  log->info("{} intra-op thread(s) per operator; stop with Ctrl-C or SIGTERM", intra);
+  log->info("{} intra-op thread(s) per operator; memory allocator {}; stop with Ctrl-C or SIGTERM", intra,
+            core::allocator_name());
   return run_until_signal(server, *log);
 }
 

@@ -23,6 +23,8 @@ inline constexpr const char* kProcessingTime = "processing-time";
 inline constexpr const char* kCpuUsage = "cpu-usage";
 // Server resident memory (RSS), MB; on GPU builds also the GPU memory in use, MB.
 inline constexpr const char* kMemoryUsage = "memory-usage";
+// The load generator's own process over the measured phase: CPU ms and minor page faults per request.
+inline constexpr const char* kClientUsage = "client-usage";
 
 // requests.csv names its columns `<metric>-<unit>`; these are its columns beyond the stage times.
 inline constexpr const char* kCsvSentAt = "sent-at-s";                       // since the first measured send

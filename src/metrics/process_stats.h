@@ -13,6 +13,10 @@ namespace edgeserve::metrics {
 // User + system CPU time of the whole process (all threads), in nanoseconds.
 uint64_t process_cpu_ns();
 
+// Minor page faults of the whole process so far (getrusage): each is a page touched for the first time since
+// it was mapped, so a steady rate per request means memory mapped afresh per request.
+uint64_t process_minor_faults();
+
 // Resident set size from /proc/self/statm, in bytes (0 if unreadable).
 uint64_t process_rss_bytes();
 
