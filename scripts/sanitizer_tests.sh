@@ -3,7 +3,8 @@
 #   scripts/sanitizer_tests.sh          ASan+UBSan (preset asan): unit tests, and the integration tests whose own
 #                                       process does not load libtorch (the edgeserve processes they start are ASan builds)
 #   scripts/sanitizer_tests.sh --all    ASan+UBSan: every test but two ucx killed-client cases, the soak and a help-width
-#                                       check (see below); UBSan instruments src/ (the asan preset says why)
+#                                       check (see below); UBSan instruments src/ but the command-line and sweep/report
+#                                       files (src/CMakeLists.txt says why)
 #   scripts/sanitizer_tests.sh --tsan   ThreadSanitizer (preset tsan): every test but the slow ones and those whose
 #                                       deadlines assume native speed (TSan slows the server 5-15×); suppressions for uninstrumented
 #                                       libraries in tools/sanitizers/tsan.supp
