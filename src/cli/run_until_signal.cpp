@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/usage.h"
+#include "core/allocator_info.h"
 
 namespace edgeserve::cli {
 
@@ -29,6 +30,7 @@ int run_until_signal(const std::function<core::Status()>& run, void (*stop)(void
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  const core::FreeMemoryReleaser releaser;  // the RSS of a long-running process falls after a burst (tcmalloc)
   const core::Status s = run();
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);

@@ -30,4 +30,22 @@ std::string allocator_name() {
   return file;  // another allocator, or one linked statically into the executable: name its file
 }
 
+FreeMemoryReleaser::FreeMemoryReleaser(std::chrono::milliseconds period) {
+  using Release = void (*)();
+  auto* release = reinterpret_cast<Release>(dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"));
+  if (release == nullptr) return;
+  thread_ = std::jthread([this, release, period] {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, period, [this] { return stop_; })) release();
+  });
+}
+
+FreeMemoryReleaser::~FreeMemoryReleaser() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+}
+
 }  // namespace edgeserve::core
