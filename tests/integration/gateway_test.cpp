@@ -138,7 +138,11 @@ void four_clients_through(const std::string& gateway, int requests_each, Spread&
 
 TEST(Gateway, SpreadsLoadOverBackends) {
   ServerProcess a, b;
-  GatewayProcess gateway({a.endpoint(), b.endpoint()}, {"tcp://127.0.0.1:0"}, {"--workers", "4"});
+  // The backend timeout is a deadline here, not what is tested: scaled, as a TSan-built server on a busy 2-core
+  // machine once left a tiny request unanswered for over 2 s (CI, 2026-12-01) and the gateway failed the backend.
+  const std::string backend_timeout_ms = std::to_string(testing::scaled(2s).count());
+  GatewayProcess gateway({a.endpoint(), b.endpoint()}, {"tcp://127.0.0.1:0"},
+                         {"--workers", "4", "--backend-timeout-ms", backend_timeout_ms});
   ASSERT_FALSE(gateway.endpoints().empty());
   Spread spread;
   four_clients_through(gateway.endpoints()[0], 40, spread);
