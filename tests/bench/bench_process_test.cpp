@@ -102,7 +102,7 @@ TEST(BenchProcess, LocalTargetWritesWellFormedResults) {
 }
 
 TEST(BenchProcess, TcpTargetWithSeveralClientsAndPreprocessedInput) {
-  testing::ServerProcess server;
+  testing::ServerProcess server({"--models", testing::kWithMobilenet});
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
   auto run = run_bench(dir, {"--target", server.endpoint(), "--model", "mobilenetv3", "--clients", "2", "--requests",

@@ -185,7 +185,8 @@ TEST(CurveAuth, OneKeyIsOneShareHoweverManyConnectionsItOpens) {
   TempDir keys;
   server_and_cam1_keys(keys);
   // On the CPU also on the GPU host: the test needs an inference of tens of ms to hold the share full.
-  testing::ServerProcess server(curve_server_flags(keys, {"--max-queue-per-client", "2", "--device", "cpu"}));
+  testing::ServerProcess server(curve_server_flags(
+      keys, {"--max-queue-per-client", "2", "--device", "cpu", "--models", testing::kWithMobilenet}));
   ASSERT_FALSE(server.endpoint().empty());
   const auto cam1 = client_keys(keys, "clients/cam1.key");
   zmq::context_t context;

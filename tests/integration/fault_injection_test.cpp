@@ -66,7 +66,7 @@ TEST(FaultInjection, ServerKilledMidRunEndsTheBenchWithErrorsNotAHang) {
 // the timeout: a client, or a gateway forwarding to that server, fails over in milliseconds.
 TEST(FaultInjection, AServerKilledMidRequestIsAnErrorAtOnceNotATimeout) {
   // On the CPU also on the GPU host: the queued request must still be waiting 50 ms later, when the kill comes.
-  ServerProcess server({"--device", "cpu"});
+  ServerProcess server({"--device", "cpu", "--models", testing::kWithMobilenet});
   ASSERT_FALSE(server.endpoint().empty());
   auto conn = testing::connect_or_fail(server.endpoint());
   ASSERT_TRUE(conn);

@@ -114,7 +114,7 @@ void expect_matches_torch(const std::string& model, const at::Tensor& x, const s
 
 class ServerProcessTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new ServerProcess(); }
+  static void SetUpTestSuite() { server_ = new ServerProcess({"--models", testing::kWithMobilenet}); }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -373,7 +373,9 @@ TEST(ServerLifecycle, SigtermStopsGracefullyWithExitCodeZero) {
 class ServingPaths : public ::testing::TestWithParam<std::vector<std::string>> {};
 
 TEST_P(ServingPaths, GiveTheModelsOutputs) {
-  ServerProcess server(GetParam());
+  std::vector<std::string> flags = GetParam();
+  flags.insert(flags.end(), {"--models", testing::kWithMobilenet});
+  ServerProcess server(flags);
   ASSERT_FALSE(server.endpoint().empty());
   zmq::context_t ctx;
   const bool priority = GetParam() == std::vector<std::string>{"--policy", "priority"};
@@ -466,7 +468,7 @@ TEST(Fp16, AHalfPrecisionVariantIsServedOnTheGpu) {
 TEST(ServerLifecycle, SigtermAnswersTheRequestsAlreadyReceivedFirst) {
   // On the CPU also on the GPU host: the 7 later requests must all have arrived while the first one runs (a GPU
   // answers it before the client has sent them all, and requests not yet received are rightly not answered).
-  ServerProcess server({"--workers", "1", "--device", "cpu"});
+  ServerProcess server({"--workers", "1", "--device", "cpu", "--models", testing::kWithMobilenet});
   ASSERT_FALSE(server.endpoint().empty());
   zmq::context_t ctx;
   RawClient c(ctx, server.endpoint());

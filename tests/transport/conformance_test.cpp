@@ -25,8 +25,9 @@ using namespace std::chrono_literals;
 using core::StatusCode;
 using testing::tiny_request;
 
-// The in-process reference: the server's pipeline with the test models, loaded once (one lane per test
-// thread at most: the concurrent test uses its own connections over the network transports only).
+// The in-process reference: the server's pipeline with the tiny test model, loaded once and only where a test
+// talks to it (one lane per test thread at most: the concurrent test uses its own connections over the network
+// transports only).
 struct Reference {
   server::ModelRepository models;
   server::Pipeline pipeline;
@@ -36,7 +37,7 @@ struct Reference {
 Reference& reference() {
   static Reference* r = [] {
     engine::set_torch_threads(1);  // as the servers below (--intra-op-threads 1): outputs are then byte-exact
-    auto loaded = server::ModelRepository::load(testing::test_models_dir(), {"tiny", "mobilenetv3"}, {"cpu", 4, true});
+    auto loaded = server::ModelRepository::load(testing::test_models_dir(), {"tiny"}, {"cpu", 4, true});
     if (!loaded.ok()) {
       ADD_FAILURE() << loaded.status().to_string();
       std::abort();
@@ -77,7 +78,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   }
   std::unique_ptr<transport::ClientConnection> connect(const std::string& target) {
     transport::ConnectOptions options;
-    options.local_handler = &reference().pipeline;
+    if (target == "local") options.local_handler = &reference().pipeline;
     auto c = transport::connect(target, options);
     EXPECT_OK(c);
     return c.ok() ? std::move(c.value()) : nullptr;

@@ -293,7 +293,8 @@ bool served_on_a_new_connection(const std::string& endpoint, std::string& why) {
 
 TEST(UcxTransport, AKilledClientFreesItsSlotAndOthersAreServed) {
   // One client at a time: the next one gets in only once the killed one's slot is freed.
-  ServerProcess server({"--max-clients", "1", "--io-threads", "2"}, "ucx://127.0.0.1:0");
+  ServerProcess server({"--max-clients", "1", "--io-threads", "2", "--models", testing::kWithMobilenet},
+                       "ucx://127.0.0.1:0");
   ASSERT_FALSE(server.endpoint().empty());
   TempDir dir;
   ChildProcess bench(
@@ -325,7 +326,7 @@ TEST(UcxTransport, AKilledClientFreesItsSlotAndOthersAreServed) {
 // The server serves one request at a time per UCX connection: a second request posted while the first is
 // being served is answered at once, "overloaded", saying why; the first is answered normally.
 TEST(UcxTransport, ASecondRequestOnABusyConnectionIsRefusedClearly) {
-  ServerProcess server({}, "ucx://127.0.0.1:0");
+  ServerProcess server({"--models", testing::kWithMobilenet}, "ucx://127.0.0.1:0");
   ASSERT_FALSE(server.endpoint().empty());
   RawEndpoint raw(server.endpoint());
   const auto slow = testing::mobilenet_request(1);
@@ -353,7 +354,8 @@ TEST(UcxTransport, ASecondRequestOnABusyConnectionIsRefusedClearly) {
 // A reply that comes after its request timed out is never taken for the next request's, over ucx and tcp.
 TEST(UcxTransport, ALateReplyIsNeverTakenForTheNextRequest) {
   // On the CPU also on the GPU host: the first request must outlast its 1 ms timeout (on a GPU it may not).
-  ServerProcess server({"--listen", "tcp://127.0.0.1:0", "--device", "cpu"}, "ucx://127.0.0.1:0");
+  ServerProcess server({"--listen", "tcp://127.0.0.1:0", "--device", "cpu", "--models", testing::kWithMobilenet},
+                       "ucx://127.0.0.1:0");
   ASSERT_EQ(server.endpoints().size(), 2u);
   for (const auto& endpoint : server.endpoints()) {
     SCOPED_TRACE(endpoint);
@@ -448,8 +450,10 @@ TEST(UcxTransport, GpuLandingRepliesEqualHostLanding) {
   // sm,tcp) leaves out; the servers and this test's clients inherit the widened setting.
   const char* tls = std::getenv("UCX_TLS");
   if (tls != nullptr) setenv("UCX_TLS", (std::string(tls) + ",cuda_copy").c_str(), 1);
-  ServerProcess host({"--device", device, "--landing", "host"}, "ucx://127.0.0.1:0");
-  ServerProcess gpu({"--device", device, "--landing", "cuda"}, "ucx://127.0.0.1:0");
+  ServerProcess host({"--device", device, "--landing", "host", "--models", testing::kWithMobilenet},
+                     "ucx://127.0.0.1:0");
+  ServerProcess gpu({"--device", device, "--landing", "cuda", "--models", testing::kWithMobilenet},
+                    "ucx://127.0.0.1:0");
   ASSERT_FALSE(host.endpoint().empty() || gpu.endpoint().empty());
   auto via_host = connect_or_fail(host.endpoint());
   auto via_gpu = connect_or_fail(gpu.endpoint());
