@@ -58,6 +58,13 @@ class GatewayProcess : public testing::EdgeserveProcess {
   }
 };
 
+// --backend-timeout-ms where the backends are healthy and the timeout is a deadline, not what is tested: scaled,
+// as a TSan-built server on a busy 2-core machine once left a tiny request over 2 s (CI, 2026-12-01) and the
+// gateway failed its backend. The tests of failing backends keep 2000 ms: their clients wait 15 s per call.
+std::vector<std::string> healthy_backend_timeout() {
+  return {"--backend-timeout-ms", std::to_string(testing::scaled(std::chrono::milliseconds(2000)).count())};
+}
+
 // Stops `server` (SIGTERM) and returns how many requests it served, from its "stopped: N request(s) served".
 uint64_t served_count(ServerProcess& server) {
   EXPECT_TRUE(server.process().signal(SIGTERM)) << "the server is not running";
@@ -85,7 +92,7 @@ TEST(Gateway, ForwardsEveryFrontToEveryBackWithTheDirectPathsRepliesAndItsOwnTim
   ASSERT_EQ(expected.size(), 40u);
 
   for (const auto& backend : {tcp_backend.endpoint(), ucx_backend.endpoint()}) {
-    GatewayProcess gateway({backend}, {"tcp://127.0.0.1:0", "ucx://127.0.0.1:0"});
+    GatewayProcess gateway({backend}, {"tcp://127.0.0.1:0", "ucx://127.0.0.1:0"}, healthy_backend_timeout());
     ASSERT_EQ(gateway.endpoints().size(), 2u) << gateway.log();
     for (const auto& front : gateway.endpoints()) {
       SCOPED_TRACE(front + " → " + backend);
@@ -138,11 +145,9 @@ void four_clients_through(const std::string& gateway, int requests_each, Spread&
 
 TEST(Gateway, SpreadsLoadOverBackends) {
   ServerProcess a, b;
-  // The backend timeout is a deadline here, not what is tested: scaled, as a TSan-built server on a busy 2-core
-  // machine once left a tiny request unanswered for over 2 s (CI, 2026-12-01) and the gateway failed the backend.
-  const std::string backend_timeout_ms = std::to_string(testing::scaled(2s).count());
-  GatewayProcess gateway({a.endpoint(), b.endpoint()}, {"tcp://127.0.0.1:0"},
-                         {"--workers", "4", "--backend-timeout-ms", backend_timeout_ms});
+  auto flags = healthy_backend_timeout();
+  flags.insert(flags.end(), {"--workers", "4"});
+  GatewayProcess gateway({a.endpoint(), b.endpoint()}, {"tcp://127.0.0.1:0"}, flags);
   ASSERT_FALSE(gateway.endpoints().empty());
   Spread spread;
   four_clients_through(gateway.endpoints()[0], 40, spread);
@@ -230,7 +235,7 @@ TEST(Gateway, SendsToTheBackendWithTheFewestRequestsInFlight) {
 
 TEST(Gateway, MalformedRequestsAreAnsweredAtTheGateway) {
   ServerProcess backend;
-  GatewayProcess gateway({backend.endpoint()}, {"tcp://127.0.0.1:0"});
+  GatewayProcess gateway({backend.endpoint()}, {"tcp://127.0.0.1:0"}, healthy_backend_timeout());
   ASSERT_FALSE(gateway.endpoints().empty());
   zmq::context_t context;
   zmq::socket_t dealer(context, zmq::socket_type::dealer);
