@@ -37,7 +37,9 @@ using testing::tiny_input;
 using testing::tiny_request;
 
 // A gateway process in front of `backends`, listening on each of `listen`; `extra` may replace the default
-// --retry-ms 300 and --backend-timeout-ms 2000.
+// --retry-ms 300 and --backend-timeout-ms 2000, scaled: for healthy backends the timeout is a deadline, not what
+// is tested, and a TSan-built server on a busy 2-core machine once left a tiny request over 2 s (CI, 2026-12-01),
+// so the gateway failed its backend. Tests of failing backends pass their own.
 class GatewayProcess : public testing::EdgeserveProcess {
  public:
   GatewayProcess(const std::vector<std::string>& backends, const std::vector<std::string>& listen,
@@ -49,7 +51,9 @@ class GatewayProcess : public testing::EdgeserveProcess {
                                             const std::vector<std::string>& listen,
                                             const std::vector<std::string>& extra) {
     std::vector<std::string> args{"gateway"};
-    for (const auto& [flag, value] : {std::pair{"--retry-ms", "300"}, {"--backend-timeout-ms", "2000"}})
+    const std::string backend_timeout_ms = std::to_string(testing::scaled(std::chrono::milliseconds(2000)).count());
+    for (const auto& [flag, value] :
+         {std::pair<std::string, std::string>{"--retry-ms", "300"}, {"--backend-timeout-ms", backend_timeout_ms}})
       if (std::find(extra.begin(), extra.end(), flag) == extra.end()) args.insert(args.end(), {flag, value});
     args.insert(args.end(), extra.begin(), extra.end());
     for (const auto& b : backends) args.insert(args.end(), {"--backend", b});
@@ -57,13 +61,6 @@ class GatewayProcess : public testing::EdgeserveProcess {
     return args;
   }
 };
-
-// --backend-timeout-ms where the backends are healthy and the timeout is a deadline, not what is tested: scaled,
-// as a TSan-built server on a busy 2-core machine once left a tiny request over 2 s (CI, 2026-12-01) and the
-// gateway failed its backend. The tests of failing backends keep 2000 ms: their clients wait 15 s per call.
-std::vector<std::string> healthy_backend_timeout() {
-  return {"--backend-timeout-ms", std::to_string(testing::scaled(std::chrono::milliseconds(2000)).count())};
-}
 
 // Stops `server` (SIGTERM) and returns how many requests it served, from its "stopped: N request(s) served".
 uint64_t served_count(ServerProcess& server) {
@@ -92,7 +89,7 @@ TEST(Gateway, ForwardsEveryFrontToEveryBackWithTheDirectPathsRepliesAndItsOwnTim
   ASSERT_EQ(expected.size(), 40u);
 
   for (const auto& backend : {tcp_backend.endpoint(), ucx_backend.endpoint()}) {
-    GatewayProcess gateway({backend}, {"tcp://127.0.0.1:0", "ucx://127.0.0.1:0"}, healthy_backend_timeout());
+    GatewayProcess gateway({backend}, {"tcp://127.0.0.1:0", "ucx://127.0.0.1:0"});
     ASSERT_EQ(gateway.endpoints().size(), 2u) << gateway.log();
     for (const auto& front : gateway.endpoints()) {
       SCOPED_TRACE(front + " → " + backend);
@@ -145,9 +142,7 @@ void four_clients_through(const std::string& gateway, int requests_each, Spread&
 
 TEST(Gateway, SpreadsLoadOverBackends) {
   ServerProcess a, b;
-  auto flags = healthy_backend_timeout();
-  flags.insert(flags.end(), {"--workers", "4"});
-  GatewayProcess gateway({a.endpoint(), b.endpoint()}, {"tcp://127.0.0.1:0"}, flags);
+  GatewayProcess gateway({a.endpoint(), b.endpoint()}, {"tcp://127.0.0.1:0"}, {"--workers", "4"});
   ASSERT_FALSE(gateway.endpoints().empty());
   Spread spread;
   four_clients_through(gateway.endpoints()[0], 40, spread);
@@ -235,7 +230,7 @@ TEST(Gateway, SendsToTheBackendWithTheFewestRequestsInFlight) {
 
 TEST(Gateway, MalformedRequestsAreAnsweredAtTheGateway) {
   ServerProcess backend;
-  GatewayProcess gateway({backend.endpoint()}, {"tcp://127.0.0.1:0"}, healthy_backend_timeout());
+  GatewayProcess gateway({backend.endpoint()}, {"tcp://127.0.0.1:0"});
   ASSERT_FALSE(gateway.endpoints().empty());
   zmq::context_t context;
   zmq::socket_t dealer(context, zmq::socket_type::dealer);
@@ -271,7 +266,9 @@ void kill_a_backend_mid_run(const std::string& scheme) {
   const std::string flaky_uri = scheme + "://127.0.0.1:" + std::to_string(testing::free_fixed_port(30000));
   auto flaky = std::make_unique<ServerProcess>(std::vector<std::string>{}, flaky_uri);
   ASSERT_EQ(flaky->endpoint(), flaky_uri);
-  GatewayProcess gateway({steady.endpoint(), flaky_uri}, {"tcp://127.0.0.1:0"});
+  // Unscaled: an idle tcp connection to the killed backend learns of it only at this timeout, and the client
+  // waits 15 s per call; a sanitizer-scaled 20 s would turn the error replies checked for into lost requests.
+  GatewayProcess gateway({steady.endpoint(), flaky_uri}, {"tcp://127.0.0.1:0"}, {"--backend-timeout-ms", "2000"});
   ASSERT_FALSE(gateway.endpoints().empty());
 
   std::atomic<bool> done{false};
