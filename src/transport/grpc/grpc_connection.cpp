@@ -1,8 +1,11 @@
-// edgeserve's KServe v2 client over a gRPC channel (synchronous stub: a connection has one call in flight).
+// edgeserve's KServe v2 client over a gRPC channel (a connection has one call in flight). ModelInfer goes as byte
+// buffers (raw_infer_messages.h): the tensor is copied once, into gRPC's slice, instead of into the message and then
+// again into the slices; the rest goes through the generated stub.
 #include "transport/grpc/grpc_connection.h"
 
 #include <fmt/format.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <map>
@@ -11,6 +14,7 @@
 #include "grpc_service.grpc.pb.h"
 #include "transport/endpoint.h"
 #include "transport/grpc/kserve_grpc_codec.h"
+#include "transport/grpc/raw_infer_messages.h"
 
 namespace edgeserve::transport::grpc {
 
@@ -36,9 +40,20 @@ class GrpcConnection final : public ClientConnection {
     // A fresh connection after a lost one, at once: a restarted server is served again within a call's timeout.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub_ = inference::GRPCInferenceService::NewStub(
-        ::grpc::CreateCustomChannel(address, ::grpc::InsecureChannelCredentials(), args));
+    auto channel = ::grpc::CreateCustomChannel(address, ::grpc::InsecureChannelCredentials(), args);
+    stub_ = inference::GRPCInferenceService::NewStub(channel);
+    generic_ = std::make_unique<::grpc::GenericStub>(channel);
   }
+
+  ~GrpcConnection() override {
+    calls_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (calls_.Next(&tag, &ok)) {
+    }
+  }
+  GrpcConnection(const GrpcConnection&) = delete;
+  GrpcConnection& operator=(const GrpcConnection&) = delete;
 
   Status call(const core::RequestHeader& header, std::span<const std::byte> payload, Reply& reply,
               std::chrono::milliseconds timeout) override {
@@ -49,13 +64,15 @@ class GrpcConnection final : public ClientConnection {
     std::vector<std::string> outputs;
     for (size_t i = 0; i < names->outputs.size() && i < core::kMaxOutputs; ++i)
       if (header.output.select & (1u << i)) outputs.push_back(names->outputs[i]);
-    encode_infer_request(header, payload, names->input, outputs, request_);
+    encode_infer_request_head(header, names->input, outputs, request_);
+    join_infer_request(request_, payload, sent_);
     ::grpc::ClientContext context;
     context.set_deadline(deadline);
-    response_.Clear();
-    const ::grpc::Status status = stub_->ModelInfer(&context, request_, &response_);
+    const ::grpc::Status status = model_infer(context);
     reply.recv_clock_ns = core::now_ns();
     if (!status.ok()) return answer_or_failure(status, header.request_id, reply);
+    if (!::grpc::SerializationTraits<inference::ModelInferResponse>::Deserialize(&received_, &response_).ok())
+      return {StatusCode::kMalformedHeader, fmt::format("{}: the reply is no ModelInferResponse", target_)};
     if (Status s = decode_infer_response(response_, reply.header, joined_, reply.payload); !s.ok()) return s;
     reply.header.request_id = header.request_id;
     return {};
@@ -65,6 +82,19 @@ class GrpcConnection final : public ClientConnection {
   LinkReport link() const override { return {"grpc", "gRPC " + ::grpc::Version(), "", {}, {}}; }
 
  private:
+  // ModelInfer from sent_ into received_, waited for on this connection's own queue.
+  ::grpc::Status model_infer(::grpc::ClientContext& context) {
+    auto call = generic_->PrepareUnaryCall(&context, kModelInfer, sent_, &calls_);
+    call->StartCall();
+    ::grpc::Status status;
+    call->Finish(&received_, &status, this);
+    void* tag = nullptr;
+    bool ok = false;
+    if (!calls_.Next(&tag, &ok))
+      return {::grpc::StatusCode::INTERNAL, "the connection's completion queue was shut down"};
+    return status;
+  }
+
   // An error the server answered is the reply; a channel that failed (no server, deadline) is the call's error.
   Status answer_or_failure(const ::grpc::Status& status, uint64_t request_id, Reply& reply) const {
     if (!is_server_answer(status)) {
@@ -109,11 +139,16 @@ class GrpcConnection final : public ClientConnection {
   }
 
   std::string target_;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+  inline static const std::string kModelInfer = "/inference.GRPCInferenceService/ModelInfer";
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;  // metadata
+  std::unique_ptr<::grpc::GenericStub> generic_;                 // ModelInfer
+  ::grpc::CompletionQueue calls_;
   std::map<std::string, ModelNames, std::less<>> names_;
   // Reused from call to call, so a steady stream of requests reuses their memory; Reply::payload points into them.
-  inference::ModelInferRequest request_;
+  inference::ModelInferRequest request_;  // without its tensor
   inference::ModelInferResponse response_;
+  ::grpc::ByteBuffer sent_;
+  ::grpc::ByteBuffer received_;
   std::vector<std::byte> joined_;
 };
 

@@ -2,6 +2,7 @@
 // and the call's reactor, which the reply finishes from whichever thread sends it: no thread waits on a request.
 #pragma once
 
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include "core/memory_buffer.h"
 #include "grpc_service.pb.h"
 #include "transport/delivery.h"
+#include "transport/grpc/infer_message_pool.h"
 #include "transport/http/http_settings.h"
 #include "transport/http/kserve_request.h"
 #include "transport/http/kserve_statistics.h"
@@ -18,16 +20,17 @@
 
 namespace edgeserve::transport::grpc {
 
-// What a reply needs of the call it answers. gRPC keeps `request` and `response` alive until the reactor finishes.
+// What a reply needs of the call it answers. gRPC keeps `response` alive until the reactor finishes; `messages` holds
+// the parsed request (without its tensor, which is in landing memory) and the reply's message until then.
 struct InferCall {
   ::grpc::ServerUnaryReactor* reactor = nullptr;
-  const inference::ModelInferRequest* request = nullptr;
-  inference::ModelInferResponse* response = nullptr;
-  const http::ServedModel* served = nullptr;                 // null: a model this listener does not know (a gateway)
-  uint8_t select = 0;                                        // the outputs the request chose
-  uint32_t client_id = 0;                                    // the client id it is scheduled under (the reply names it)
-  http::ModelStatistics* statistics = nullptr;               // the listener's, which outlives every call
-  std::atomic<int64_t>* in_flight = nullptr;                 // the listener's count of calls not yet answered
+  InferMessagePool::Held messages;
+  ::grpc::ByteBuffer* response = nullptr;       // the reply as sent: the reply message, then its outputs' bytes
+  const http::ServedModel* served = nullptr;    // null: a model this listener does not know (a gateway)
+  uint8_t select = 0;                           // the outputs the request chose
+  uint32_t client_id = 0;                       // the client id it is scheduled under (the reply names it)
+  http::ModelStatistics* statistics = nullptr;  // the listener's, which outlives every call
+  std::atomic<int64_t>* in_flight = nullptr;    // the listener's count of calls not yet answered
   const http::SharedMemoryRegions* shared_memory = nullptr;  // the listener's registered regions
   std::vector<http::InferOutputAsk> shared_outputs;          // outputs that go into a region (usually none)
 };
@@ -48,7 +51,7 @@ class GrpcDelivery final : public Delivery {
 
  private:
   // On a worker thread: writes the outputs asked into shared memory, encodes the reply into the call's response
-  // and finishes the call.
+  // (the outputs as slices of `payload`, which lives until gRPC has sent them) and finishes the call.
   void transmit(const core::ResponseHeader& header, std::unique_ptr<core::MemoryBuffer> payload) override;
 
   std::unique_ptr<core::MemoryBuffer> landing_;

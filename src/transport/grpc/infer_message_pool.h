@@ -1,8 +1,7 @@
-// The request and response messages of ModelInfer calls, kept from call to call. A parsed request holds its tensor
-// in a protobuf bytes field: a fresh message per call allocates that (300 KB for ResNet50 fp16) anew, and glibc
-// hands memory that large back to the kernel when it is freed, so every call paid the page faults of a fresh
-// buffer. A message kept here is cleared, not freed, so its bytes fields keep their capacity and the next call
-// parses into memory already mapped.
+// The request and response messages of ModelInfer calls, kept from call to call: a message kept here is cleared,
+// not freed, so its strings, repeated fields and maps keep their memory and the next call parses into memory already
+// mapped. The tensors themselves stay out of these messages (raw_infer_messages.h); a message given a tensor all the
+// same (gRPC's own MessageAllocator use) keeps its bytes field's capacity too.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +23,15 @@ class InferMessagePool final
   InferMessagePool& operator=(const InferMessagePool&) = delete;
 
   ::grpc::MessageHolder<inference::ModelInferRequest, inference::ModelInferResponse>* AllocateMessages() override;
+  // A pair for a call this service parses itself; it comes back when the handle goes.
+  struct GiveBack {
+    void operator()(::grpc::MessageHolder<inference::ModelInferRequest, inference::ModelInferResponse>* held) const {
+      held->Release();
+    }
+  };
+  using Held =
+      std::unique_ptr<::grpc::MessageHolder<inference::ModelInferRequest, inference::ModelInferResponse>, GiveBack>;
+  Held take() { return Held(AllocateMessages()); }
 
   // Pairs waiting for a call now (for tests).
   size_t idle() const;

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "transport/grpc/grpc_delivery.h"
 #include "transport/grpc/kserve_grpc_codec.h"
+#include "transport/grpc/raw_infer_messages.h"
 #include "transport/http/kserve_types.h"
 #include "transport/http/shared_memory_tensors.h"
 #include "transport/sender.h"
@@ -70,8 +71,9 @@ void GrpcDelivery::transmit(const core::ResponseHeader& header, std::unique_ptr<
     std::span<const std::byte> bytes;
     if (payload != nullptr)
       bytes = payload->bytes().first(std::min<size_t>(header.payload_bytes, payload->bytes().size()));
+    const inference::ModelInferRequest& request = *call_.messages->request();
     http::InferReplyForm form;
-    form.names = reply_output_names(header, *call_.request, call_.served, call_.select);
+    form.names = reply_output_names(header, request, call_.served, call_.select);
     if (!call_.shared_outputs.empty()) {
       // Matched by name as http:// matches them (topk's "<name>_ids" and "<name>_scores" go where <name> goes).
       for (const auto& name : form.names) {
@@ -82,13 +84,18 @@ void GrpcDelivery::transmit(const core::ResponseHeader& header, std::unique_ptr<
       }
       status = to_grpc_status(http::write_shared_outputs(*call_.shared_memory, header, bytes, form));
     }
-    if (status.ok())
-      encode_infer_response(header, bytes, *call_.request, form.names, form.shared_memory, call_.client_id,
-                            *call_.response);
+    if (status.ok()) {
+      inference::ModelInferResponse& head = *call_.messages->response();
+      const auto outputs =
+          encode_infer_response_head(header, bytes, request, form.names, form.shared_memory, call_.client_id, head);
+      join_infer_response(head, outputs, std::shared_ptr<const core::MemoryBuffer>(std::move(payload)),
+                          *call_.response);
+    }
   }
   // The landing memory stays until the delivery goes (payload() stays valid), then returns to its pool, which
-  // outlives the listener anyway; the request message is gRPC's again once the call is finished.
+  // outlives the listener anyway; the messages go back to theirs now, their bytes already in the response.
   call_.reactor->Finish(status);
+  call_.messages.reset();
   call_.in_flight->fetch_sub(1);
 }
 
@@ -99,9 +106,7 @@ InferenceService::InferenceService(const ListenOptions& options, std::shared_ptr
       landing_(std::move(landing)),
       shared_landing_(options.allocate, landing_->block_bytes(), landing_->available()),
       clients_(options.limits.max_clients, options.limits.idle_timeout),
-      messages_(landing_->available()) {
-  SetMessageAllocatorFor_ModelInfer(&messages_);
-}
+      messages_(landing_->available()) {}
 
 InferenceService::Reactor* InferenceService::ServerLive(Context* context, const inference::ServerLiveRequest*,
                                                         inference::ServerLiveResponse* response) {
@@ -208,13 +213,13 @@ InferenceService::Reactor* InferenceService::ModelStatistics(Context* context,
   return reactor;
 }
 
-InferenceService::Reactor* InferenceService::ModelInfer(Context* context, const inference::ModelInferRequest* request,
-                                                        inference::ModelInferResponse* response) {
+InferenceService::Reactor* InferenceService::ModelInfer(Context* context, const ::grpc::ByteBuffer* request,
+                                                        ::grpc::ByteBuffer* response) {
   auto* reactor = context->DefaultReactor();
   const uint64_t recv_ns = core::now_ns();
   // Counted before stopping_ is read, so that drain() either sees this call or this call sees stopping_.
   in_flight_.fetch_add(1);
-  Reactor* refused = infer(context, request, response, reactor, recv_ns);
+  Reactor* refused = infer(context, *request, response, reactor, recv_ns);
   if (refused != nullptr) in_flight_.fetch_sub(1);
   return reactor;
 }
@@ -227,9 +232,8 @@ bool InferenceService::drain(std::chrono::milliseconds limit) {
   return in_flight_.load() == 0;
 }
 
-InferenceService::Reactor* InferenceService::infer(Context* context, const inference::ModelInferRequest* request,
-                                                   inference::ModelInferResponse* response, Reactor* reactor,
-                                                   uint64_t recv_ns) {
+InferenceService::Reactor* InferenceService::infer(Context* context, const ::grpc::ByteBuffer& message,
+                                                   ::grpc::ByteBuffer* response, Reactor* reactor, uint64_t recv_ns) {
   const DeliveryHandler* handler = handler_.load();
   if (handler == nullptr || stopping_.load())
     return fail(reactor, 0, {StatusCode::kShuttingDown, "the server is not serving (starting or stopping)"}, recv_ns);
@@ -240,37 +244,45 @@ InferenceService::Reactor* InferenceService::infer(Context* context, const infer
                 {StatusCode::kOverloaded,
                  fmt::format("{} clients are being served (--max-clients)", options_.limits.max_clients)},
                 recv_ns);
-  const http::ServedModel* served = models_ ? models_->find(request->model_name()) : nullptr;
-  auto decoded = decode_infer_request(*request, served, next_id_.fetch_add(1) | (1ull << 63));
+  // The tensor moves from gRPC's slices straight into aligned landing memory (pinned next to a GPU) from a pool;
+  // the rest of the message is parsed into messages kept from call to call.
+  InferMessagePool::Held messages = messages_.take();
+  const inference::ModelInferRequest& request = *messages->request();
+  std::unique_ptr<core::MemoryBuffer> landing;
+  RawInputs raw;
+  Status split = split_infer_request(
+      message, *messages->request(),
+      [&](size_t bytes) {
+        landing = landing_->take(bytes);
+        raw.first = landing->bytes().first(bytes);
+        return landing->bytes().first(bytes);
+      },
+      raw.count);
+  if (!split.ok()) return fail(reactor, 0, split, recv_ns);
+  const http::ServedModel* served = models_ ? models_->find(request.model_name()) : nullptr;
+  auto decoded = decode_infer_request(request, raw, served, next_id_.fetch_add(1) | (1ull << 63));
   if (!decoded.ok()) return fail(reactor, 0, decoded.status(), recv_ns);
   core::RequestHeader& h = decoded->header;
   // A client that names no client id (a plain KServe client) is its connection: one lane per connection.
-  if (!request->parameters().contains("edgeserve_client_id")) h.client_id = *number;
-  const std::span<const std::byte> input = decoded->input;
+  if (!request.parameters().contains("edgeserve_client_id")) h.client_id = *number;
   std::optional<http::SharedMemoryView> shared_input;  // holds the client's region while its bytes are read
   if (decoded->shared_input) {
     auto view = shared_memory_.view(*decoded->shared_input);
     if (!view.ok()) return fail(reactor, h.request_id, view.status(), recv_ns);
     shared_input = std::move(view.value());
   }
-  const size_t input_bytes = shared_input ? shared_input->byte_size : input.size();
+  const size_t input_bytes = shared_input ? shared_input->byte_size : decoded->input.size();
   if (Status s = http::check_shared_outputs(shared_memory_, decoded->shared_outputs); !s.ok())
     return fail(reactor, h.request_id, s, recv_ns);
   if (Status s = core::check_payload(h, input_bytes, options_.max_payload_bytes); !s.ok())
     return fail(reactor, h.request_id, s, recv_ns);
-  // The tensor moves from gRPC's message (or the client's region) to aligned landing memory (pinned next to a GPU)
-  // from a pool.
-  std::unique_ptr<core::MemoryBuffer> landing;
   if (shared_input) {
     auto landed = shared_landing_.land(*shared_input, h.input_kind, *landing_);
     if (!landed.ok()) return fail(reactor, h.request_id, landed.status(), recv_ns);
     landing = std::move(landed.value());
-  } else {
-    landing = landing_->take(input_bytes);
-    std::memcpy(landing->bytes().data(), input.data(), input_bytes);
   }
-  InferCall call{reactor,     request,      response,    served,          h.output.select,
-                 h.client_id, &statistics_, &in_flight_, &shared_memory_, std::move(decoded->shared_outputs)};
+  InferCall call{reactor,     std::move(messages), response,    served,          h.output.select,
+                 h.client_id, &statistics_,        &in_flight_, &shared_memory_, std::move(decoded->shared_outputs)};
   (*handler)(std::make_unique<GrpcDelivery>(recv_ns, sender_from_name("grpc", peer), std::move(h), std::move(landing),
                                             std::move(call)));
   return nullptr;

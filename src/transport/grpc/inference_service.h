@@ -24,7 +24,9 @@ namespace edgeserve::transport::grpc {
 
 using DeliveryHandler = std::function<void(std::unique_ptr<Delivery>)>;
 
-class InferenceService final : public inference::GRPCInferenceService::CallbackService {
+// ModelInfer is a raw method (byte buffers in and out): raw_infer_messages.h keeps the tensors out of protobuf.
+class InferenceService final : public inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<
+                                   inference::GRPCInferenceService::CallbackService> {
  public:
   // `models`: what the metadata RPCs describe and how names map onto the models; null (a gateway) serves infer
   // without the name checks and answers the metadata RPCs NOT_FOUND. `landing`: where tensors are copied to.
@@ -53,8 +55,7 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
                        inference::ModelConfigResponse* response) override;
   Reactor* ModelStatistics(Context* context, const inference::ModelStatisticsRequest* request,
                            inference::ModelStatisticsResponse* response) override;
-  Reactor* ModelInfer(Context* context, const inference::ModelInferRequest* request,
-                      inference::ModelInferResponse* response) override;
+  Reactor* ModelInfer(Context* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) override;
   Reactor* SystemSharedMemoryStatus(Context* context, const inference::SystemSharedMemoryStatusRequest* request,
                                     inference::SystemSharedMemoryStatusResponse* response) override;
   Reactor* SystemSharedMemoryRegister(Context* context, const inference::SystemSharedMemoryRegisterRequest* request,
@@ -80,8 +81,8 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   // The model a metadata request names, or null after finishing `reactor` with NOT_FOUND.
   const http::ServedModel* known_model(const std::string& name, const std::string& version, Reactor* reactor) const;
   // ModelInfer past its in-flight count: the call handed to the server (null), or the reactor it was refused on.
-  Reactor* infer(Context* context, const inference::ModelInferRequest* request, inference::ModelInferResponse* response,
-                 Reactor* reactor, uint64_t recv_ns);
+  Reactor* infer(Context* context, const ::grpc::ByteBuffer& message, ::grpc::ByteBuffer* response, Reactor* reactor,
+                 uint64_t recv_ns);
   // Finishes an infer call the server's edge refused, answered as the server's own error path answers (its log
   // line, its error count).
   Reactor* fail(Reactor* reactor, uint64_t id, const core::Status& status, uint64_t recv_ns);
@@ -97,7 +98,7 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   http::ModelStatistics statistics_;
   http::SharedMemoryRegions shared_memory_;
   PeerTable clients_;
-  InferMessagePool messages_;  // ModelInfer's messages, kept from call to call
+  InferMessagePool messages_;  // ModelInfer's parsed messages, kept from call to call
   core::LogLimiter error_log_;
   std::atomic<const DeliveryHandler*> handler_{nullptr};
   std::atomic<bool> stopping_{false};

@@ -119,6 +119,16 @@ Status read_parameters(const Parameters& p, core::RequestHeader& h) {
 
 core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferRequest& request,
                                                 const http::ServedModel* served, uint64_t fallback_id) {
+  RawInputs raw{static_cast<size_t>(request.raw_input_contents_size()), {}};
+  if (raw.count > 0) {
+    const std::string& first = request.raw_input_contents(0);
+    raw.first = std::as_bytes(std::span(first.data(), first.size()));
+  }
+  return decode_infer_request(request, raw, served, fallback_id);
+}
+
+core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferRequest& request, const RawInputs& raw,
+                                                const http::ServedModel* served, uint64_t fallback_id) {
   const std::string& model = request.model_name();
   if (!request.model_version().empty() && request.model_version() != "1")
     return Status{StatusCode::kUnknownModel, fmt::format("model {} has version 1 only", model.substr(0, 64))};
@@ -133,7 +143,7 @@ core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferReque
   auto shared_input = shared_memory_ask(in.parameters(), "the input");
   if (!shared_input.ok()) return shared_input.status();
   out.shared_input = std::move(shared_input.value());
-  if (request.raw_input_contents_size() != (out.shared_input ? 0 : 1))
+  if (raw.count != (out.shared_input ? 0u : 1u))
     return Status{StatusCode::kInvalidArgument,
                   out.shared_input ? "an input in shared memory has no raw_input_contents"
                                    : "the input tensor goes in raw_input_contents (typed \"contents\" are not taken)"};
@@ -170,10 +180,7 @@ core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferReque
   core::RequestHeaderBytes encoded;
   core::encode(h, encoded);
   if (auto decoded = core::decode_request_header(encoded); !decoded.ok()) return decoded.status();
-  if (!out.shared_input) {
-    const std::string& raw = request.raw_input_contents(0);
-    out.input = std::as_bytes(std::span(raw.data(), raw.size()));
-  }
+  if (!out.shared_input) out.input = raw.first;
   return out;
 }
 
@@ -188,10 +195,12 @@ std::vector<std::string> reply_output_names(const core::ResponseHeader& header,
   return names;
 }
 
-void encode_infer_response(const core::ResponseHeader& header, std::span<const std::byte> payload,
-                           const inference::ModelInferRequest& request, const std::vector<std::string>& names,
-                           const std::vector<std::optional<http::SharedMemoryAsk>>& shared, uint32_t client_id,
-                           inference::ModelInferResponse& response) {
+std::vector<std::span<const std::byte>> encode_infer_response_head(
+    const core::ResponseHeader& header, std::span<const std::byte> payload, const inference::ModelInferRequest& request,
+    const std::vector<std::string>& names, const std::vector<std::optional<http::SharedMemoryAsk>>& shared,
+    uint32_t client_id, inference::ModelInferResponse& response) {
+  std::vector<std::span<const std::byte>> raw;
+  raw.reserve(header.n_outputs);
   response.set_model_name(request.model_name());
   response.set_model_version("1");
   response.set_id(request.id());
@@ -207,20 +216,28 @@ void encode_infer_response(const core::ResponseHeader& header, std::span<const s
       auto& p = *out->mutable_parameters();
       p["shared_memory_region"].set_string_param(shared[i]->region);
       p["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(n));
-      response.add_raw_output_contents();
+      raw.emplace_back();
     } else {
-      response.add_raw_output_contents(reinterpret_cast<const char*>(payload.data() + at), n);
+      raw.push_back(payload.subspan(at, n));
     }
     at += n;
   }
   auto& parameters = *response.mutable_parameters();
   for (const auto& f : http::timing_fields()) parameters[f.name].set_uint64_param(header.timings.*f.field);
   parameters["edgeserve_client_id"].set_uint64_param(client_id);
+  return raw;
 }
 
-void encode_infer_request(const core::RequestHeader& header, std::span<const std::byte> payload,
-                          const std::string& input_name, const std::vector<std::string>& output_names,
-                          inference::ModelInferRequest& request) {
+void encode_infer_response(const core::ResponseHeader& header, std::span<const std::byte> payload,
+                           const inference::ModelInferRequest& request, const std::vector<std::string>& names,
+                           const std::vector<std::optional<http::SharedMemoryAsk>>& shared, uint32_t client_id,
+                           inference::ModelInferResponse& response) {
+  for (const auto bytes : encode_infer_response_head(header, payload, request, names, shared, client_id, response))
+    response.add_raw_output_contents(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+void encode_infer_request_head(const core::RequestHeader& header, const std::string& input_name,
+                               const std::vector<std::string>& output_names, inference::ModelInferRequest& request) {
   request.set_model_name(header.model);
   request.set_id(std::to_string(header.request_id));
   if (request.inputs_size() != 1) {
@@ -232,11 +249,7 @@ void encode_infer_request(const core::RequestHeader& header, std::span<const std
   in->set_datatype(http::kserve_datatype(header.dtype));
   in->clear_shape();
   for (int64_t d : header.shape) in->add_shape(d);
-  if (request.raw_input_contents_size() != 1) {
-    request.clear_raw_input_contents();
-    request.add_raw_input_contents();
-  }
-  request.mutable_raw_input_contents(0)->assign(reinterpret_cast<const char*>(payload.data()), payload.size());
+  request.clear_raw_input_contents();
   request.clear_outputs();
   for (const auto& name : output_names) request.add_outputs()->set_name(name);
   auto& p = *request.mutable_parameters();
@@ -252,6 +265,13 @@ void encode_infer_request(const core::RequestHeader& header, std::span<const std
     p["edgeserve_postprocess"].set_string_param(core::to_string(header.output.postprocess));
   if (header.output.k != 0) p["edgeserve_topk"].set_uint64_param(header.output.k);
   if (header.output.select != 0) p["edgeserve_output_select"].set_uint64_param(header.output.select);
+}
+
+void encode_infer_request(const core::RequestHeader& header, std::span<const std::byte> payload,
+                          const std::string& input_name, const std::vector<std::string>& output_names,
+                          inference::ModelInferRequest& request) {
+  encode_infer_request_head(header, input_name, output_names, request);
+  request.add_raw_input_contents(reinterpret_cast<const char*>(payload.data()), payload.size());
 }
 
 Status decode_infer_response(const inference::ModelInferResponse& response, core::ResponseHeader& header,

@@ -34,6 +34,14 @@ struct DecodedInfer {
 // shared_memory_offset, as tritonclient sends them) is read from or written into it: the listener's part.
 core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferRequest& request,
                                                 const http::ServedModel* served, uint64_t fallback_id);
+// The same for a request whose raw_input_contents were taken apart from the message (raw_infer_messages.h): how many
+// entries it had and where the first one's bytes are now.
+struct RawInputs {
+  size_t count = 0;
+  std::span<const std::byte> first;
+};
+core::Result<DecodedInfer> decode_infer_request(const inference::ModelInferRequest& request, const RawInputs& raw,
+                                                const http::ServedModel* served, uint64_t fallback_id);
 
 // The names of a reply's outputs. `select`: the outputs the request chose (0: the model's default); a gateway
 // (`served` null) names them as the request asked for them.
@@ -51,12 +59,21 @@ void encode_infer_response(const core::ResponseHeader& header, std::span<const s
                            const inference::ModelInferRequest& request, const std::vector<std::string>& names,
                            const std::vector<std::optional<http::SharedMemoryAsk>>& shared, uint32_t client_id,
                            inference::ModelInferResponse& response);
+// The same but raw_output_contents, which it returns instead: each output's bytes within `payload`, in order (empty
+// for an output written into a region), for the caller to append (raw_infer_messages.h sends them without a copy).
+std::vector<std::span<const std::byte>> encode_infer_response_head(
+    const core::ResponseHeader& header, std::span<const std::byte> payload, const inference::ModelInferRequest& request,
+    const std::vector<std::string>& names, const std::vector<std::optional<http::SharedMemoryAsk>>& shared,
+    uint32_t client_id, inference::ModelInferResponse& response);
 
 // The client's request for `header` with one input named `input_name` (the payload copied into
 // raw_input_contents, reusing `request`'s memory) and the chosen outputs by name.
 void encode_infer_request(const core::RequestHeader& header, std::span<const std::byte> payload,
                           const std::string& input_name, const std::vector<std::string>& output_names,
                           inference::ModelInferRequest& request);
+// The same without the tensor: raw_input_contents left empty, for the caller to append (raw_infer_messages.h).
+void encode_infer_request_head(const core::RequestHeader& header, const std::string& input_name,
+                               const std::vector<std::string>& output_names, inference::ModelInferRequest& request);
 // The client's reading of a reply: outputs, timings; `payload` gets the outputs' bytes (a view into `response`
 // when there is one output, else concatenated into `joined`). Errors: kMalformedHeader.
 core::Status decode_infer_response(const inference::ModelInferResponse& response, core::ResponseHeader& header,
