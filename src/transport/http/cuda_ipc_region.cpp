@@ -20,6 +20,15 @@ using core::StatusCode;
 
 bool cuda_regions_supported() { return true; }
 
+int cuda_device_of(const void* device_memory) {
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, device_memory) != cudaSuccess) {
+    cudaGetLastError();  // not sticky: clear it for the next caller on this thread
+    return -1;
+  }
+  return attributes.type == cudaMemoryTypeDevice ? attributes.device : -1;
+}
+
 namespace {
 
 class CudaIpcRegion final : public SharedRegion {
@@ -36,6 +45,7 @@ class CudaIpcRegion final : public SharedRegion {
   Status write(uint64_t offset, std::span<const std::byte> src) const override {
     return copy(base_ + offset, src.data(), src.size(), "write");
   }
+  std::byte* device_base(int device) const override { return device == status().device_id ? base_ : nullptr; }
 
  private:
   // `to` or `from` may be host memory or the server's own GPU memory: unified addressing tells which.
@@ -94,6 +104,8 @@ core::Result<std::shared_ptr<const SharedRegion>> open_cuda_region(SharedMemoryR
 #else
 
 bool cuda_regions_supported() { return false; }
+
+int cuda_device_of(const void* /*device_memory*/) { return -1; }
 
 core::Result<std::shared_ptr<const SharedRegion>> open_cuda_region(SharedMemoryRegionStatus status,
                                                                    std::span<const std::byte> /*raw_handle*/) {

@@ -1,7 +1,8 @@
-// Where an input read from a shared memory region lands. A CUDA region's tensor goes to the server's GPU memory
-// (one device-to-device copy; the engine then copies it into its graph's input on the device), from a pool of
-// GPU blocks made on the first such request; a system region's, or a CUDA region's on a server without a GPU,
-// goes to the listener's host landing pool.
+// Where an input read from a shared memory region lands. A CUDA region on the server's own GPU is not copied at all:
+// the engine reads the tensor in place (its copy into the graph's input is device to device on the lane's stream),
+// and the request holds the region until it is answered. A CUDA region on another GPU is copied into the server's
+// GPU memory, from a pool of GPU blocks made on the first such request; a system region's tensor, or a CUDA
+// region's on a server without a GPU, goes to the listener's host landing pool.
 #pragma once
 
 #include <memory>
@@ -32,6 +33,7 @@ class SharedInputLanding {
   size_t block_, count_;
   std::once_flag made_;
   std::shared_ptr<core::BufferPool> gpu_;
+  int device_ = -1;  // the GPU the pool's blocks are on
 };
 
 }  // namespace edgeserve::transport::http

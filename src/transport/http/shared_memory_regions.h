@@ -43,6 +43,9 @@ class SharedRegion {
   virtual core::Status read(uint64_t offset, std::span<std::byte> dst) const = 0;
   // Copies host `src` into the region at `offset`; the caller has checked the range.
   virtual core::Status write(uint64_t offset, std::span<const std::byte> src) const = 0;
+  // The region's own memory when it is on GPU `device`, for the engine to read a tensor in place (a CUDA region on
+  // the server's GPU); null otherwise.
+  virtual std::byte* device_base(int /*device*/) const { return nullptr; }
 
  private:
   SharedMemoryRegionStatus status_;
@@ -104,6 +107,8 @@ class SharedMemoryRegions {
 
 // Whether this build can open CUDA regions (it has the CUDA runtime); the server metadata says so.
 bool cuda_regions_supported();
+// The GPU that `device_memory` is on, or -1 (host memory, or a build without CUDA).
+int cuda_device_of(const void* device_memory);
 
 // Opens a CUDA IPC handle on `device_id` (cuda_ipc_region.cpp): kInvalidArgument with CUDA's reason, or saying
 // that this build has no CUDA runtime.
