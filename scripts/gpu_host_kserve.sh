@@ -31,6 +31,9 @@ server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
 for _ in $(seq 240); do [[ -s $ready ]] && break; kill -0 $server 2>/dev/null || break; sleep 0.5; done
 [[ -s $ready ]] || { echo "serve did not start: $out/server.log"; tail -5 "$out/server.log"; exit 1; }
+# perf_analyzer never looks at outputs: first check that CUDA shared memory answers what plain http:// answers.
+python3 scripts/check_cuda_shared_memory.py 127.0.0.1:8000 "$model" >"$out/cuda-shm-check.log" 2>&1
+echo "cuda shared memory check (rc $?): $(tail -1 "$out/cuda-shm-check.log")"
 summary() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); t=j['metrics']['total-time']; \
 print(f\"p50 {t['p50']:.3f} ms  p99 {t['p99']:.3f} ms  {j['throughput_rps']:.0f} req/s\")" "$1/summary.json" 2>/dev/null; }
 for c in ${CLIENTS:-1 16}; do
