@@ -6,6 +6,6 @@ t0=$SECONDS
 echo "tree a458ae5 (grpc:// raw ModelInfer, CUDA regions in place); $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
 bash scripts/gpu_host_build.sh > $OUT/build.log 2>&1 || { tail -30 $OUT/build.log; exit 1; }
 echo "build $((SECONDS-t0)) s"
-W=/tmp/h200-kserve/run-$(date +%Y%m%d-%H%M)
-CLIENTS="1 16" ROUNDS=0 bash scripts/gpu_host_kserve.sh $W > $OUT/kserve.log 2>&1; echo "kserve rc $? $((SECONDS-t0)) s"
-cat $OUT/kserve.log; cp $W.tar.gz $OUT/
+# Straight into OUT, so that a call cut short still brings back what ran (1 client first, then 16).
+CLIENTS="1 16" ROUNDS=0 bash scripts/gpu_host_kserve.sh $OUT/run > $OUT/kserve.log 2>&1; echo "kserve rc $? $((SECONDS-t0)) s"
+cat $OUT/kserve.log; rm -f $OUT/run.tar.gz
