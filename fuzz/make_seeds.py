@@ -192,7 +192,41 @@ def kserve_seeds():
     seed("not_json.bin", b'{"inputs": [')
 
 
+def kserve_grpc_seeds():
+    """kserve_grpc_fuzzer: byte 0 % 3 cuts, bytes 1-2 where; then a serialized inference.ModelInferRequest (hand-made
+    protobuf wire format, field numbers as src/proto/grpc_service.proto)."""
+    t = "kserve_grpc_fuzzer"
+
+    def varint(n):
+        out = b""
+        while True:
+            b, n = n & 0x7F, n >> 7
+            out += bytes([b | (0x80 if n else 0)])
+            if not n:
+                return out
+
+    def ld(number, payload):  # a length-delimited field: strings, bytes, messages, packed repeated scalars
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    def request(raw=(bytes(192),), fields_first=True, extra=b""):
+        tensor = ld(1, b"input") + ld(2, b"FP32") + ld(3, b"".join(varint(d) for d in (1, 3, 4, 4)))
+        fields = (ld(1, b"tiny") + ld(3, b"42") + ld(4, ld(1, b"edgeserve_priority") + ld(2, varint(5 << 3) + varint(1)))
+                  + ld(5, tensor) + ld(6, ld(1, b"logits")) + extra)
+        raws = b"".join(ld(7, r) for r in raw)
+        return fields + raws if fields_first else raws + fields
+
+    write(t, "one_tensor.bin", b"\0\0\0" + request())
+    write(t, "cut_twice.bin", b"\2\x17\x90" + request(raw=(bytes(range(256)) * 2,)))
+    write(t, "tensor_first.bin", b"\1\x05\0" + request(fields_first=False))
+    write(t, "two_tensors.bin", b"\0\0\0" + request(raw=(bytes(16), bytes(16))))
+    write(t, "no_tensor.bin", b"\0\0\0" + request(raw=()))
+    write(t, "truncated_tensor.bin", b"\0\0\0" + request()[:-50])
+    write(t, "unknown_fields.bin", b"\0\0\0" + request(extra=varint(99 << 3) + varint(7) + varint(100 << 3 | 5) + bytes(4)))
+    write(t, "length_past_end.bin", b"\0\0\0" + varint(7 << 3 | 2) + varint(1 << 30) + bytes(8))
+
+
 if __name__ == "__main__":
     main()
     jpeg_seeds()
     kserve_seeds()
+    kserve_grpc_seeds()

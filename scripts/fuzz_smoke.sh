@@ -16,9 +16,11 @@ cmake --build --preset fuzz -j"$(nproc)"
 
 work=$(mktemp -d /tmp/edgeserve-fuzz.XXXXXX)
 declare -A max_len=([wire_request_fuzzer]=4096 [wire_response_fuzzer]=4096 [manifest_fuzzer]=8192
-                    [jpeg_decoder_fuzzer]=65536 [kserve_request_fuzzer]=8192)
+                    [jpeg_decoder_fuzzer]=65536 [kserve_request_fuzzer]=8192 [kserve_grpc_fuzzer]=8192)
 declare -A extra=([manifest_fuzzer]="-dict=$root/fuzz/manifest.dict")
 targets=(wire_request_fuzzer wire_response_fuzzer manifest_fuzzer jpeg_decoder_fuzzer kserve_request_fuzzer)
+# grpc://'s byte-buffer reader, where the build found gRPC (it always does under scripts/setup.sh).
+[[ -x build/fuzz/fuzz/kserve_grpc_fuzzer ]] && targets+=(kserve_grpc_fuzzer)
 run_target() {  # run_target TARGET: fuzzes it in $work/TARGET; the exit code goes to $work/TARGET/rc
   local target=$1 dir=$work/$1 rc=0
   # shellcheck disable=SC2086  # extra holds zero or one flag

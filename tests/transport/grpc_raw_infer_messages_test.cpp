@@ -134,6 +134,11 @@ TEST(RawInferMessages, BytesThatAreNoRequestAreRefused) {
   }
   Split junk = split(buffer_of(std::string("\xff\xff\xff\xff\xff\xff", 6)));
   EXPECT_EQ(junk.status.code(), StatusCode::kMalformedHeader);
+  // A tensor that declares a gigabyte in a 16-byte message: refused before any landing memory is asked for (the
+  // fuzzer found the server taking the gigabyte first).
+  Split claim = split(buffer_of(std::string("\x3a\x80\x80\x80\x80\x04", 6) + std::string(10, '\0')));
+  EXPECT_EQ(claim.status.code(), StatusCode::kMalformedHeader);
+  EXPECT_EQ(claim.landings, 0);
 }
 
 // A reply buffer that says when it is gone.

@@ -53,6 +53,7 @@ Status split_infer_request(const ::grpc::ByteBuffer& buffer, inference::ModelInf
                            const std::function<std::span<std::byte>(size_t)>& land, size_t& raw_inputs) {
   raw_inputs = 0;
   ::grpc::ByteBuffer view(buffer);  // shares the slices: the reader below needs a buffer of its own
+  const size_t total = view.Length();
   ::grpc::ProtoBufferReader reader(&view);
   std::string rest;  // every other field, as it came
   {
@@ -66,6 +67,9 @@ Status split_infer_request(const ::grpc::ByteBuffer& buffer, inference::ModelInf
       }
       uint32_t size = 0;
       if (!in.ReadVarint32(&size)) return malformed("raw_input_contents has no length");
+      // A length past the message's end is refused before anything is landed: a few bytes must not make the
+      // server take gigabytes of landing memory.
+      if (size > total - static_cast<size_t>(in.CurrentPosition())) return malformed("raw_input_contents is cut short");
       if (++raw_inputs > 1) {
         if (!in.Skip(static_cast<int>(size))) return malformed("raw_input_contents is cut short");
         continue;
