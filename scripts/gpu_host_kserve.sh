@@ -7,6 +7,7 @@
 # --trace at 16 clients. Everything lands in OUT (default results/h200-kserve/run-DATE) and is also packed into
 # OUT.tar.gz, one file, so that a transfer with a file-count limit keeps it whole.
 #   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000, ROUNDS 5 for the overhead;
+#                                           PA_MEMORY="none system cuda", perf_analyzer's --shared-memory modes;
 #                                           ROUNDS=0 skips it; SERVE_ENV="NAME=VALUE ..." is the server's
 #                                           environment on top of this one, e.g. glibc's malloc tunables)
 set -uo pipefail
@@ -46,7 +47,7 @@ for c in ${CLIENTS:-1 16}; do
   done
   for protocol in http grpc; do
     port=8000; [[ $protocol == grpc ]] && port=8001
-    for memory in none system cuda; do
+    for memory in ${PA_MEMORY:-none system cuda}; do
       [[ $memory != none && $c != 1 ]] && continue
       name=perf_analyzer-$protocol-c$c${memory/none/}
       # One gRPC connection per concurrency context: each is then a client of its own (README, gRPC).

@@ -6,6 +6,6 @@ t0=$SECONDS
 echo "tree 6a30ef1 (grpc:// raw ModelInfer, CUDA regions in place); $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
 bash scripts/gpu_host_build.sh > $OUT/build.log 2>&1 || { tail -30 $OUT/build.log; exit 1; }
 echo "build $((SECONDS-t0)) s"
-# Straight into OUT, so that a call cut short still brings back what ran. One client only: device time was short.
-CLIENTS=1 ROUNDS=0 bash scripts/gpu_host_kserve.sh $OUT/run > $OUT/kserve.log 2>&1; echo "kserve rc $? $((SECONDS-t0)) s"
+# Straight into OUT, so that a call cut short still brings back what ran. One client, perf_analyzer without and with CUDA shared memory only: device time was short.
+CLIENTS=1 ROUNDS=0 PA_MEMORY="none cuda" bash scripts/gpu_host_kserve.sh $OUT/run > $OUT/kserve.log 2>&1; echo "kserve rc $? $((SECONDS-t0)) s"
 cat $OUT/kserve.log; rm -f $OUT/run.tar.gz
