@@ -7,8 +7,8 @@
 # --trace at 16 clients. Everything lands in OUT (default results/h200-kserve/run-DATE) and is also packed into
 # OUT.tar.gz, one file, so that a transfer with a file-count limit keeps it whole.
 #   scripts/gpu_host_kserve.sh [OUT]       (CLIENTS="1 16", REQUESTS per client 3000, ROUNDS 5 for the overhead;
-#                                           PA_MEMORY="none system cuda", perf_analyzer's --shared-memory modes;
-#                                           ROUNDS=0 skips it; SERVE_ENV="NAME=VALUE ..." is the server's
+#                                           ROUNDS=0 skips it; PA_MEMORY="none system cuda" are perf_analyzer's
+#                                           --shared-memory modes; SERVE_ENV="NAME=VALUE ..." is the server's
 #                                           environment on top of this one, e.g. glibc's malloc tunables)
 set -uo pipefail
 cd "$(dirname "$0")/.."
