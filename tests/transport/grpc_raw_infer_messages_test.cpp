@@ -160,7 +160,7 @@ TEST(RawInferMessages, AReplyReadsBackAsTheMessageAndKeepsItsBufferUntilSent) {
   std::vector<std::byte> joined = small;
   joined.insert(joined.end(), large.begin(), large.end());
   bool gone = false;
-  auto owner = std::make_shared<WatchedBuffer>(joined, &gone);
+  auto owner = std::make_unique<WatchedBuffer>(joined, &gone);
   const std::span<const std::byte> bytes = owner->bytes();
 
   inference::ModelInferResponse head;

@@ -88,8 +88,7 @@ void GrpcDelivery::transmit(const core::ResponseHeader& header, std::unique_ptr<
       inference::ModelInferResponse& head = *call_.messages->response();
       const auto outputs =
           encode_infer_response_head(header, bytes, request, form.names, form.shared_memory, call_.client_id, head);
-      join_infer_response(head, outputs, std::shared_ptr<const core::MemoryBuffer>(std::move(payload)),
-                          *call_.response);
+      join_infer_response(head, outputs, std::move(payload), *call_.response);
     }
   }
   // The landing memory stays until the delivery goes (payload() stays valid), then returns to its pool, which
@@ -254,8 +253,9 @@ InferenceService::Reactor* InferenceService::infer(Context* context, const ::grp
       message, *messages->request(),
       [&](size_t bytes) {
         landing = landing_->take(bytes);
-        raw.first = landing->bytes().first(bytes);
-        return landing->bytes().first(bytes);
+        const std::span<std::byte> to = landing->bytes().first(bytes);
+        raw.first = to;
+        return to;
       },
       raw.count);
   if (!split.ok()) return fail(reactor, 0, split, recv_ns);

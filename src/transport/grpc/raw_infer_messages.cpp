@@ -86,19 +86,22 @@ Status split_infer_request(const ::grpc::ByteBuffer& buffer, inference::ModelInf
 
 void join_infer_response(const inference::ModelInferResponse& head,
                          const std::vector<std::span<const std::byte>>& outputs,
-                         std::shared_ptr<const core::MemoryBuffer> owner, ::grpc::ByteBuffer& out) {
+                         std::unique_ptr<core::MemoryBuffer> owner, ::grpc::ByteBuffer& out) {
+  const bool can_share = owner != nullptr;
+  std::shared_ptr<const core::MemoryBuffer> shared;  // made at the first output sent as a slice
   std::vector<::grpc::Slice> slices;
   slices.reserve(2 * outputs.size() + 1);
   std::string chunk = head.SerializeAsString();
   for (const auto& bytes : outputs) {
     append_entry_prefix(chunk, kRawOutputContents, bytes.size());
-    if (bytes.size() <= kCopiedOutputBytes || owner == nullptr) {
+    if (bytes.size() <= kCopiedOutputBytes || !can_share) {
       chunk.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       continue;
     }
     slices.emplace_back(chunk);
     chunk.clear();
-    auto held = std::make_unique<std::shared_ptr<const core::MemoryBuffer>>(owner);
+    if (shared == nullptr) shared = std::move(owner);
+    auto held = std::make_unique<std::shared_ptr<const core::MemoryBuffer>>(shared);
     // gRPC reads the slice and never writes it: its constructor takes a non-const pointer all the same.
     slices.emplace_back(const_cast<std::byte*>(bytes.data()), bytes.size(), &release_owner, held.release());
   }

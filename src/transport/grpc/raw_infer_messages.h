@@ -28,11 +28,11 @@ core::Status split_infer_request(const ::grpc::ByteBuffer& buffer, inference::Mo
                                  const std::function<std::span<std::byte>(size_t)>& land, size_t& raw_inputs);
 
 // Server: `head` (a ModelInferResponse without raw_output_contents) followed by one raw_output_contents entry per
-// span of `outputs`, in order, which are not copied: they are slices of `owner`'s memory, and `owner` lives until gRPC
-// lets go of the last of them.
+// span of `outputs`, in order. Outputs over 16 KB are not copied: they are slices of `owner`'s memory, and `owner`
+// lives until gRPC lets go of the last of them (made shared only then: a reply of small outputs needs no shared owner).
 void join_infer_response(const inference::ModelInferResponse& head,
                          const std::vector<std::span<const std::byte>>& outputs,
-                         std::shared_ptr<const core::MemoryBuffer> owner, ::grpc::ByteBuffer& out);
+                         std::unique_ptr<core::MemoryBuffer> owner, ::grpc::ByteBuffer& out);
 
 // Client: `head` (a ModelInferRequest without raw_input_contents) followed by `tensor` as its one raw_input_contents
 // entry, copied once, into a slice gRPC owns (the caller's memory may go as soon as the call returns, while gRPC may
