@@ -8,4 +8,5 @@ bash scripts/gpu_host_build.sh > $OUT/build.log 2>&1 || { tail -30 $OUT/build.lo
 echo "build $((SECONDS-t0)) s"
 # Straight into OUT, so that a call cut short still brings back what ran. One client, perf_analyzer without, with system and with CUDA shared memory.
 CLIENTS=1 ROUNDS=0 PA_MEMORY="none system cuda" bash scripts/gpu_host_kserve.sh $OUT/run > $OUT/kserve.log 2>&1; echo "kserve rc $? $((SECONDS-t0)) s"
-cat $OUT/kserve.log; rm -f $OUT/run.tar.gz
+cat $OUT/kserve.log
+# run.tar.gz stays: the transfer brings back a limited number of files, and the tarball holds them all.
