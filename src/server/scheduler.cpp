@@ -76,8 +76,17 @@ Scheduler::Queue& Scheduler::queue_of(int worker) {
   return queues_[policy_ == SchedulingPolicy::kPerClient ? static_cast<size_t>(worker) : 0];
 }
 
+template <typename Predicate>
+void Scheduler::wait_for_work(std::unique_lock<std::mutex>& lock, Queue& q, Predicate can_take) {
+  while (!can_take()) {
+    q.ready.wait(lock);
+    if (!can_take()) ++idle_wakeups_;
+  }
+}
+
 core::Status Scheduler::push(Job&& job) {
   bool wake_filler = false;
+  Queue* woken = nullptr;
   {
     std::lock_guard lock(mutex_);
     if (closed_) return {core::StatusCode::kShuttingDown, "the server is stopping"};
@@ -86,30 +95,26 @@ core::Status Scheduler::push(Job&& job) {
     if (!per_client_.take(job.sender))
       return {core::StatusCode::kOverloaded,
               fmt::format("this client already has {} requests waiting (the limit per client)", per_client_.limit())};
-    if (policy_ == SchedulingPolicy::kPriority && job.header.priority > 0) {
+    // Urgent jobs exist only under the priority policy, whose workers all wait on the one shared queue.
+    woken = policy_ == SchedulingPolicy::kPerClient ? &queues_[job.header.client_id % static_cast<uint32_t>(workers_)]
+                                                    : &queues_[0];
+    if (policy_ == SchedulingPolicy::kPriority && job.header.priority > 0)
       urgent_.push_back(std::move(job));
-    } else {
-      Queue& q = policy_ == SchedulingPolicy::kPerClient
-                     ? queues_[job.header.client_id % static_cast<uint32_t>(workers_)]
-                     : queues_[0];
-      q.jobs.push_back(std::move(job));
-    }
+    else
+      woken->jobs.push_back(std::move(job));
     ++waiting_;
     wake_filler = forming_ > 0;
   }
-  // Per-client jobs wait for one particular worker, so every worker must look.
-  if (policy_ == SchedulingPolicy::kPerClient)
-    ready_.notify_all();
-  else
-    ready_.notify_one();
+  woken->ready.notify_one();  // per-client: the job's own worker, the only one waiting on its queue
   if (wake_filler) filling_.notify_all();
   return {};
 }
 
 std::optional<ScheduledJob> Scheduler::pop(int worker) {
-  std::deque<Job>& mine = queue_of(worker).jobs;
+  Queue& q = queue_of(worker);
+  std::deque<Job>& mine = q.jobs;
   std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return closed_ || !urgent_.empty() || !mine.empty(); });
+  wait_for_work(lock, q, [&] { return closed_ || !urgent_.empty() || !mine.empty(); });
   std::deque<Job>& from = !urgent_.empty() ? urgent_ : mine;
   if (from.empty()) return std::nullopt;
   ScheduledJob out{std::move(from.front()), {}};
@@ -168,7 +173,7 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
   Queue& q = queue_of(worker);
   batch.jobs.clear();
   std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return closed_ || !urgent_.empty() || (!q.jobs.empty() && !q.forming); });
+  wait_for_work(lock, q, [&] { return closed_ || !urgent_.empty() || (!q.jobs.empty() && !q.forming); });
   const bool urgent = !urgent_.empty();
   std::deque<Job>& from = urgent ? urgent_ : q.jobs;
   if (from.empty()) return false;
@@ -233,7 +238,7 @@ bool Scheduler::pop_batch(int worker, Batch& batch) {
   lock.unlock();
   // Workers that waited while this batch filled may take the next one (none did if it never filled: no herd of
   // wake-ups per job when batching is off).
-  if (waited) ready_.notify_all();
+  if (waited) q.ready.notify_all();
   return true;
 }
 
@@ -242,8 +247,13 @@ void Scheduler::close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
   }
-  ready_.notify_all();
+  for (Queue& q : queues_) q.ready.notify_all();
   filling_.notify_all();
+}
+
+uint64_t Scheduler::idle_wakeups() const {
+  std::lock_guard lock(mutex_);
+  return idle_wakeups_;
 }
 
 }  // namespace edgeserve::server

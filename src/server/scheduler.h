@@ -75,14 +75,18 @@ class Scheduler {
   static bool has_priority(const Batch& batch);
   // Workers finish what is queued, then pop() returns nullopt.
   void close();
+  // Times a worker woke and found nothing to take (another took it, or a wake-up meant for another worker).
+  uint64_t idle_wakeups() const;
 
  private:
   SchedulingPolicy policy_;
   int workers_;
   size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable ready_;
+  mutable std::mutex mutex_;
+  // Each queue has its own condition variable, so a push wakes only the workers that can take the job: under
+  // per-client, one worker (one shared variable woke all of them, a herd of `workers` wake-ups per request).
   struct Queue {
+    std::condition_variable ready;
     std::deque<Job> jobs;
     bool forming = false;          // a worker is filling a batch from this queue
     double recent_batch_size = 1;  // moving average of the batches taken from it: ~1 means the queue is idle
@@ -93,16 +97,20 @@ class Scheduler {
     std::array<uint64_t, engine::kMaxBatchSize + 1> ns{};
   };
   Queue& queue_of(int worker);
+  // Waits on `q.ready` until `can_take`, counting the wake-ups that found nothing.
+  template <typename Predicate>
+  void wait_for_work(std::unique_lock<std::mutex>& lock, Queue& q, Predicate can_take);
   void take(std::deque<Job>& from, std::deque<Job>::iterator it, Batch& batch);
   void gather(std::deque<Job>& from, Batch& batch, size_t max);
   uint64_t estimated_run_ns(const engine::Engine* engine, size_t size) const;
 
-  std::vector<Queue> queues_;        // one per worker (per-client) or one shared (pool, priority)
+  std::vector<Queue> queues_;        // one per worker (per-client) or one shared (pool, priority); never resized
   std::deque<Job> urgent_;           // priority policy: requests with priority > 0
   std::condition_variable filling_;  // wakes a worker filling a batch
   int forming_ = 0;                  // workers filling a batch now
   std::vector<RunTimes> run_times_;
   size_t waiting_ = 0;
+  uint64_t idle_wakeups_ = 0;
   transport::SenderShares per_client_;  // waiting jobs per Job::sender
   bool closed_ = false;
 };

@@ -5,6 +5,7 @@
 
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "../support/status_assert.h"
 
@@ -148,6 +149,31 @@ TEST(Scheduler, TheShareIsKeyedOnTheSenderNotTheHeadersClientId) {
   EXPECT_EQ(s.push(job_from(3, 3, 0, flooder)).code(), core::StatusCode::kOverloaded)
       << "a fresh client id does not buy a fresh share";
   EXPECT_OK(s.push(job_from(1, 4, 0, honest))) << "the flooder's client id does not cost another sender";
+}
+
+// Under per-client a job has one worker that can take it, and a push wakes that worker alone: with one shared
+// condition variable each request woke every worker (16 lanes, 15 futile wake-ups fighting for the lock in front
+// of the one that mattered).
+TEST(Scheduler, PerClientWakesOnlyTheJobsOwnWorker) {
+  constexpr int kWorkers = 8;
+  constexpr uint64_t kJobs = 200;
+  Scheduler s(SchedulingPolicy::kPerClient, kWorkers, 16, 16);
+  std::vector<std::thread> idle;  // workers 1..7 wait for jobs that never come; close() releases them
+  for (int w = 1; w < kWorkers; ++w) idle.emplace_back([&s, w] { EXPECT_FALSE(s.pop(w).has_value()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let them reach their wait
+  for (uint64_t id = 1; id <= kJobs; ++id) {  // no ASSERT here: the idle threads must be released and joined
+    EXPECT_OK(s.push(job_from(0, id)));       // client 0: worker 0's queue
+    const auto mine = pop_within(s, 0);
+    if (!mine) {
+      ADD_FAILURE() << "worker 0 was given no job " << id;
+      break;
+    }
+    EXPECT_EQ(mine->job.header.request_id, id);
+  }
+  s.close();
+  for (auto& t : idle) t.join();
+  // Each of the 200 pushes used to wake the 7 idle workers (~1400); a few stray wake-ups are the OS's business.
+  EXPECT_LT(s.idle_wakeups(), kJobs / 10) << "a push woke workers that could not take its job";
 }
 
 TEST(Scheduler, ParsesPolicyNames) {
