@@ -4,14 +4,15 @@
 # itself, the pair repeated ROUNDS times alternating which goes first. Prints one line per point and the medians.
 #   scripts/compare_builds.sh OLD/edgeserve NEW/edgeserve [OUT]     (ROUNDS=4; needs models/ with tiny)
 #   MODEL=resnet50-fp16-cl REPO=build/cuda/gpu-models DEVICE=cuda:0 scripts/compare_builds.sh OLD NEW OUT   # GPU
-#   (REQUESTS=N per client and point, CLIENTS="1 4", WORKERS=4 lanes, LINKS="tcp ucx local")
+#   (REQUESTS=N per client and point, CLIENTS="1 4", WORKERS=4 lanes, LINKS="tcp ucx local", READY_WAIT_S=60 for a
+#   server to start: many lanes on a GPU capture many CUDA graphs)
 # On a shared or 2-core machine the spread is wide (±40 % between rounds of one binary): read the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=${1:?usage: $0 OLD_BINARY NEW_BINARY [OUT]} new=${2:?usage: $0 OLD_BINARY NEW_BINARY [OUT]}
 out=${3:-results/compare-builds}
 rounds=${ROUNDS:-4} model=${MODEL:-tiny} repo=${REPO:-models} device=${DEVICE:-cpu} requests=${REQUESTS:-2000}
-workers=${WORKERS:-4} links=${LINKS:-tcp ucx local}
+workers=${WORKERS:-4} links=${LINKS:-tcp ucx local} ready_wait_s=${READY_WAIT_S:-60}
 mkdir -p "$out"
 lines=$out/points.txt
 : >"$lines"
@@ -22,7 +23,7 @@ run() {  # run BINARY TAG
   "$bin" serve --repo "$repo" --models "$model" --device "$device" --listen tcp://127.0.0.1:0 --listen ucx://127.0.0.1:0 --workers "$workers" \
     --intra-op-threads 1 --ready-file "$dir/ready.json" >"$dir/server.log" 2>&1 &
   server=$!
-  for _ in $(seq 300); do [[ -s $dir/ready.json ]] && break; sleep 0.2; done
+  for _ in $(seq $((ready_wait_s * 5))); do [[ -s $dir/ready.json ]] && break; sleep 0.2; done
   [[ -s $dir/ready.json ]] || { echo "$tag: the server did not start (see $dir/server.log)" >&2; kill "$server"; exit 1; }
   tcp=$(grep -o 'tcp://[0-9.:]*' "$dir/ready.json" | head -1)
   ucx=$(grep -o 'ucx://[0-9.:]*' "$dir/ready.json" | head -1)
