@@ -132,6 +132,10 @@ def main():
     # Regression (float-to-integer UB): a dimension or the format given as a huge floating-point number.
     write(t, "regress_float_dim.json", '{"format": 1, "models": [{"name": "m", "file": "m.pt", "input": {"shape": [1e300]}}]}')
     write(t, "regress_float_format.json", '{"format": 1e300, "models": []}')
+    # Regression (float-to-int and double-to-float UB, a CI fuzz run): top-k's k or a channel mean beyond range.
+    write(t, "regress_float_topk_k.json", json.dumps({"format": 1, "models": [dict(seg, reply={"postprocess": "topk"})]})
+          .replace('"topk"}', '"topk", "k": 3.1e301}'))
+    write(t, "regress_float_mean.json", json.dumps({"format": 1, "models": [model]}).replace("0.485", "3.1e301"))
 
 
 

@@ -6,8 +6,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 namespace edgeserve::engine {
@@ -62,6 +65,24 @@ uint64_t parse_count(const json& j, const char* field, uint64_t max) {
   return static_cast<uint64_t>(v.get<int64_t>());
 }
 
+// Three finite per-channel numbers that fit a float; a double beyond FLT_MAX converted to float is undefined.
+std::array<float, 3> parse_channel_triple(const json& j, const char* field) {
+  const auto bad = [&] {
+    return std::runtime_error(fmt::format("preprocessing.{} must be three finite{} numbers within float range, got {}",
+                                          field, std::string_view(field) == "std" ? ", nonzero" : "", j.dump()));
+  };
+  if (!j.is_array() || j.size() != 3) throw bad();
+  std::array<float, 3> out{};
+  for (size_t i = 0; i < 3; ++i) {
+    if (!j[i].is_number()) throw bad();
+    const double v = j[i].get<double>();
+    if (!std::isfinite(v) || std::abs(v) > std::numeric_limits<float>::max()) throw bad();
+    out[i] = static_cast<float>(v);
+  }
+  if (std::string_view(field) == "std" && (out[0] == 0 || out[1] == 0 || out[2] == 0)) throw bad();
+  return out;
+}
+
 BatchingSpec parse_batching(const json& j) {
   if (!j.is_object()) throw std::runtime_error("batching must be an object");
   BatchingSpec b;
@@ -99,10 +120,12 @@ void parse_reply(const json& r, ModelSpec& spec) {
   else if (post != "none")
     throw std::runtime_error("\"reply\": \"postprocess\" must be none, argmax or topk, got '" + post + "'");
   if (spec.reply.postprocess == core::Postprocess::kTopk) {
-    const auto k = r.value("k", 5);
-    if (k < 1 || k > static_cast<int>(core::kMaxTopk))
-      throw std::runtime_error(fmt::format("\"reply\": \"k\" must be 1..{}", core::kMaxTopk));
-    spec.reply.k = static_cast<uint16_t>(k);
+    // Checked as JSON before any conversion: value<int>() of 3.1e301 is undefined behaviour (the fuzzer found it).
+    const json k = r.value("k", json(5));
+    if (!k.is_number_integer() || k.get<int64_t>() < 1 || k.get<int64_t>() > static_cast<int64_t>(core::kMaxTopk))
+      throw std::runtime_error(
+          fmt::format("\"reply\": \"k\" must be an integer 1..{}, got {}", core::kMaxTopk, k.dump()));
+    spec.reply.k = static_cast<uint16_t>(k.get<int64_t>());
   }
 }
 
@@ -128,8 +151,8 @@ ModelSpec parse_model(const json& m, const std::filesystem::path& repo_dir) {
       spec.preprocess.enabled = true;
       spec.preprocess.height = spec.input.shape[2];
       spec.preprocess.width = spec.input.shape[3];
-      if (p.contains("mean")) spec.preprocess.mean = p.at("mean").get<std::array<float, 3>>();
-      if (p.contains("std")) spec.preprocess.std = p.at("std").get<std::array<float, 3>>();
+      if (p.contains("mean")) spec.preprocess.mean = parse_channel_triple(p.at("mean"), "mean");
+      if (p.contains("std")) spec.preprocess.std = parse_channel_triple(p.at("std"), "std");
     }
   }
   spec.channels_last = m.value("memory_format", "contiguous") == "channels_last";

@@ -105,5 +105,33 @@ TEST(OutputChoice, TheManifestsReplyEntryIsParsed) {
   EXPECT_NE(bad.status().message().find("no output named 'mask'"), std::string::npos) << bad.status().message();
 }
 
+// Numbers out of a field's range are errors that name the field, never converted: 3.1e301 as an int (top-k's k) or
+// as a float (a channel mean) is undefined behaviour, which the manifest fuzzer found once.
+TEST(OutputChoice, OutOfRangeNumbersInTheManifestAreErrorsThatNameTheField) {
+  const auto parse = [](const std::string& reply, const std::string& preprocessing) {
+    return parse_manifest(R"({"format": 1, "models": [{"name": "seg", "file": "seg.pt",
+        "input": {"shape": [1, 3, 8, 8]}, "outputs": [{"name": "out", "shape": [1, 21, 8, 8]}],
+        "preprocessing": )" + preprocessing +
+                              R"(, "reply": )" + reply + "}]}",
+                          "/repo");
+  };
+  const std::string imagenet = R"({"kind": "imagenet"})";
+  const auto expect_error = [](const auto& result, const std::string& says) {
+    ASSERT_FALSE(result.ok());
+    EXPECT_NE(result.status().message().find(says), std::string::npos) << result.status().message();
+  };
+  expect_error(parse(R"({"postprocess": "topk", "k": 3.1e301})", imagenet), "\"k\" must be an integer");
+  expect_error(parse(R"({"postprocess": "topk", "k": 2.5})", imagenet), "\"k\" must be an integer");
+  expect_error(parse(R"({"postprocess": "topk", "k": 0})", imagenet), "\"k\" must be an integer");
+  expect_error(parse("{}", R"({"kind": "imagenet", "mean": [3.1e301, 0.4, 0.4]})"), "preprocessing.mean");
+  expect_error(parse("{}", R"({"kind": "imagenet", "mean": [0.4, 0.4]})"), "preprocessing.mean");
+  expect_error(parse("{}", R"({"kind": "imagenet", "std": [0.2, 0, 0.2]})"), "preprocessing.std");
+
+  auto good = parse(R"({"postprocess": "topk", "k": 7})", R"({"kind": "imagenet", "mean": [0.5, 0.25, 1e-3]})");
+  ASSERT_TRUE(good.ok()) << good.status().to_string();
+  EXPECT_EQ(good->front().reply.k, 7);
+  EXPECT_FLOAT_EQ(good->front().preprocess.mean[1], 0.25f);
+}
+
 }  // namespace
 }  // namespace edgeserve::engine

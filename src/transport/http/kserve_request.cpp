@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,8 @@ namespace {
 
 Status malformed(std::string what) { return {StatusCode::kMalformedHeader, std::move(what)}; }
 
+constexpr double kMaxHalf = 65504.0;  // the largest finite IEEE half
+
 // Appends one "data" value converted to `dtype`; false when it is not a number that fits.
 bool append_value(const json& v, core::DType dtype, std::vector<std::byte>& out) {
   auto put = [&out](const auto& x) {
@@ -27,13 +30,14 @@ bool append_value(const json& v, core::DType dtype, std::vector<std::byte>& out)
     out.insert(out.end(), p, p + sizeof(x));
   };
   switch (dtype) {
+    // A value beyond the dtype's range is refused, not sent on as infinity (1e300 as FP32, 70000 as FP16).
     case core::DType::kFloat32:
-      if (!v.is_number()) return false;
-      put(v.get<float>());
+      if (!v.is_number() || !(std::abs(v.get<double>()) <= std::numeric_limits<float>::max())) return false;
+      put(static_cast<float>(v.get<double>()));
       return true;
     case core::DType::kFloat16:
-      if (!v.is_number()) return false;
-      put(float_to_half(v.get<float>()));
+      if (!v.is_number() || !(std::abs(v.get<double>()) <= kMaxHalf)) return false;
+      put(float_to_half(static_cast<float>(v.get<double>())));
       return true;
     case core::DType::kUInt8:
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 255) return false;
