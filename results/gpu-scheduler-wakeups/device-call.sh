@@ -14,6 +14,9 @@ cp build/cuda/src/edgeserve /tmp/ab/new/ && cp src/server/scheduler.h src/server
 cp .deps/old/scheduler.h .deps/old/scheduler.cpp src/server/
 cmake --build --preset cuda --target edgeserve >>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 cp build/cuda/src/edgeserve /tmp/ab/old/ && cp /tmp/ab/scheduler.h /tmp/ab/scheduler.cpp src/server/
+# Rebuilt now so that build/cuda ends as the tree says: the next call's copy of the tree gives these files their
+# old mtimes back, older than OLD's objects, and ninja would link OLD's scheduler into the next build.
+cmake --build --preset cuda >>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 echo "builds $((SECONDS - t0)) s"
 models=build/cuda/gpu-models
 python3 tools/export_models.py --models resnet50 --out $models --device cuda --half --channels-last \
