@@ -50,7 +50,23 @@ struct Row {
   const Point* point;
   std::string status;
   std::map<std::string, std::string> cells;  // column → value
+  std::string machine;                       // where the point ran, from its summary; empty when unknown
 };
+
+std::string text(const json& v) { return v.is_string() ? v.get<std::string>() : std::string(); }
+
+// "NVIDIA H100 80GB HBM3, 16 CPUs (Intel(R) Xeon(R) Processor), host vm": the card first, since a figure's
+// absolute times hold only for it.
+std::string describe_machine(const json& m) {
+  if (!m.is_object()) return "";
+  std::vector<std::string> gpus;
+  if (m.contains("gpu") && m["gpu"].is_object() && m["gpu"].contains("names") && m["gpu"]["names"].is_array())
+    for (const auto& g : m["gpu"]["names"])
+      if (g.is_string()) gpus.push_back(g.get<std::string>());
+  const std::string cpus = m.contains("cpus") ? num(m["cpus"]) : "";
+  return fmt::format("{}, {} CPUs ({}), host {}", gpus.empty() ? "no GPU" : fmt::format("{}", fmt::join(gpus, " + ")),
+                     cpus.empty() ? "?" : cpus, text(m.value("cpu_model", json())), text(m.value("host", json())));
+}
 
 std::vector<std::string> columns() {
   std::vector<std::string> c{"point", "experiment", "status"};
@@ -103,6 +119,7 @@ Row make_row(const Point& p, const fs::path& dir, const json& sweep) {
       !link["client_transports"].empty())
     l += fmt::format(" [{}]", fmt::join(link["client_transports"].get<std::vector<std::string>>(), " "));
   row.cells["link"] = l;
+  row.machine = describe_machine(s.value("machine", json()));
   return row;
 }
 
@@ -138,6 +155,13 @@ std::string markdown(const json& plot, const Experiment& e, const std::vector<Ro
   std::string md = fmt::format("# Fig. {}: {}\n\n", plot.value("figure", ""), plot.value("title", ""));
   if (plot.contains("caption")) md += plot["caption"].get<std::string>() + "\n\n";
   md += fmt::format("Experiment `{}` ({}); times in ms.\n\n", e.name, e.file.filename().string());
+  std::set<std::string> machines;
+  for (const auto& r : rows)
+    if (!r.machine.empty()) machines.insert(r.machine);
+  if (machines.size() == 1) md += fmt::format("Machine: {}.\n\n", *machines.begin());
+  if (machines.size() > 1)
+    md += fmt::format("Machines (the points ran on more than one; compare only within one): {}.\n\n",
+                      fmt::join(machines, "; "));
   std::vector<std::string> head = axes;
   head.insert(head.end(), ys.begin(), ys.end());
   head.push_back("status");

@@ -112,6 +112,9 @@ void report_writes_sane_csv_and_markdown(const SmokeSweep& t) {
   text << md.rdbuf();
   EXPECT_NE(text.str().find("total-time-p50-ms"), std::string::npos) << text.str();
   EXPECT_NE(text.str().find("| tcp |"), std::string::npos) << text.str();
+  // The figure names the machine its points ran on (from their summaries): absolute times hold only there.
+  EXPECT_NE(text.str().find("Machine: "), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find(" CPUs ("), std::string::npos) << text.str();
   EXPECT_EQ(read_csv(t.out() / "report" / "figsmoke_stages.csv").size(), 3u);
 }
 
