@@ -35,6 +35,7 @@ struct ServeFlags {
   bool priority_gate = false;
   int priority_gate_window_us = 0;
   int priority_gate_max_hold_us = 10000;
+  int priority_gate_normal_limit = 0;
   bool no_cuda_graphs = false;
   int reply_buffers = 0;
   std::string landing = "host";
@@ -111,7 +112,7 @@ int run_serve(ServeFlags& f) {
   options.workers = f.workers;
   options.policy = *server::parse_policy(f.policy);
   options.priority_gate = {f.priority_gate, std::chrono::microseconds(f.priority_gate_window_us),
-                           std::chrono::microseconds(f.priority_gate_max_hold_us)};
+                           std::chrono::microseconds(f.priority_gate_max_hold_us), f.priority_gate_normal_limit};
   server::Server server(*models, options);
 #if EDGESERVE_WITH_HTTP
   std::unique_ptr<transport::http::MetricsServer> metrics_server;  // stops before the registry goes
@@ -173,18 +174,26 @@ Command add_serve_command(CLI::App& app) {
                   "pool, but clients sending priority > 0 jump the queue onto high-priority CUDA streams")
       ->check(CLI::IsMember({"per-client", "pool", "priority"}))
       ->capture_default_str();
-  cmd->add_flag("--priority-gate", flags->priority_gate,
-                "Hold normal requests back while a priority request runs (or finished less than "
-                "--priority-gate-window-us ago), so a priority client does not wait behind a full GPU; each normal "
-                "request is held at most --priority-gate-max-hold-us. Costs the normal clients throughput");
+  CLI::Option* gate =
+      cmd->add_flag("--priority-gate", flags->priority_gate,
+                    "Hold normal requests back while a priority request runs (or finished less than "
+                    "--priority-gate-window-us ago), so a priority client does not wait behind a full GPU; each normal "
+                    "request is held at most --priority-gate-max-hold-us. Costs the normal clients throughput");
   cmd->add_option("--priority-gate-window-us", flags->priority_gate_window_us,
                   "How long the GPU stays reserved after a priority request, for the priority client's next one; 0: "
                   "learned, 1.5 x the mean gap between the priority client's requests")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   cmd->add_option("--priority-gate-max-hold-us", flags->priority_gate_max_hold_us,
-                  "The longest the gate holds one normal request back")
+                  "The longest the gate's window holds one normal request back")
       ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  cmd->add_option("--priority-gate-normal-limit", flags->priority_gate_normal_limit,
+                  "With --priority-gate: while a priority client is active (a priority request in the last second), "
+                  "at most this many normal requests run at once, so a priority request finds at most that many on "
+                  "the GPU; 0: no limit. Lower is faster for the priority client and slower for the others")
+      ->check(CLI::Range(0, 4096))
+      ->needs(gate)
       ->capture_default_str();
   cmd->add_option("--landing", flags->landing,
                   "ucx:// listeners: where request payloads land. host: host memory, pinned next to a GPU (the "

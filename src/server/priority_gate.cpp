@@ -6,7 +6,16 @@ namespace edgeserve::server {
 
 using Clock = std::chrono::steady_clock;
 
+// How long after its last request a priority client still counts as active for normal_limit.
+constexpr std::chrono::seconds kPriorityActiveFor{1};
+
 bool PriorityGate::reserved(Clock::time_point now) const { return priority_in_flight_ > 0 || now < reserved_until_; }
+
+bool PriorityGate::at_normal_limit(Clock::time_point now) const {
+  if (options_.normal_limit <= 0 || normal_in_flight_ < options_.normal_limit) return false;
+  return priority_in_flight_ > 0 ||
+         (last_priority_end_ != Clock::time_point{} && now - last_priority_end_ < kPriorityActiveFor);
+}
 
 uint64_t PriorityGate::enter(bool priority) {
   if (!options_.enabled) return 0;
@@ -24,13 +33,22 @@ uint64_t PriorityGate::enter(bool priority) {
     return 0;
   }
   const Clock::time_point arrived = Clock::now();
-  if (!reserved(arrived)) return 0;
+  if (!reserved(arrived) && !at_normal_limit(arrived)) {
+    ++normal_in_flight_;
+    return 0;
+  }
   const Clock::time_point give_up = arrived + options_.max_hold;
   // Wakes when the last priority request leaves, and again when its window runs out.
   for (Clock::time_point now = arrived; reserved(now) && now < give_up; now = Clock::now()) {
     const Clock::time_point until = priority_in_flight_ > 0 ? give_up : std::min(give_up, reserved_until_);
     changed_.wait_until(lock, until);
   }
+  // Then a place under the limit: a normal request leaving frees one, and the priority client going quiet lifts
+  // the limit (checked again a second after its last request at the latest).
+  for (Clock::time_point now = Clock::now(); at_normal_limit(now); now = Clock::now())
+    changed_.wait_until(lock,
+                        priority_in_flight_ > 0 ? now + kPriorityActiveFor : last_priority_end_ + kPriorityActiveFor);
+  ++normal_in_flight_;
   const auto held =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - arrived).count());
   ++held_requests_;
@@ -39,7 +57,18 @@ uint64_t PriorityGate::enter(bool priority) {
 }
 
 void PriorityGate::leave(bool priority) {
-  if (!options_.enabled || !priority) return;
+  if (!options_.enabled) return;
+  if (!priority) {
+    if (options_.normal_limit <= 0) return;  // nobody waits for a place: no count to keep
+    bool someone_may_wait = false;
+    {
+      std::lock_guard lock(mutex_);
+      someone_may_wait = normal_in_flight_ >= options_.normal_limit;
+      --normal_in_flight_;
+    }
+    if (someone_may_wait) changed_.notify_all();
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     --priority_in_flight_;

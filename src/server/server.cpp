@@ -98,10 +98,14 @@ core::Status Server::run() {
             fmt::join(s.front.endpoints(), ", "), workers.size(), std::max(1, s.options.front.io_threads),
             to_string(s.options.policy));
   if (s.options.priority_gate.enabled)
-    log->info("priority gate on: normal requests wait while priority work runs and {} after it, at most {} µs",
+    log->info("priority gate on: normal requests wait while priority work runs and {} after it, at most {} µs{}",
               s.options.priority_gate.window.count() > 0 ? fmt::format("{} µs", s.options.priority_gate.window.count())
                                                          : std::string("a learned window"),
-              s.options.priority_gate.max_hold.count());
+              s.options.priority_gate.max_hold.count(),
+              s.options.priority_gate.normal_limit > 0
+                  ? fmt::format("; at most {} normal request(s) at once while a priority client is active",
+                                s.options.priority_gate.normal_limit)
+                  : std::string());
 
   auto on_delivery = [&s](std::unique_ptr<transport::Delivery> delivery) {
     Job job;

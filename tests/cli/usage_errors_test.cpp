@@ -45,6 +45,9 @@ const Case kCases[] = {
     {{"serve", "--repo", "{MODELS}", "--listen", "tcp://[::1]:5555"}, 2, "IPv6"},
     // serve: limits and the ready file
     {{"serve", "--repo", "{MODELS}", "--max-payload-mb", "nan"}, 2, "--max-payload-mb"},
+    {{"serve", "--repo", "{MODELS}", "--priority-gate-normal-limit", "2"},
+     2,
+     "--priority-gate-normal-limit requires --priority-gate"},
     {{"serve", "--repo", "{MODELS}", "--max-payload-mb", "1e13"}, 2, "at most 4096"},
     {{"serve", "--repo", "{MODELS}", "--max-payload-mb", "1e30"}, 2, "at most 4096"},
     {{"serve", "--repo", "{MODELS}", "--max-payload-mb", "0"}, 2, "more than 0"},

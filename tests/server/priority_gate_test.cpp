@@ -75,5 +75,45 @@ TEST(PriorityGate, TheWindowIsLearnedFromTheGapsBetweenPriorityRequests) {
   EXPECT_GE(gate.enter(false), 25'000'000u);
 }
 
+TEST(PriorityGate, WhileAPriorityClientIsActiveAtMostTheLimitOfNormalRequestsRun) {
+  PriorityGate gate({.enabled = true, .window = 1us, .max_hold = 10s, .normal_limit = 2});
+  // No priority client yet: no limit.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(gate.enter(false), 0u);
+  for (int i = 0; i < 3; ++i) gate.leave(false);
+  gate.enter(true);
+  gate.leave(true);                  // a priority client is active now, for a second
+  std::this_thread::sleep_for(2ms);  // past the 1 µs window: only the limit holds anyone back
+  EXPECT_EQ(gate.enter(false), 0u);
+  EXPECT_EQ(gate.enter(false), 0u);
+  std::atomic<bool> third_in = false;
+  auto third = std::async(std::launch::async, [&] {
+    const uint64_t held = gate.enter(false);
+    third_in = true;
+    return held;
+  });
+  EXPECT_EQ(third.wait_for(200ms), std::future_status::timeout) << "a third normal request ran beside two";
+  EXPECT_FALSE(third_in);
+  gate.leave(false);  // one of the two leaves: the third takes its place
+  ASSERT_EQ(third.wait_for(30s), std::future_status::ready) << "the freed place was not taken";
+  EXPECT_GE(third.get(), 200'000'000u);
+  gate.leave(false);
+  gate.leave(false);
+  EXPECT_EQ(gate.held_requests(), 1u);
+}
+
+TEST(PriorityGate, TheLimitLiftsASecondAfterThePriorityClientsLastRequest) {
+  PriorityGate gate({.enabled = true, .window = 1us, .max_hold = 10s, .normal_limit = 1});
+  gate.enter(true);
+  gate.leave(true);
+  const auto last_priority = std::chrono::steady_clock::now();
+  EXPECT_EQ(gate.enter(false), 0u);
+  // The one place is taken and nobody leaves: the second waits until the priority client has been quiet 1 s.
+  const uint64_t held = gate.enter(false);
+  EXPECT_GE(std::chrono::steady_clock::now() - last_priority, 1s);
+  EXPECT_GE(held, 500'000'000u);
+  gate.leave(false);
+  gate.leave(false);
+}
+
 }  // namespace
 }  // namespace edgeserve::server
