@@ -12,6 +12,7 @@
 #include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace edgeserve::engine {
 
@@ -57,12 +58,17 @@ core::DType parse_dtype_field(const json& j) {
   return *dtype;
 }
 
-uint64_t parse_count(const json& j, const char* field, uint64_t max) {
+// An integer lo..hi, checked as JSON before any conversion: get<int>() of 3.1e301 is undefined behaviour (the
+// manifest fuzzer found it). `where` names the field in the error ("batching.max_batch_size", "\"reply\": \"k\"").
+int64_t parse_integer(const json& v, std::string_view where, int64_t lo, int64_t hi) {
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+    throw std::runtime_error(fmt::format("{} must be an integer {}..{}, got {}", where, lo, hi, v.dump()));
+  return v.get<int64_t>();
+}
+
+uint64_t parse_count(const json& j, const char* field, int64_t max) {
   if (!j.contains(field)) return 0;
-  const json& v = j.at(field);
-  if (!v.is_number_integer() || v.get<int64_t>() < 0 || static_cast<uint64_t>(v.get<int64_t>()) > max)
-    throw std::runtime_error(fmt::format("batching.{} must be an integer 0..{}, got {}", field, max, v.dump()));
-  return static_cast<uint64_t>(v.get<int64_t>());
+  return static_cast<uint64_t>(parse_integer(j.at(field), fmt::format("batching.{}", field), 0, max));
 }
 
 // Three finite per-channel numbers that fit a float; a double beyond FLT_MAX converted to float is undefined.
@@ -120,12 +126,8 @@ void parse_reply(const json& r, ModelSpec& spec) {
   else if (post != "none")
     throw std::runtime_error("\"reply\": \"postprocess\" must be none, argmax or topk, got '" + post + "'");
   if (spec.reply.postprocess == core::Postprocess::kTopk) {
-    // Checked as JSON before any conversion: value<int>() of 3.1e301 is undefined behaviour (the fuzzer found it).
-    const json k = r.value("k", json(5));
-    if (!k.is_number_integer() || k.get<int64_t>() < 1 || k.get<int64_t>() > static_cast<int64_t>(core::kMaxTopk))
-      throw std::runtime_error(
-          fmt::format("\"reply\": \"k\" must be an integer 1..{}, got {}", core::kMaxTopk, k.dump()));
-    spec.reply.k = static_cast<uint16_t>(k.get<int64_t>());
+    spec.reply.k = static_cast<uint16_t>(
+        parse_integer(r.value("k", json(5)), "\"reply\": \"k\"", 1, static_cast<int64_t>(core::kMaxTopk)));
   }
 }
 

@@ -32,13 +32,17 @@ bool append_value(const json& v, core::DType dtype, std::vector<std::byte>& out)
   switch (dtype) {
     // A value beyond the dtype's range is refused, not sent on as infinity (1e300 as FP32, 70000 as FP16).
     case core::DType::kFloat32:
-      if (!v.is_number() || !(std::abs(v.get<double>()) <= std::numeric_limits<float>::max())) return false;
-      put(static_cast<float>(v.get<double>()));
+    case core::DType::kFloat16: {
+      if (!v.is_number()) return false;
+      const double x = v.get<double>();
+      const double max = dtype == core::DType::kFloat32 ? std::numeric_limits<float>::max() : kMaxHalf;
+      if (!(std::abs(x) <= max)) return false;
+      if (dtype == core::DType::kFloat32)
+        put(static_cast<float>(x));
+      else
+        put(float_to_half(static_cast<float>(x)));
       return true;
-    case core::DType::kFloat16:
-      if (!v.is_number() || !(std::abs(v.get<double>()) <= kMaxHalf)) return false;
-      put(float_to_half(static_cast<float>(v.get<double>())));
-      return true;
+    }
     case core::DType::kUInt8:
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 255) return false;
       put(static_cast<uint8_t>(v.get<int64_t>()));
