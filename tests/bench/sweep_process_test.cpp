@@ -196,6 +196,16 @@ TEST(SweepFile, MalformedFileIsRefusedWithFileLineAndReason) {
   EXPECT_FALSE(fs::exists(dir.path() / "out" / "sweep.json")) << "nothing runs from a malformed file";
 }
 
+TEST(SweepFile, ADryRunListsThePointsAndWritesNothing) {
+  TempDir dir;
+  const fs::path out = dir.path() / "out";
+  const auto run = edgeserve(dir.path() / "dry.log", {"sweep", kSmoke.string(), "--dry-run", "--out", out.string(),
+                                                      "--repo", testing::test_models_dir().string()});
+  EXPECT_EQ(run.exit_code, 0) << run.log;
+  EXPECT_NE(run.log.find("point(s)"), std::string::npos) << run.log;
+  EXPECT_FALSE(fs::exists(out)) << "a dry run wrote into --out";
+}
+
 TEST(SweepFile, FailingPointIsRecordedAndTheSweepGoesOn) {
   TempDir dir;
   const fs::path file = dir.path() / "mixed.toml";
