@@ -32,7 +32,7 @@ class PriorityGate {
 
   // Before a request runs. A priority request passes at once and reserves the GPU; a normal one waits while
   // the GPU is reserved (bounded by max_hold), then for a free place under normal_limit (a normal request
-  // leaving makes one). Returns how long it was held, in ns.
+  // leaving makes one), first come, first served. Returns how long it was held, in ns.
   uint64_t enter(bool priority);
   // After the request ran.
   void leave(bool priority);
@@ -53,6 +53,8 @@ class PriorityGate {
   std::condition_variable changed_;
   int priority_in_flight_ = 0;
   int normal_in_flight_ = 0;
+  uint64_t next_ticket_ = 0;      // under a normal limit, held normal requests are let in in ticket order
+  uint64_t admitted_ticket_ = 0;  // the next ticket to go in
   std::chrono::steady_clock::time_point reserved_until_{};
   std::chrono::steady_clock::time_point last_priority_end_{};
   double mean_gap_ns_ = 0;  // running mean of the gaps between priority requests (0: none seen yet)
