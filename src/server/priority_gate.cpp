@@ -33,14 +33,16 @@ uint64_t PriorityGate::enter(bool priority) {
     return 0;
   }
   const Clock::time_point arrived = Clock::now();
-  const bool fifo = options_.normal_limit > 0;
-  if (!reserved(arrived) && !at_normal_limit(arrived) && (!fifo || next_ticket_ == admitted_ticket_)) {
-    ++normal_in_flight_;
+  // Normal requests are counted (and, when held, let in in ticket order) only under a limit: leave() keeps no
+  // count without one.
+  const bool limited = options_.normal_limit > 0;
+  if (!reserved(arrived) && !at_normal_limit(arrived) && (!limited || next_ticket_ == admitted_ticket_)) {
+    if (limited) ++normal_in_flight_;
     return 0;
   }
   // Under a limit, held requests go in first come, first served: without the order, one arriving as a place frees
   // took it before the woken waiters did, and some waited many turns (p99 96-120 ms at 16 clients on an H100).
-  const uint64_t ticket = fifo ? next_ticket_++ : 0;
+  const uint64_t ticket = limited ? next_ticket_++ : 0;
   const Clock::time_point give_up = arrived + options_.max_hold;
   // Wakes when the last priority request leaves, and again when its window runs out.
   for (Clock::time_point now = arrived; reserved(now) && now < give_up; now = Clock::now()) {
@@ -49,13 +51,15 @@ uint64_t PriorityGate::enter(bool priority) {
   }
   // Then its turn and a place under the limit: a normal request leaving frees one, and the priority client going
   // quiet lifts the limit (checked again a second after its last request at the latest).
-  for (Clock::time_point now = Clock::now(); (fifo && ticket != admitted_ticket_) || at_normal_limit(now);
+  for (Clock::time_point now = Clock::now(); (limited && ticket != admitted_ticket_) || at_normal_limit(now);
        now = Clock::now())
     changed_.wait_until(lock, priority_in_flight_ > 0 || !at_normal_limit(now)
                                   ? now + kPriorityActiveFor
                                   : last_priority_end_ + kPriorityActiveFor);
-  ++normal_in_flight_;
-  if (fifo && ++admitted_ticket_ != next_ticket_) changed_.notify_all();  // the next in line may fit too
+  if (limited) {
+    ++normal_in_flight_;
+    if (++admitted_ticket_ != next_ticket_) changed_.notify_all();  // the next in line may fit too
+  }
   const auto held =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - arrived).count());
   ++held_requests_;
