@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "transport/http/kserve_types.h"
 
@@ -23,6 +24,13 @@ Status malformed(std::string what) { return {StatusCode::kMalformedHeader, std::
 
 constexpr double kMaxHalf = 65504.0;  // the largest finite IEEE half
 
+// `v` as a double when it is a number within ±max (NaN is not); converted once.
+std::optional<double> number_within(const json& v, double max) {
+  if (!v.is_number()) return std::nullopt;
+  const double x = v.get<double>();
+  return std::abs(x) <= max ? std::optional<double>(x) : std::nullopt;
+}
+
 // Appends one "data" value converted to `dtype`; false when it is not a number that fits.
 bool append_value(const json& v, core::DType dtype, std::vector<std::byte>& out) {
   auto put = [&out](const auto& x) {
@@ -32,17 +40,17 @@ bool append_value(const json& v, core::DType dtype, std::vector<std::byte>& out)
   switch (dtype) {
     // A value beyond the dtype's range is refused, not sent on as infinity (1e300 as FP32, 70000 as FP16).
     case core::DType::kFloat32:
-    case core::DType::kFloat16: {
-      if (!v.is_number()) return false;
-      const double x = v.get<double>();
-      const double max = dtype == core::DType::kFloat32 ? std::numeric_limits<float>::max() : kMaxHalf;
-      if (!(std::abs(x) <= max)) return false;
-      if (dtype == core::DType::kFloat32)
-        put(static_cast<float>(x));
-      else
-        put(float_to_half(static_cast<float>(x)));
-      return true;
-    }
+      if (const auto x = number_within(v, std::numeric_limits<float>::max())) {
+        put(static_cast<float>(*x));
+        return true;
+      }
+      return false;
+    case core::DType::kFloat16:
+      if (const auto x = number_within(v, kMaxHalf)) {
+        put(float_to_half(static_cast<float>(*x)));
+        return true;
+      }
+      return false;
     case core::DType::kUInt8:
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 255) return false;
       put(static_cast<uint8_t>(v.get<int64_t>()));
