@@ -263,10 +263,12 @@ SweepOutcome run_sweep(const std::vector<Experiment>& experiments, const SweepOp
   outcome.points = static_cast<int>(points->size());
   // The report reads these copies: the grid and the plots as they were measured. A dry run writes nothing.
   std::error_code ec;
-  if (!o.dry_run) fs::create_directories(o.out / "experiments", ec);
-  for (const auto& e : experiments)
-    if (!ec && !o.dry_run)
-      fs::copy_file(e.file, o.out / "experiments" / (e.name + ".toml"), fs::copy_options::overwrite_existing, ec);
+  if (!o.dry_run) {
+    fs::create_directories(o.out / "experiments", ec);
+    for (const auto& e : experiments)
+      if (!ec)
+        fs::copy_file(e.file, o.out / "experiments" / (e.name + ".toml"), fs::copy_options::overwrite_existing, ec);
+  }
   if (ec) {
     log->error("cannot write the experiment files into {}/experiments: {}", o.out.string(), ec.message());
     outcome.failed = 1;
