@@ -11,9 +11,6 @@
 #include <array>
 #include <cstring>
 #include <optional>
-#ifdef EDGESERVE_HAVE_GPU_ENGINE
-#include <cuda_runtime_api.h>
-#endif
 
 #include "core/buffer_pool.h"
 #include "core/clock.h"
@@ -352,10 +349,6 @@ Result<std::unique_ptr<Engine>> load_engine(ModelSpec spec, const EngineOptions&
   return engine;
 }
 
-std::string Engine::jpeg_decoder() const {
-  return jpeg_decoder_built() ? "libjpeg-turbo (CPU)" : "none (built without libturbojpeg: JPEG input is refused)";
-}
-
 void set_torch_threads(int intra_op_threads) {
   if (intra_op_threads > 0) at::set_num_threads(intra_op_threads);
 }
@@ -363,31 +356,5 @@ void set_torch_threads(int intra_op_threads) {
 std::string torch_version() { return fmt::format("libtorch {}", TORCH_VERSION); }
 
 bool cuda_available() { return torch::cuda::is_available(); }
-
-std::string cuda_runtime_version() {
-#ifdef EDGESERVE_HAVE_GPU_ENGINE
-  int v = 0;
-  if (cudaRuntimeGetVersion(&v) != cudaSuccess || v == 0) return {};
-  return fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
-#else
-  return {};
-#endif
-}
-
-bool gpu_engine_built() {
-#ifdef EDGESERVE_HAVE_GPU_ENGINE
-  return true;
-#else
-  return false;
-#endif
-}
-
-bool nvjpeg_built() {
-#if defined(EDGESERVE_HAVE_GPU_ENGINE) && defined(EDGESERVE_HAVE_NVJPEG)
-  return true;
-#else
-  return false;
-#endif
-}
 
 }  // namespace edgeserve::engine
