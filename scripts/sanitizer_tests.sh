@@ -18,7 +18,12 @@ source scripts/lib/ctest_run.sh
 
 preset=asan
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_init_order=1
+# intercept_tls_get_addr=0: gcc 12's runtime takes a dynamic TLS block that happens to start 16 bytes into a page for
+# one with glibc 2.19's header and reads garbage as its bounds, and LeakSanitizer's tracer then dies at exit ("Tracer
+# caught signal 11"; fixed after GCC 13). libtorch's TLS is dynamic since edgeserve opens it as a module
+# (src/engine/engine_module.h): one server of 250 failed so in a 2026-12-07 rehearsal. Leaks are still found: the
+# blocks are heap memory reachable from each thread's static TLS, which LeakSanitizer scans.
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_init_order=1:intercept_tls_get_addr=0
 # No ASan suppressions needed: libtorch 1.13, libgomp and ZeroMQ run clean with leak checking on (Debian 12).
 # UCX without its CMA transport (UCX_TLS=^cma, in the asan and tsan test presets): UCX 1.22 probes a peer for CMA
 # with process_vm_readv() whose one iovec is both source and destination; when the peer happens to have that stack
