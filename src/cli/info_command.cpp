@@ -53,7 +53,7 @@ int run_info_json(const InfoFlags& f) {
   nlohmann::json j = bench::describe_run({command_line(), engine::cuda_runtime_version(), start_environment()});
   j.erase("command_line");
   j["libraries"] = {{"torch", engine::torch_version()}, {"zeromq", zmq_version_text()}, {"ucx", ucx_text()}};
-  j["engine_module"] = engine::engine_module_path();
+  j["libtorch_origin"] = engine::libtorch_origin();
   j["cuda"] = {{"available", engine::cuda_available()}, {"gpu_engine_built", engine::gpu_engine_built()}};
   j["transports"] = nlohmann::json::array();
   for (const auto& t : transport::transports()) j["transports"].push_back(t.scheme);
@@ -89,8 +89,8 @@ int run_info(const InfoFlags& f) {
   if (f.json) return run_info_json(f);
   const std::string& repo = f.repo;
   fmt::print("edgeserve {} (commit {})\n", core::build_version(), core::build_commit());
-  fmt::print("  {} (engine module {})\n  ZeroMQ {}\n  memory allocator: {}\n", engine::torch_version(),
-             engine::engine_module_path(), zmq_version_text(), core::allocator_name());
+  fmt::print("  {} ({})\n  ZeroMQ {}\n  memory allocator: {}\n", engine::torch_version(), engine::libtorch_origin(),
+             zmq_version_text(), core::allocator_name());
   fmt::print("devices:\n  cpu ({} hardware threads)\n", std::thread::hardware_concurrency());
   fmt::print("  cuda: {}; GPU engine {}\n",
              engine::cuda_available() ? "available" : "not available in this libtorch / machine",

@@ -101,9 +101,9 @@ std::string torch_version() {
   return m.module != nullptr ? m.module->torch_version() : fmt::format("libtorch not loaded ({})", m.error);
 }
 
-std::string engine_module_path() {
+std::string libtorch_origin() {
   const Loaded& m = module();
-  return m.module != nullptr ? m.path : "none: " + m.error;
+  return m.module != nullptr ? "engine module " + m.path : "no engine module: " + m.error;
 }
 
 bool cuda_available() {

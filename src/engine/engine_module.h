@@ -28,8 +28,8 @@ struct EngineModule {
 // The module's one exported symbol: extern "C" const EngineModule* edgeserve_engine_module_v1().
 inline constexpr const char* kEngineModuleSymbol = "edgeserve_engine_module_v1";
 
-// The module this process opened (opening it if it was not yet), or why there is none: for `edgeserve info`.
-// Defined by the loader only (engine/engine_loader.cpp), which the edgeserve binary links.
-std::string engine_module_path();
+// Where this process's libtorch comes from, for `edgeserve info`: "engine module PATH" (opening it if it was not
+// yet), "no engine module: WHY", or, built with EDGESERVE_ENGINE_MODULE=OFF, "linked into the binary".
+std::string libtorch_origin();
 
 }  // namespace edgeserve::engine
